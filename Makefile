@@ -1,0 +1,58 @@
+# Parley: `make run` sets up and starts the app, `make test` sets up and runs the whole suite.
+# Both work on a fresh machine: they install system packages (Debian, as root), a virtualenv,
+# the Python packages and the default model pack, skipping whatever is already there.
+
+PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UNAME := $(shell uname -s)
+
+# Debian packages: PortAudio for sound, OpenBLAS for fast MLX matrix products on the CPU.
+APT_PACKAGES := libportaudio2 libopenblas0-pthread
+
+.PHONY: run test bench setup system-packages models doctor clean
+
+run: models
+	$(BIN)/parley
+
+test: models
+	$(BIN)/python -m pytest -q
+
+doctor: models
+	$(BIN)/parley doctor
+
+bench: models
+	$(BIN)/python -m benchmarks
+
+setup: system-packages $(STAMP)
+
+system-packages:
+ifeq ($(UNAME),Linux)
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "Parley needs these system packages:$$missing"; \
+	    echo "Install them with: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+endif
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Parley needs Python 3.11 or newer: set PYTHON=/path/to/python3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+ifeq ($(UNAME),Linux)
+	# The CPU build of torch first, so mlx-whisper and silero-vad don't pull the multi-GB CUDA one.
+	$(BIN)/pip install -q torch==2.13.0
+endif
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+models: setup
+	$(BIN)/parley models setup
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,143 @@
+"""The `parley` command (also `python -m assistant`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from assistant.logs import setup_logging
+
+log = logging.getLogger("parley")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a `parley` subcommand; returns the process exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    setup_logging(verbose=args.verbose)
+    if not getattr(args, "handler", None):
+        # No app window yet: `parley` on its own checks the installation.
+        args.handler = _doctor
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("\nStopped.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from assistant.models.errors import ModelError
+        from assistant.settings import SettingsError
+
+        if isinstance(exc, (ModelError, SettingsError)):
+            log.error("%s", exc)
+            print(f"parley: {exc}", file=sys.stderr)
+            return 1
+        log.exception("unexpected error")
+        print(f"parley: unexpected error: {type(exc).__name__}: {exc} (details in the log file)", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description="Parley, a private voice assistant.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to the console too")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    doctor = commands.add_parser("doctor", help="check the installation, devices, permissions and models")
+    doctor.set_defaults(handler=_doctor)
+
+    models = commands.add_parser("models", help="list, install, import and remove models")
+    model_commands = models.add_subparsers(title="models commands", metavar="ACTION", required=True)
+    listing = model_commands.add_parser("list", help="installed and available models")
+    listing.set_defaults(handler=_models_list)
+    setup = model_commands.add_parser("setup", help="install the default pack (offline packs; skips what is installed)")
+    setup.set_defaults(handler=_models_setup)
+    pull = model_commands.add_parser("pull", help="download a catalog model")
+    pull.add_argument("model_id", metavar="ID")
+    pull.add_argument("--from", dest="source", choices=("hub", "pack"), default=None,
+                      help="hub = Hugging Face (default when the model is there), pack = its offline pack")
+    pull.set_defaults(handler=_models_pull)
+    imp = model_commands.add_parser(
+        "import", help="import a faster-whisper folder, a .gguf file (or Ollama blob), an MLX folder or a Piper .onnx voice")
+    imp.add_argument("path", type=Path)
+    imp.add_argument("--id", dest="model_id", help="store id (default: from the file name)")
+    imp.set_defaults(handler=_models_import)
+    remove = model_commands.add_parser("remove", help="delete an installed model")
+    remove.add_argument("model_id", metavar="ID")
+    remove.set_defaults(handler=_models_remove)
+    return parser
+
+
+def _doctor(args) -> int:
+    from assistant.doctor import print_report
+
+    return print_report()
+
+
+def _models_list(args) -> int:
+    from assistant.models.catalog import load_catalog
+    from assistant.models.store import ModelStore
+
+    store = ModelStore()
+    catalog = load_catalog()
+    installed = {m.id: m for m in store.installed()}
+    print(f"Model store: {store.root}")
+    print(f"{'ID':32} {'KIND':4} {'STATUS':10} {'SIZE':>8}  LANGUAGES")
+    for model in installed.values():
+        print(f"{model.id:32} {model.kind:4} {'installed':10} {model.size_bytes / 1e6:6.0f} MB  {_languages(model.languages)}")
+    for entry in catalog.values():
+        if entry.id not in installed:
+            status = "default" if entry.default else "available"
+            print(f"{entry.id:32} {entry.kind:4} {status:10} {entry.size_mb:6.0f} MB  {_languages(entry.languages)}")
+    return 0
+
+
+def _languages(languages) -> str:
+    return "multilingual" if "multi" in languages else ", ".join(languages)
+
+
+def _models_setup(args) -> int:
+    from assistant.models.catalog import load_catalog
+    from assistant.models.install import setup_default_pack
+    from assistant.models.store import ModelStore
+
+    store = ModelStore()
+    installed = setup_default_pack(store, load_catalog())
+    print(f"Default pack ready in {store.root}: {', '.join(m.id for m in installed)}")
+    return 0
+
+
+def _models_pull(args) -> int:
+    from assistant.models.catalog import load_catalog
+    from assistant.models.errors import ModelError
+    from assistant.models.install import install_from_hub, install_from_pack
+    from assistant.models.store import ModelStore
+
+    catalog = load_catalog()
+    entry = catalog.get(args.model_id)
+    if entry is None:
+        raise ModelError(f"{args.model_id} is not in the catalog; `parley models list` shows the ids, "
+                         "and `parley models import PATH` takes a model you already have")
+    source = args.source or ("hub" if entry.hub else "pack")
+    store = ModelStore()
+    installed = install_from_hub(store, entry) if source == "hub" else install_from_pack(store, entry)
+    print(f"Installed {installed.id} ({installed.format}, {installed.size_bytes / 1e6:.0f} MB) in {installed.path}")
+    return 0
+
+
+def _models_import(args) -> int:
+    from assistant.models.install import import_path
+    from assistant.models.store import ModelStore
+
+    installed = import_path(ModelStore(), args.path, args.model_id)
+    print(f"Imported {args.path} as {installed.id} ({installed.kind}, {installed.format}, "
+          f"{_languages(installed.languages)}, {installed.size_bytes / 1e6:.0f} MB)")
+    return 0
+
+
+def _models_remove(args) -> int:
+    from assistant.models.store import ModelStore
+
+    ModelStore().remove(args.model_id)
+    print(f"Removed {args.model_id}")
+    return 0

