@@ -203,7 +203,7 @@ class _Converter:
         var, data = self.raw(name)
         if var.type_id == _BFLOAT16:
             # bfloat16 is the upper half of a float32.
-            return (data.astype(np.uint32) << 15).view(np.float32)
+            return (data.astype(np.uint32) << 16).view(np.float32)
         return data.astype(np.float32)
 
     def get(self, name: str) -> np.ndarray:
@@ -273,7 +273,7 @@ class _Converter:
 
     def block(self, src: str, dst: str, d: int, cross: bool) -> None:
         self.norm(f"{src}/self_attention/layer_norm", f"{dst}.attn_ln", d)
-        self.fused(f"{src}/self_attention/linear_0", (f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"), d)
+        self.fused(f"{src}/self_attention/linear_0", (f"{dst}.attn.key", f"{dst}.attn.query", f"{dst}.attn.value"), d)
         self.linear(f"{src}/self_attention/linear_1", f"{dst}.attn.out", d, d)
         if cross:
             self.norm(f"{src}/attention/layer_norm", f"{dst}.cross_attn_ln", d)
