@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 
@@ -71,3 +74,22 @@ def joe_voice_onnx(catalog) -> Path:
 @pytest.fixture(scope="session")
 def silero_vad_onnx(catalog) -> Path:
     return _pack(catalog, "silero-vad")
+
+
+@dataclass(frozen=True)
+class SpokenSentence:
+    """A sentence and the real Piper voice saying it, as 16 kHz mono float32."""
+
+    text: str
+    audio: np.ndarray
+
+
+@pytest.fixture(scope="session")
+def speech_16k(joe_voice_onnx) -> SpokenSentence:
+    from piper import PiperVoice
+    from scipy.signal import resample_poly
+
+    text = "The quick brown fox jumps over the lazy dog."
+    voice = PiperVoice.load(joe_voice_onnx)
+    audio = np.concatenate([chunk.audio_float_array for chunk in voice.synthesize(text)])
+    return SpokenSentence(text, resample_poly(audio, 320, 441).astype(np.float32))  # 22050 → 16000 Hz

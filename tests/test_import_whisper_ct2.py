@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-
-try:
-    # MLX's Linux CPU wheel ships a slow BLAS; OpenBLAS must be loaded before mlx is imported.
-    ctypes.CDLL("/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3", mode=ctypes.RTLD_GLOBAL)
-except OSError:
-    pass
-
 import json
 import re
 import shutil
@@ -108,7 +100,8 @@ def requantize(source: Path, dest: Path, mode: str) -> Path:
         if mode == "int8" and name.endswith("/weight"):
             flat = value.reshape(value.shape[0], -1)
             scale = (127.0 / np.maximum(np.abs(flat).max(axis=1), 1e-8)).astype(np.float32)
-            out.append((name, np.rint(value * scale.reshape((-1,) + (1,) * (value.ndim - 1))).astype(np.int8), 1))
+            rows = scale.reshape((-1,) + (1,) * (value.ndim - 1))
+            out.append((name, np.rint(value * rows).astype(np.int8), 1))
             out.append((name + "_scale", scale, 0))
         elif mode == "bfloat16":
             # Round to nearest even, as a real bfloat16 export would.
@@ -126,17 +119,10 @@ def requantize(source: Path, dest: Path, mode: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sentence_audio(joe_voice_onnx) -> np.ndarray:
-    """The test sentence spoken by a Piper voice, as 16 kHz float32 mono."""
-    from piper import PiperVoice
-    from scipy.signal import resample_poly
-
-    voice = PiperVoice.load(joe_voice_onnx)
-    chunks = list(voice.synthesize(SENTENCE))
-    rate = chunks[0].sample_rate
-    audio = np.concatenate([c.audio_int16_array for c in chunks]).astype(np.float32) / 32768.0
-    gcd = np.gcd(16000, rate)
-    return resample_poly(audio, 16000 // gcd, rate // gcd).astype(np.float32)
+def sentence_audio(speech_16k) -> np.ndarray:
+    """The test sentence spoken by the Piper voice, as 16 kHz float32 mono."""
+    assert speech_16k.text == SENTENCE
+    return speech_16k.audio
 
 
 @pytest.fixture(scope="module")

@@ -159,7 +159,8 @@ def _index_model(model: Path, f: BinaryIO) -> dict[str, _Variable]:
                 raise ModelFormatError(model, f"variable {name} has unknown type id {type_id}", fix)
             var = _Variable(reader.skip(nbytes), shape, type_id)
             if var.nbytes != nbytes:
-                raise ModelFormatError(model, f"variable {name} has {nbytes} bytes, which does not fit shape {shape}", fix)
+                problem = f"variable {name} has {nbytes} bytes, which does not fit shape {shape}"
+                raise ModelFormatError(model, problem, fix)
             variables[name] = var
 
         for _ in range(reader.unpack("I")):
@@ -171,7 +172,8 @@ def _index_model(model: Path, f: BinaryIO) -> dict[str, _Variable]:
             if target + "_scale" in variables:
                 variables[alias + "_scale"] = variables[target + "_scale"]
     except _Truncated:
-        raise ModelFormatError(model, f"file is truncated ({size} bytes, more data expected)", _REDOWNLOAD) from None
+        problem = f"file is truncated ({size} bytes, more data expected)"
+        raise ModelFormatError(model, problem, _REDOWNLOAD) from None
     except ValueError as e:  # UnicodeDecodeError included
         raise ModelFormatError(model, f"corrupt CTranslate2 model ({e})", fix) from None
     if f.tell() != size:
@@ -208,10 +210,9 @@ class _Converter:
 
     def get(self, name: str) -> np.ndarray:
         """A variable as float32, dequantized when it was stored as int8/int16."""
-        var = self.variables.get(name)
-        if var is None or var.type_id == _BFLOAT16 or var.dtype.kind == "f":
+        var, data = self.raw(name)
+        if var.type_id == _BFLOAT16 or data.dtype.kind == "f":
             return self.float32(name)
-        data = self.raw(name)[1]
         if name + "_zero" in self.variables:
             raise ModelFormatError(
                 self.model, f"{name} uses AWQ quantization, which Parley cannot convert",
@@ -241,10 +242,9 @@ class _Converter:
             raise self.fail(f"variable {source} holds NaN or values too large for float16")
         self.out[name] = half
 
-    def linear(self, src: str, dst: str, n_out: int, n_in: int, bias: bool = True) -> None:
+    def linear(self, src: str, dst: str, n_out: int, n_in: int) -> None:
         self.put(f"{dst}.weight", self.get(f"{src}/weight"), f"{src}/weight", (n_out, n_in))
-        if bias:
-            self.put(f"{dst}.bias", self.get(f"{src}/bias"), f"{src}/bias", (n_out,))
+        self.put(f"{dst}.bias", self.get(f"{src}/bias"), f"{src}/bias", (n_out,))
 
     def norm(self, src: str, dst: str, d: int) -> None:
         self.put(f"{dst}.weight", self.get(f"{src}/gamma"), f"{src}/gamma", (d,))
@@ -273,7 +273,8 @@ class _Converter:
 
     def block(self, src: str, dst: str, d: int, cross: bool) -> None:
         self.norm(f"{src}/self_attention/layer_norm", f"{dst}.attn_ln", d)
-        self.fused(f"{src}/self_attention/linear_0", (f"{dst}.attn.key", f"{dst}.attn.query", f"{dst}.attn.value"), d)
+        qkv = (f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value")
+        self.fused(f"{src}/self_attention/linear_0", qkv, d)
         self.linear(f"{src}/self_attention/linear_1", f"{dst}.attn.out", d, d)
         if cross:
             self.norm(f"{src}/attention/layer_norm", f"{dst}.cross_attn_ln", d)
@@ -364,11 +365,13 @@ def _alignment_heads(path: Path, config: dict, dims: dict[str, int]) -> np.ndarr
     try:
         pairs = np.asarray(heads, dtype=np.int32).reshape(-1, 2)
     except (TypeError, ValueError):
-        raise ModelFormatError(path, "alignment_heads is not a list of [layer, head] pairs", _REDOWNLOAD) from None
+        problem = "alignment_heads is not a list of [layer, head] pairs"
+        raise ModelFormatError(path, problem, _REDOWNLOAD) from None
     in_range = (pairs[:, 0] >= 0) & (pairs[:, 0] < dims["n_text_layer"])
     in_range &= (pairs[:, 1] >= 0) & (pairs[:, 1] < dims["n_text_head"])
     if not in_range.all():
-        raise ModelFormatError(path, "alignment_heads names layers or heads the model does not have", _REDOWNLOAD)
+        problem = "alignment_heads names layers or heads the model does not have"
+        raise ModelFormatError(path, problem, _REDOWNLOAD)
     return pairs
 
 
