@@ -2,7 +2,11 @@
 # Both work on a fresh machine: they install system packages (Debian, as root), a virtualenv,
 # the Python packages and the default model pack, skipping whatever is already there.
 
-PYTHON ?= $(shell command -v python3.12 || command -v python3.11 || echo python3)
+# The first Python >= 3.11 that actually runs (a pyenv shim can exist for a version that isn't active).
+ifeq ($(origin PYTHON), undefined)
+PYTHON := $(shell for p in python3 python3.11 python3.12 python3.13; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -42,7 +46,7 @@ ifeq ($(UNAME),Linux)
 endif
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Parley needs Python 3.11 or newer: set PYTHON=/path/to/python3.11")'
+	@test -n "$(PYTHON)" || { echo "Parley needs Python 3.11 or newer: install it, or set PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 ifeq ($(UNAME),Linux)
 	# The CPU build of torch first, so mlx-whisper and silero-vad don't pull the multi-GB CUDA one.

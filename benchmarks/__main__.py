@@ -1,0 +1,9 @@
+"""`make bench`: every benchmark, each printing its figures as JSON."""
+
+import platform
+
+from benchmarks import blas, models
+
+print(f"# {platform.platform()}, {platform.processor() or platform.machine()}")
+blas.main()
+models.main()
