@@ -36,6 +36,14 @@ def main(argv: list[str] | None = None) -> int:
         log.exception("unexpected error")
         print(f"parley: unexpected error: {type(exc).__name__}: {exc} (details in the log file)", file=sys.stderr)
         return 1
+    finally:
+        _release_mlx_streams()
+
+
+def _release_mlx_streams() -> None:
+    """MLX's own exit-time clean-up runs too late and can abort the process: do it now."""
+    if "mlx.core" in sys.modules:
+        sys.modules["mlx.core"].clear_streams()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -80,3 +80,19 @@ def test_python_dash_m_and_console_script_agree():
 def test_errors_exit_non_zero_with_a_message(empty_store, args):
     result = _parley(*args)
     assert result.returncode == 1 and result.stderr.startswith("parley: ")
+
+
+def test_import_an_mlx_folder(default_store, empty_store):
+    source = default_store.get("whisper-tiny.en").path
+    result = _parley("models", "import", str(source), "--id", "tiny-copy")
+    assert result.returncode == 0, result.stderr
+    model = empty_store.get("tiny-copy")
+    assert (model.kind, model.format, model.languages) == ("stt", "mlx-whisper", ("en",))
+    assert (model.path / "weights.safetensors").read_bytes() == (source / "weights.safetensors").read_bytes()
+
+
+def test_commands_write_the_log_file(empty_store, tmp_path, monkeypatch):
+    monkeypatch.setenv("PARLEY_LOG_DIR", str(tmp_path / "logs"))
+    _parley("models", "remove", "absent-model")
+    log = (tmp_path / "logs" / "parley.log").read_text()
+    assert "absent-model is not installed" in log

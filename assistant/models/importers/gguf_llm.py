@@ -128,8 +128,10 @@ def dequantize_for_cpu(model: nn.Module) -> nn.Module:
     """
     from mlx_lm.utils import dequantize_model
 
-    model = dequantize_model(model)
+    # Widen the scales first: dequantizing with float16 scales would round every weight
+    # to float16 (GGUF's exact scale * code + min needs more bits).
     model.set_dtype(mx.float32)
+    model = dequantize_model(model)
     mx.eval(model.parameters())
     return model
 
@@ -159,9 +161,11 @@ def _open_gguf(source: Path) -> Any:
     if reader.byte_order != "I":
         raise ModelFormatError(source, "the file is a big-endian GGUF", "Use the ordinary little-endian file")
 
+    if not reader.tensors:
+        raise ModelFormatError(source, "the file holds no weights", _REDOWNLOAD)
     size = source.stat().st_size
-    end = max((int(t.data_offset) + int(t.n_bytes) for t in reader.tensors), default=0)
-    if not reader.tensors or end > size:
+    end = max(int(t.data_offset) + int(t.n_bytes) for t in reader.tensors)
+    if end > size:
         raise ModelFormatError(
             source, f"the file is truncated ({size} bytes, the tensors need {end})", _REDOWNLOAD
         )
@@ -227,8 +231,8 @@ def _build_config(source: Path, arch: str, meta: _Metadata, tensors: dict[str, A
         "intermediate_size": int(need("feed_forward_length")),
         "num_attention_heads": n_head,
         "num_key_value_heads": n_kv,
-        "rms_norm_eps": float(meta.get(f"{arch}.attention.layer_norm_rms_epsilon", _DEFAULT_RMS_EPS[arch])),
-        "rope_theta": float(meta.get(f"{arch}.rope.freq_base", _DEFAULT_ROPE_THETA[arch])),
+        "rms_norm_eps": _short_float(meta.get(f"{arch}.attention.layer_norm_rms_epsilon", _DEFAULT_RMS_EPS[arch])),
+        "rope_theta": _short_float(meta.get(f"{arch}.rope.freq_base", _DEFAULT_ROPE_THETA[arch])),
         "rope_traditional": False,  # true after _unpermute_rows; qwen2 is stored that way
         "max_position_embeddings": context,
         "vocab_size": vocab,
@@ -255,6 +259,11 @@ def _build_config(source: Path, arch: str, meta: _Metadata, tensors: dict[str, A
     if stops:
         config["eos_token_id"] = stops[0] if len(stops) == 1 else stops
     return config
+
+
+def _short_float(value: float) -> float:
+    """GGUF stores float32; print 1e-05 rather than 9.999999747378752e-06 in config.json."""
+    return float(str(np.float32(value)))
 
 
 def _rope_scaling(

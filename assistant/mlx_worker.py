@@ -1,0 +1,114 @@
+"""The one thread that runs all MLX work: Whisper and the chat model.
+
+MLX streams are thread-local, and voice assistants that called MLX from several threads crashed
+(SIGABRT/SIGSEGV, Metal faults). Every MLX call in Parley goes through this worker instead.
+MLX also wants `mx.clear_streams()` on a thread before it ends (its own clean-up runs too late
+and sometimes aborts the process at exit), so the worker does that as its last act, and it is
+stopped before the interpreter shuts down.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_DONE = object()
+_STOP = object()
+
+
+class MlxWorker:
+    """Runs callables and generators on a single dedicated thread, in submission order."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="mlx", daemon=False)
+        self._thread.start()
+        # Runs when the main thread finishes, before non-daemon threads are joined (the hook
+        # concurrent.futures uses); plain atexit would come too late and wait forever.
+        register = getattr(threading, "_register_atexit", None)
+        if register:
+            register(self.close)
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+        """Queue `fn(*args, **kwargs)` on the MLX thread; thread-safe."""
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the MLX worker is closed")
+            self._jobs.put((future, fn, args, kwargs))
+        return future
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn` on the MLX thread and wait for its result (exceptions re-raised here)."""
+        return self.submit(fn, *args, **kwargs).result()
+
+    def stream(self, make_items: Callable[[], Iterator[T]]) -> Iterator[T]:
+        """Iterate a generator that runs on the MLX thread, receiving its items on the caller's thread.
+
+        The generator is created and advanced only on the MLX thread. Closing the returned iterator
+        (breaking out of a for loop, or `.close()`) stops the producer before its next item, which is
+        how a reply is cancelled between tokens.
+        """
+        items: queue.SimpleQueue = queue.SimpleQueue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in make_items():
+                    if stop.is_set():
+                        break
+                    items.put((item, None))
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                items.put((_DONE, exc))
+                return
+            items.put((_DONE, None))
+
+        self.submit(produce)
+        try:
+            while True:
+                item, error = items.get()
+                if item is _DONE:
+                    if error is not None:
+                        raise error
+                    return
+                yield item
+        finally:
+            stop.set()
+
+    def close(self) -> None:
+        """Finish queued work, release MLX's streams on the thread, and stop it. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._jobs.put(_STOP)
+        if threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is _STOP:
+                break
+            future, fn, args, kwargs = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:
+                future.set_exception(exc)
+        try:
+            import mlx.core as mx
+
+            mx.clear_streams()
+        except Exception:  # never keep a closing app from exiting
+            log.debug("clear_streams failed", exc_info=True)

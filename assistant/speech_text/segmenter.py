@@ -1,0 +1,365 @@
+"""Streaming sentence segmenter: chat-model token deltas in, speakable chunks out.
+
+The chat model streams arbitrary fragments ("Dr", ". K", "im is", " here."). The voice wants whole
+sentences, as early as possible. `SentenceSegmenter` buffers the fragments and hands out a chunk as soon as
+its end is *certain*: every decision looks only at text that has already arrived, and waits when the
+answer depends on text that hasn't (is the "." after "3" a decimal point? is "Dr." followed by a name?).
+That makes the output independent of how the reply was split into deltas: streaming a reply token by
+token gives exactly the chunks that feeding it in one piece and flushing gives.
+
+Where a chunk ends:
+  * after . ! ? … (Western enders, runs like "?!" or "..." count as one) once whitespace and the next
+    non-space character have arrived — unless that context says the sentence goes on (abbreviation,
+    initial, decimal, URL, list marker, lowercase continuation);
+  * after 。！？．｡ (CJK enders) once one more character has arrived, since CJK puts no space after them;
+  * after a newline (a markdown list item, heading or table row is its own chunk);
+  * after a whole fenced code block (never inside one, so cleanup can drop the code in one piece);
+  * in the reply's first chunk only, at a clause mark (, ; : — 、，) once the chunk is long enough;
+  * anywhere a run-on chunk would exceed `max_chunk_chars` (at a clause mark or space, or between CJK
+    characters).
+Closing quotes and brackets right after an ender stay with their sentence.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["SegmenterConfig", "SentenceSegmenter"]
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Tuning of `SentenceSegmenter`.
+
+    first_chunk_min_chars: the reply's first chunk may end at a clause mark (, ; : — 、，) once it is at
+        least this long, so the voice can start before the first sentence is complete.
+    max_chunk_chars: run-on text is split before it gets longer than this: at the last clause mark or
+        space before the limit, CJK text between any two characters. Exceptions, all unspoken: a fenced
+        code block stays whole, a run of enders and closing marks that straddles the limit stays with
+        its sentence, and punctuation-only lines in front of a chunk don't count towards a split.
+    min_chunk_chars: a chunk shorter than this, or with no letter or digit, is never emitted on its own:
+        it is merged into the next chunk. At flush, what is left is emitted if it has a letter or digit
+        (whatever its length) and dropped otherwise (a trailing ":)" or emoji).
+    """
+
+    first_chunk_min_chars: int = 12
+    max_chunk_chars: int = 220
+    min_chunk_chars: int = 2
+
+    def __post_init__(self) -> None:
+        if self.max_chunk_chars < 2 or self.min_chunk_chars < 1 or self.first_chunk_min_chars < 1:
+            raise ValueError(f"invalid SegmenterConfig: {self}")
+
+
+class SentenceSegmenter:
+    """Turns a stream of text deltas into speakable chunks (stripped strings), one reply at a time.
+
+    Feed every delta to `push`, call `flush` when the reply is complete, then the segmenter is ready for
+    the next reply (or call `reset` to abandon one midway).
+    """
+
+    def __init__(self, config: SegmenterConfig = SegmenterConfig()) -> None:
+        self._config = config
+        self.reset()
+
+    @property
+    def config(self) -> SegmenterConfig:
+        """The configuration this segmenter was made with."""
+        return self._config
+
+    def reset(self) -> None:
+        """Forget everything buffered; the next `push` starts a new reply."""
+        self._buf = ""
+        # Whether the buffer starts at the beginning of a line (list markers and code fences need it).
+        self._bol = True
+        self._emitted_any = False
+        # No chunk can end before the first letter or digit; knowing there is none spares rescanning a
+        # growing run of emoji or punctuation on every push.
+        self._buf_has_words = False
+
+    def push(self, delta: str) -> list[str]:
+        """Feed one delta of the reply; returns the chunks that are now complete (often none)."""
+        if not delta:
+            return []
+        self._buf += delta
+        self._buf_has_words = self._buf_has_words or _has_word_char(delta)
+        return self._drain(final=False)
+
+    def flush(self) -> list[str]:
+        """End of the reply: returns the remaining chunks (the last one is whatever is left, stripped,
+        if it has a letter or digit), and resets the segmenter for the next reply."""
+        chunks = self._drain(final=True)
+        rest = self._buf.strip()
+        if _has_word_char(rest):
+            chunks.append(rest)
+        self.reset()
+        return chunks
+
+    def _drain(self, *, final: bool) -> list[str]:
+        chunks: list[str] = []
+        while self._buf_has_words:
+            cut = _find_cut(
+                self._buf, bol=self._bol, allow_clause=not self._emitted_any, final=final, config=self._config
+            )
+            if cut is None:
+                return chunks
+            chunks.append(self._buf[:cut].strip())
+            self._bol = self._buf[cut - 1] == "\n"
+            self._buf = self._buf[cut:]
+            self._buf_has_words = _has_word_char(self._buf)
+            self._emitted_any = True
+        return chunks
+
+
+# --- Character classes --------------------------------------------------------------------------------
+
+_WESTERN_ENDERS = frozenset(".!?…")
+# The fullwidth full stop doubles as a decimal point in fullwidth numbers ("３．１４"); see _ender_verdict.
+_CJK_ENDERS = frozenset("。！？．｡")
+_ENDERS = _WESTERN_ENDERS | _CJK_ENDERS
+# Closers stay with the sentence they close. Markdown emphasis marks count: "**Done.** Next".
+_CLOSERS = frozenset("\"'”’»›)]}」』）］｝】〕〗〙〛〉》*_")
+_OPENERS = "\"'“‘«‹([{「『（［｛【〔〖〘〚〈《*_¿¡"
+# Western clause marks only count before whitespace ("1,000", "10:30", "well—no" aren't clauses).
+_WESTERN_CLAUSE = frozenset(",;:—–")
+_CJK_CLAUSE = frozenset("、，；：")
+
+# Words that a following "." never ends a sentence after ("Dr. Kim", "e.g. Python").
+_ALWAYS_ABBREVIATIONS = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "vs", "e.g", "i.e"})
+# ... only before a number ("No. 5", "Fig. 3"): "No. I won't." is a sentence.
+_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "fig", "vol", "pp"})
+# Dotted abbreviations that often end a sentence: "at 5 p.m. Then" ends, "at 5 p.m. today" doesn't.
+_SENTENCE_FINAL_ACRONYMS = frozenset({"a.m", "p.m"})
+_DOTTED_ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "U.S", "U.S.A" (the word before its last ".")
+
+# Any indentation: models indent fences inside list items ("1. Install:\n    ```bash").
+_FENCE_OPEN = re.compile(r"[ \t]*(`{3,}|~{3,})")
+
+
+def _is_cjk(ch: str) -> bool:
+    """Han, kana, CJK punctuation and fullwidth forms: scripts written without spaces between words.
+    (Hangul is left out: Korean puts spaces between words and after sentence enders.)"""
+    cp = ord(ch)
+    return (
+        0x3000 <= cp <= 0x30FF  # CJK symbols and punctuation, hiragana, katakana
+        or 0x31F0 <= cp <= 0x31FF  # katakana phonetic extensions
+        or 0x3400 <= cp <= 0x4DBF  # Han extension A
+        or 0x4E00 <= cp <= 0x9FFF  # Han
+        or 0xF900 <= cp <= 0xFAFF  # Han compatibility
+        or 0xFF00 <= cp <= 0xFFEF  # halfwidth and fullwidth forms
+        or 0x20000 <= cp <= 0x3FFFF  # Han extensions B and beyond
+    )
+
+
+def _has_word_char(text: str) -> bool:
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def _speakable(text: str, config: SegmenterConfig) -> bool:
+    stripped = text.strip()
+    return len(stripped) >= config.min_chunk_chars and _has_word_char(stripped)
+
+
+# --- Finding the next cut ---------------------------------------------------------------------------------
+
+
+class _Verdict(Enum):
+    YES = "yes"  # a sentence ends here
+    NO = "no"  # it goes on
+    NEED = "need"  # can't tell until more text arrives
+
+
+def _find_cut(buf: str, *, bol: bool, allow_clause: bool, final: bool, config: SegmenterConfig) -> int | None:
+    """Where the next chunk ends: it is buf[:cut]; None when no end is certain yet (or there is none).
+
+    Scans left to right and stops at the first position it can't decide: deciding a later position first
+    could give a different cut than the complete text would, and the result must not depend on how the
+    reply was split into deltas. With `final`, the end of `buf` is the end of the reply.
+    """
+    n = len(buf)
+    start = 0
+    while start < n and buf[start].isspace():
+        start += 1
+    if start == n:
+        return None
+    limit = start + config.max_chunk_chars
+    can_force = True  # off inside code (never spoken, so no need to split it) or with nothing to say
+    at_line_start = bol
+    i = 0
+    while i < n:
+        if i >= limit and can_force:
+            cut = _forced_cut(buf, start, limit, config)
+            if cut is not None:
+                return cut
+            can_force = False
+        if at_line_start:
+            at_line_start = False
+            fence_end = _fence_end(buf, i)
+            if fence_end is not None:
+                can_force = False
+                i = fence_end
+                continue
+        ch = buf[i]
+        if ch == "\n":
+            if _speakable(buf[: i + 1], config):
+                return i + 1
+            at_line_start = True
+            i += 1
+            continue
+        if ch in _ENDERS:
+            run_end = i
+            while run_end < n and buf[run_end] in _ENDERS:
+                run_end += 1
+            close_end = run_end
+            while close_end < n and buf[close_end] in _CLOSERS:
+                close_end += 1
+            verdict = _ender_verdict(buf, i, run_end, close_end, bol=bol, final=final)
+            if verdict is _Verdict.NEED:
+                return None
+            if verdict is _Verdict.YES and _speakable(buf[:close_end], config):
+                return close_end
+            i = run_end
+            continue
+        if allow_clause and i + 1 - start >= config.first_chunk_min_chars:
+            verdict = _clause_verdict(buf, i, final=final)
+            if verdict is _Verdict.NEED:
+                return None
+            if verdict is _Verdict.YES and _speakable(buf[: i + 1], config):
+                return i + 1
+        i += 1
+    return None
+
+
+def _clause_verdict(buf: str, i: int, *, final: bool) -> _Verdict:
+    """May the reply's first chunk end after buf[i], at a clause mark?"""
+    ch = buf[i]
+    if ch in _CJK_CLAUSE:
+        return _Verdict.YES
+    if ch not in _WESTERN_CLAUSE:
+        return _Verdict.NO
+    if i + 1 == len(buf):
+        return _Verdict.YES if final else _Verdict.NEED
+    return _Verdict.YES if buf[i + 1].isspace() else _Verdict.NO
+
+
+def _ender_verdict(buf: str, run_start: int, run_end: int, close_end: int, *, bol: bool, final: bool) -> _Verdict:
+    """Does the run of enders buf[run_start:run_end] (closers up to close_end) end a sentence?"""
+    n = len(buf)
+    run = buf[run_start:run_end]
+    if close_end >= n:
+        # Might still be followed by more enders, closers, a digit or a letter.
+        return _Verdict.YES if final else _Verdict.NEED
+    if any(ch in _CJK_ENDERS for ch in run):
+        # "３．１４": a fullwidth full stop between digits is a decimal point.
+        if run == "．" and close_end == run_end and buf[close_end].isdigit():
+            return _Verdict.NO
+        return _Verdict.YES
+    after = buf[close_end]
+    if not after.isspace():
+        # "3.14", "example.com", "e.g.,", "wait…what" go on; CJK writes no space after a sentence.
+        return _Verdict.YES if _is_cjk(after) else _Verdict.NO
+    nxt = close_end
+    while nxt < n and buf[nxt].isspace():
+        nxt += 1
+    if "\n" in buf[close_end:nxt]:
+        return _Verdict.YES
+    if nxt >= n:
+        return _Verdict.YES if final else _Verdict.NEED
+    word_start = buf[nxt]
+    is_ellipsis = ("…" in run or run.count(".") >= 2) and "!" not in run and "?" not in run
+    if is_ellipsis and word_start == "I":
+        # "Well... I think" hesitates within a sentence; "Well... It" starts a new one.
+        if nxt + 1 >= n and not final:
+            return _Verdict.NEED
+        if nxt + 1 >= n or not buf[nxt + 1].isalpha():
+            return _Verdict.NO
+    if word_start.islower():
+        # Sentences start with a capital (or an uncased script); "etc. and", "p.m. today" go on.
+        return _Verdict.NO
+    if run == "." and _is_abbreviation(buf, run_start, word_start, bol=bol):
+        return _Verdict.NO
+    return _Verdict.YES
+
+
+def _is_abbreviation(buf: str, dot: int, next_char: str, *, bol: bool) -> bool:
+    """Is the word before the "." at `dot` an abbreviation, initial or list number that a capitalized
+    word may follow without a new sentence starting?"""
+    word_start = dot
+    while word_start > 0 and not buf[word_start - 1].isspace():
+        word_start -= 1
+    word = buf[word_start:dot].lstrip(_OPENERS)
+    lower = word.lower()
+    if lower in _ALWAYS_ABBREVIATIONS:
+        return True
+    if lower in _NUMBER_ABBREVIATIONS:
+        return next_char.isdigit()
+    if len(word) == 1 and word.isupper() and word != "I":  # "J. R. R. Tolkien" (but "So do I. Then")
+        return True
+    if _DOTTED_ACRONYM.fullmatch(word):  # "U.S. Army"
+        return lower not in _SENTENCE_FINAL_ACRONYMS
+    if word.isdigit() and len(word) <= 3:  # "1. First", but only as a list marker
+        return _at_line_start(buf, word_start, bol=bol)
+    return False
+
+
+def _at_line_start(buf: str, pos: int, *, bol: bool) -> bool:
+    line_start = buf.rfind("\n", 0, pos) + 1
+    if line_start == 0 and not bol:
+        return False
+    return buf[line_start:pos].strip(" \t") == ""
+
+
+def _fence_end(buf: str, i: int) -> int | None:
+    """If a fenced code block opens at line start `i`: where its closing fence line ends (before the
+    newline). None if no fence opens there.
+
+    A block still open runs to the end of `buf`. That needs no waiting: nothing after an open block can be
+    cut yet, and the next push scans it again.
+    """
+    opening = _FENCE_OPEN.match(buf, i)
+    if opening is None:
+        return None
+    fence = opening.group(1)
+    line_end = buf.find("\n", opening.end())
+    if line_end == -1:
+        return len(buf)
+    if fence[0] == "`" and "`" in buf[opening.end() : line_end]:
+        return None  # "```x``` is code" on one line is inline code, not a block
+    # A closing fence is a line of at least as many of the same character, and nothing else.
+    closing = re.compile(r"\n[ \t]*" + re.escape(fence[0]) + r"{%d,}[ \t]*(?=\n|\Z)" % len(fence))
+    match = closing.search(buf, line_end)
+    return len(buf) if match is None else match.end()
+
+
+def _forced_cut(buf: str, start: int, limit: int, config: SegmenterConfig) -> int | None:
+    """Where to split a run-on chunk buf[start:] that has no sentence end before `limit` (< len(buf)).
+
+    Prefers the last clause mark in the second half of the window (a natural pause), then the last space
+    or CJK character boundary, then a hard cut at the limit. None if nothing before the limit is speakable.
+    """
+    clause = space = cjk = None
+    for p in range(limit, start, -1):
+        ch, prev = buf[p], buf[p - 1]
+        if clause is None and (prev in _CJK_CLAUSE or (prev in _WESTERN_CLAUSE and ch.isspace())):
+            clause = p
+        if space is None and ch.isspace() and not prev.isspace():
+            space = p
+        if cjk is None and (_is_cjk(prev) or _is_cjk(ch)) and unicodedata.category(ch)[0] != "M":
+            cjk = p
+    candidates = []
+    if clause is not None and clause - start >= config.max_chunk_chars // 2:
+        candidates.append(clause)
+    word_boundaries = [p for p in (space, cjk, clause) if p is not None]
+    if word_boundaries:
+        candidates.append(max(word_boundaries))
+    hard = limit
+    while hard > start + 1 and unicodedata.category(buf[hard])[0] == "M":  # don't split off an accent
+        hard -= 1
+    candidates.append(hard)
+    for cut in candidates:
+        if _speakable(buf[:cut], config):
+            return cut
+    return None

@@ -1,0 +1,141 @@
+"""Speech to text with mlx-whisper, on the MLX worker thread.
+
+Whisper invents text for silence and noise ("Thanks for watching!", "you", subtitle credits): a
+transcript that is only such a phrase is dropped, so silence gives no transcript rather than a
+made-up one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.mlx_worker import MlxWorker
+from assistant.models.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+# Whisper's well-known inventions on silence, noise and music, lower-cased without punctuation.
+# These are never a plausible thing to say to an assistant, so they are dropped whatever the audio.
+_ALWAYS_INVENTED = {
+    "thanks for watching", "thank you for watching", "thank you so much for watching", "thanks for watching bye",
+    "please subscribe", "like and subscribe", "dont forget to like and subscribe", "see you in the next video",
+    "subtitles by the amaraorg community", "subtitles by", "transcribed by", "translated by",
+    "music", "applause", "blank_audio", "silence", "no speech", "inaudible",
+    "시청해주셔서 감사합니다", "구독과 좋아요 부탁드립니다", "ご視聴ありがとうございました", "チャンネル登録お願いします",
+    "字幕由amaraorg社区提供", "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", "谢谢观看", "感谢观看",
+    "untertitel im auftrag des zdf", "untertitel der amaraorg-community", "sous-titres réalisés par la communauté damaraorg",
+}
+# Short phrases Whisper also invents, but a person may say: dropped only when Whisper itself
+# doubts there was speech.
+_DOUBTFUL_WHEN_UNSURE = {"you", "thank you", "thanks", "bye", "okay", "oh", "so", "uh", "um", "hmm", "the end"}
+_UNSURE_NO_SPEECH_PROB = 0.3
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What was said. Empty `text` means no speech was found."""
+
+    text: str
+    language: str
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _normalized(text: str) -> str:
+    return re.sub(r"[^\w\s-]", "", text.lower()).strip()
+
+
+def is_invented(text: str, no_speech_prob: float) -> bool:
+    """True when `text` is one of Whisper's inventions for silence or noise."""
+    phrase = _normalized(text)
+    if not phrase or phrase in _ALWAYS_INVENTED:
+        return True
+    return phrase in _DOUBTFUL_WHEN_UNSURE and no_speech_prob >= _UNSURE_NO_SPEECH_PROB
+
+
+class Transcriber:
+    """Whisper speech-to-text. Thread-safe: all work is done on the MLX worker thread.
+
+    The model loads once, on the worker. On a CPU its weights are cast to float32, the only type
+    whose matrix products reach the BLAS (float16 runs several times slower there).
+    """
+
+    def __init__(self, worker: MlxWorker, model_path: Path, model_id: str = "", languages: tuple[str, ...] = ("multi",)):
+        self._worker = worker
+        self.model_path = Path(model_path)
+        self.model_id = model_id or self.model_path.name
+        self.languages = languages
+        self._model = None
+
+    @property
+    def multilingual(self) -> bool:
+        return "multi" in self.languages
+
+    def load(self) -> None:
+        """Load the model now (otherwise the first transcription does)."""
+        self._worker.call(self._load_on_worker)
+
+    def transcribe(self, audio: np.ndarray, language: str | None = None, progress: bool = False) -> Transcript:
+        """Transcribe 16 kHz mono float32 audio of any length.
+
+        `language` is an ISO 639-1 code, or None to detect it (the detected one is returned).
+        ModelError when the model can't do that language. `progress` shows a bar on stderr.
+        """
+        if language and not self.multilingual and language not in self.languages:
+            raise ModelError(
+                f"{self.model_id} only understands {', '.join(self.languages)}, not {language!r}; "
+                "choose a multilingual Whisper (e.g. whisper-base) for it"
+            )
+        return self._worker.call(self._transcribe_on_worker, audio, language, progress)
+
+    def _load_on_worker(self):
+        if self._model is None:
+            import mlx.core as mx
+            from mlx.utils import tree_map
+            from mlx_whisper.load_models import load_model
+
+            started = time.perf_counter()
+            model = load_model(str(self.model_path), dtype=mx.float32)
+            if mx.default_device().type == mx.DeviceType.cpu:
+                model.update(tree_map(lambda p: p.astype(mx.float32) if p.dtype == mx.float16 else p, model.parameters()))
+            mx.eval(model.parameters())
+            self._model = model
+            log.info("loaded %s in %.0f ms", self.model_id, 1000 * (time.perf_counter() - started))
+        return self._model
+
+    def _transcribe_on_worker(self, audio: np.ndarray, language: str | None, progress: bool) -> Transcript:
+        from mlx_whisper import transcribe
+        from mlx_whisper.transcribe import ModelHolder
+
+        model = self._load_on_worker()
+        # mlx_whisper.transcribe() looks its model up in this holder; handing it ours avoids a
+        # second load and keeps the float32 cast.
+        ModelHolder.model, ModelHolder.model_path = model, str(self.model_path)
+        if not self.multilingual:
+            language = "en" if self.languages == ("en",) else language
+        started = time.perf_counter()
+        result = transcribe(
+            np.asarray(audio, dtype=np.float32),
+            path_or_hf_repo=str(self.model_path),
+            language=language,
+            fp16=False,
+            verbose=False if progress else None,
+            condition_on_previous_text=False,  # keeps one invented phrase from seeding the next window
+            temperature=(0.0, 0.2, 0.4, 0.6, 0.8),
+        )
+        elapsed = 1000 * (time.perf_counter() - started)
+        kept = []
+        for segment in result.get("segments", []):
+            if is_invented(segment["text"], segment.get("no_speech_prob", 0.0)):
+                log.info("dropped invented segment %r (no_speech_prob %.2f)", segment["text"], segment.get("no_speech_prob", 0.0))
+                continue
+            kept.append(segment["text"])  # segments carry their own leading spaces; CJK has none
+        text = "".join(kept) if result.get("segments") else result.get("text", "")
+        if text and is_invented(text, 0.0):
+            text = ""
+        return Transcript(text=text.strip(), language=result.get("language") or language or "", timings_ms={"stt": elapsed})

@@ -1,0 +1,455 @@
+"""Tests for the GGUF chat model importer (assistant/models/importers/gguf_llm.py).
+
+References are independent of the converter: the gguf package's own numpy
+dequantization, and llama.cpp itself (llama-cpp-python) running the source file.
+Small synthetic models cover what the one real file (SmolLM2, llama, Q4_1) does not:
+qwen2, an untied lm_head, llama 3 rope factors, and K-quants.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+try:  # MLX's Linux CPU wheel ships a slow BLAS; OpenBLAS must be loaded before mlx.
+    ctypes.CDLL("/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3", mode=ctypes.RTLD_GLOBAL)
+except OSError:
+    pass
+
+import json
+import os
+from pathlib import Path
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from assistant.models.errors import ModelFormatError
+from assistant.models.importers.gguf_llm import convert_gguf, dequantize_for_cpu, is_gguf_file
+
+gguf = pytest.importorskip("gguf")
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def llama_cpp_row_order(rows: int, n_head: int) -> np.ndarray:
+    """Index array such that gguf_rows = hf_rows[index], as llama.cpp's converter orders Q/K.
+
+    Written from the rotary layouts, not from the converter: in each head llama.cpp wants
+    the rotated pairs adjacent (j, j + half), Hugging Face keeps the two halves apart.
+    """
+    head_dim = rows // n_head
+    half = head_dim // 2
+    index = np.empty(rows, dtype=np.int64)
+    for h in range(n_head):
+        for j in range(half):
+            for s in range(2):
+                index[h * head_dim + 2 * j + s] = h * head_dim + s * half + j
+    return index
+
+
+def to_hf_rows(gguf_rows: np.ndarray, n_head: int) -> np.ndarray:
+    hf = np.empty_like(gguf_rows)
+    hf[llama_cpp_row_order(len(gguf_rows), n_head)] = gguf_rows
+    return hf
+
+
+def reference_dequantize(reader, name: str) -> np.ndarray:
+    tensor = next(t for t in reader.tensors if t.name == name)
+    shape = tuple(int(n) for n in reversed(tensor.shape))
+    return gguf.quants.dequantize(np.asarray(tensor.data), tensor.tensor_type).reshape(shape).astype(np.float32)
+
+
+def mlx_dequantize(weights: dict, module: str, bits: int) -> np.ndarray:
+    # float32 scales so MLX computes scale * code + bias exactly as numpy does.
+    w = mx.dequantize(
+        weights[f"{module}.weight"],
+        weights[f"{module}.scales"].astype(mx.float32),
+        weights[f"{module}.biases"].astype(mx.float32),
+        group_size=32,
+        bits=bits,
+    )
+    return np.array(w)
+
+
+def llama_cpp_logits(path: Path, ids: list[int]) -> np.ndarray:
+    """Logits at every position, from llama.cpp with a float32 KV cache (its f16 default blurs ~1e-2)."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    llm = llama_cpp.Llama(
+        str(path), n_ctx=128, logits_all=True, verbose=False, n_threads=os.cpu_count() or 1,
+        type_k=llama_cpp.GGML_TYPE_F32, type_v=llama_cpp.GGML_TYPE_F32,
+    )
+    try:
+        llm.eval(ids)
+        return np.array(llm.scores[: len(ids)], dtype=np.float32)
+    finally:
+        llm.close()
+
+
+def llama_cpp_requantize(source: Path, dest: Path, ftype: int) -> Path:
+    """Re-encode a GGUF with llama.cpp's own quantizer (ftype 0 = dequantize to float32)."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.allow_requantize = True
+    params.nthread = os.cpu_count() or 1
+    assert llama_cpp.llama_model_quantize(str(source).encode(), str(dest).encode(), ctypes.byref(params)) == 0
+    return dest
+
+
+def mlx_logits(folder: Path, ids: list[int]) -> np.ndarray:
+    from mlx_lm.utils import load_model
+
+    model, _ = load_model(folder)
+    dequantize_for_cpu(model)
+    return np.array(model(mx.array([ids]))[0].astype(mx.float32))
+
+
+# --- synthetic models --------------------------------------------------------------------
+
+HIDDEN, LAYERS, HEADS, KV_HEADS, FFN = 256, 2, 4, 2, 512  # K-quants need rows of 256
+HEAD_DIM = HIDDEN // HEADS
+TOKEN_IDS = [1, 504, 3575, 282, 4649, 314, 2, 17, 99, 4000, 123, 7, 42, 2024, 9, 31000]
+
+
+@pytest.fixture(scope="module")
+def smollm2_tokenizer(smollm2_gguf) -> dict:
+    """The tokenizer metadata of the real file, so synthetic models load in llama.cpp."""
+    reader = gguf.GGUFReader(smollm2_gguf)
+    field = lambda key: reader.fields[key].contents()  # noqa: E731
+    return {
+        "tokens": field("tokenizer.ggml.tokens"),
+        "types": field("tokenizer.ggml.token_type"),
+        "merges": field("tokenizer.ggml.merges"),
+        "template": field("tokenizer.chat_template"),
+    }
+
+
+def write_tiny_gguf(
+    path: Path,
+    arch: str,
+    tokenizer: dict | None,
+    *,
+    vocab: int = 49152,
+    tied: bool = True,
+    rope_factors: np.ndarray | None = None,
+    chat_template: bool = True,
+    seed: int = 0,
+) -> Path:
+    """A random 2-layer model written the way llama.cpp's converter writes ``arch``.
+
+    Values are float16-representable so the converter's float16 copy is exact.
+    """
+    rng = np.random.default_rng(seed)
+
+    def rand(*shape: int, std: float = 0.05, mean: float = 0.0) -> np.ndarray:
+        return (mean + rng.standard_normal(shape) * std).astype(np.float16).astype(np.float32)
+
+    writer = gguf.GGUFWriter(path, arch)
+    writer.add_block_count(LAYERS)
+    writer.add_context_length(2048)
+    writer.add_embedding_length(HIDDEN)
+    writer.add_feed_forward_length(FFN)
+    writer.add_head_count(HEADS)
+    writer.add_head_count_kv(KV_HEADS)
+    writer.add_layer_norm_rms_eps(1e-6)
+    writer.add_rope_freq_base(10000.0)
+    writer.add_rope_dimension_count(HEAD_DIM)
+    writer.add_file_type(0)
+    if tokenizer is not None:
+        writer.add_tokenizer_model("gpt2")
+        writer.add_tokenizer_pre("smollm")
+        writer.add_token_list(tokenizer["tokens"][:vocab])
+        writer.add_token_types(tokenizer["types"][:vocab])
+        writer.add_token_merges(tokenizer["merges"])
+        writer.add_bos_token_id(1)
+        writer.add_eos_token_id(2)
+        if chat_template:
+            writer.add_chat_template(tokenizer["template"])
+
+    writer.add_tensor("token_embd.weight", rand(vocab, HIDDEN, std=1.0))
+    writer.add_tensor("output_norm.weight", rand(HIDDEN, std=0.1, mean=1.0))
+    if not tied:
+        writer.add_tensor("output.weight", rand(vocab, HIDDEN))
+    if rope_factors is not None:
+        writer.add_tensor("rope_freqs.weight", rope_factors.astype(np.float32))
+    for i in range(LAYERS):
+        q, k = rand(HEADS * HEAD_DIM, HIDDEN), rand(KV_HEADS * HEAD_DIM, HIDDEN)
+        if arch == "llama":  # llama.cpp stores llama Q/K rows in its interleaved rotary order
+            q, k = q[llama_cpp_row_order(len(q), HEADS)], k[llama_cpp_row_order(len(k), KV_HEADS)]
+        writer.add_tensor(f"blk.{i}.attn_q.weight", q)
+        writer.add_tensor(f"blk.{i}.attn_k.weight", k)
+        writer.add_tensor(f"blk.{i}.attn_v.weight", rand(KV_HEADS * HEAD_DIM, HIDDEN))
+        writer.add_tensor(f"blk.{i}.attn_output.weight", rand(HIDDEN, HEADS * HEAD_DIM))
+        if arch == "qwen2":
+            writer.add_tensor(f"blk.{i}.attn_q.bias", rand(HEADS * HEAD_DIM, std=0.5))
+            writer.add_tensor(f"blk.{i}.attn_k.bias", rand(KV_HEADS * HEAD_DIM, std=0.5))
+            writer.add_tensor(f"blk.{i}.attn_v.bias", rand(KV_HEADS * HEAD_DIM, std=0.5))
+        writer.add_tensor(f"blk.{i}.ffn_gate.weight", rand(FFN, HIDDEN))
+        writer.add_tensor(f"blk.{i}.ffn_up.weight", rand(FFN, HIDDEN))
+        writer.add_tensor(f"blk.{i}.ffn_down.weight", rand(HIDDEN, FFN))
+        writer.add_tensor(f"blk.{i}.attn_norm.weight", rand(HIDDEN, std=0.1, mean=1.0))
+        writer.add_tensor(f"blk.{i}.ffn_norm.weight", rand(HIDDEN, std=0.1, mean=1.0))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def convert_into(source: Path, tmp_path: Path) -> tuple[Path, object]:
+    dest = tmp_path / f"{source.name}-mlx"
+    dest.mkdir()
+    return dest, convert_gguf(source, dest)
+
+
+# --- the real model ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smollm2_blob(smollm2_gguf, tmp_path_factory) -> Path:
+    """The real file under an Ollama-style blob name: no extension."""
+    blob = tmp_path_factory.mktemp("ollama-blobs") / "sha256-5f1c0a9e2b7d4c3a"
+    blob.symlink_to(smollm2_gguf)
+    return blob
+
+
+@pytest.fixture(scope="module")
+def smollm2_converted(smollm2_blob, tmp_path_factory):
+    dest = tmp_path_factory.mktemp("smollm2-mlx")
+    return dest, convert_gguf(smollm2_blob, dest)
+
+
+@pytest.fixture(scope="module")
+def smollm2_chat(smollm2_converted):
+    """The converted model loaded by mlx-lm, dequantized for a fast CPU run."""
+    from mlx_lm import load
+
+    model, tokenizer = load(str(smollm2_converted[0]))
+    return dequantize_for_cpu(model), tokenizer
+
+
+def test_is_gguf_file_reads_magic_not_extension(smollm2_gguf, smollm2_blob, tmp_path):
+    random_file = tmp_path / "model.gguf"
+    random_file.write_bytes(b"\x00GGUF" + os.urandom(100))
+    assert is_gguf_file(smollm2_gguf)
+    assert is_gguf_file(smollm2_blob)
+    assert not is_gguf_file(random_file)
+    assert not is_gguf_file(tmp_path / "missing.gguf")
+    assert not is_gguf_file(tmp_path)
+
+
+def test_conversion_writes_mlx_lm_folder(smollm2_converted):
+    dest, result = smollm2_converted
+    assert result.kind == "llm" and result.format == "mlx-lm"
+    assert result.languages == ("en",)
+    assert result.details["architecture"] == "llama"
+    assert result.details["quantization"] == "Q4_1+Q8_0→mlx 4/8-bit g32"
+    assert result.details["context_length"] == 8192
+    assert 130e6 < result.details["parameters"] < 140e6
+
+    config = json.loads((dest / "config.json").read_text())
+    assert config["tie_word_embeddings"] is True and "lm_head.weight" not in mx.load(str(dest / "model.safetensors"))
+    # Q4_1 layers at the default width, the Q8_0 embedding as a per-module entry.
+    assert config["quantization"] == {"group_size": 32, "bits": 4, "model.embed_tokens": {"group_size": 32, "bits": 8}}
+    assert config["eos_token_id"] == 2 and config["rms_norm_eps"] == 1e-5
+    assert "<|im_start|>" in (dest / "chat_template.jinja").read_text()
+
+
+def test_repacked_weights_equal_gguf_dequantization(smollm2_gguf, smollm2_converted):
+    reader = gguf.GGUFReader(smollm2_gguf)
+    weights = mx.load(str(smollm2_converted[0] / "model.safetensors"))
+    cases = [  # (gguf tensor, mlx module, bits, heads whose rows llama.cpp permuted)
+        ("blk.0.attn_q.weight", "model.layers.0.self_attn.q_proj", 4, 9),
+        ("blk.0.attn_k.weight", "model.layers.0.self_attn.k_proj", 4, 3),
+        ("blk.29.attn_k.weight", "model.layers.29.self_attn.k_proj", 4, 3),
+        ("blk.0.ffn_down.weight", "model.layers.0.mlp.down_proj", 4, None),
+        ("token_embd.weight", "model.embed_tokens", 8, None),
+    ]
+    for name, module, bits, heads in cases:
+        expected = reference_dequantize(reader, name)
+        if heads:
+            expected = to_hf_rows(expected, heads)
+        got = mlx_dequantize(weights, module, bits)
+        assert got.shape == expected.shape, name
+        assert np.abs(got - expected).max() < 1e-6, name
+
+
+def test_quantized_model_loads_quantized(smollm2_converted):
+    """mlx-lm honours the per-module widths and keeps the quantized layers; its logits agree with the dense copy."""
+    import mlx.nn as nn
+    from mlx_lm.utils import load_model
+
+    model, _ = load_model(smollm2_converted[0])
+    assert isinstance(model.model.embed_tokens, nn.QuantizedEmbedding) and model.model.embed_tokens.bits == 8
+    assert isinstance(model.model.layers[0].self_attn.q_proj, nn.QuantizedLinear)
+    assert model.model.layers[0].self_attn.q_proj.bits == 4
+
+    ids = mx.array([TOKEN_IDS[:8]])
+    model.set_dtype(mx.float32)  # float16 on CPU is both slow and too coarse to compare
+    quantized = np.array(model(ids))
+    dense = np.array(dequantize_for_cpu(model)(ids))
+    assert np.abs(quantized - dense).max() < 1e-3
+
+
+def test_logits_match_llama_cpp(smollm2_gguf, smollm2_converted, smollm2_chat, tmp_path):
+    """Against llama.cpp running the same weights: tokenization and every position's logits."""
+    _, tokenizer = smollm2_chat
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of France? Réponds en 3 mots, s'il te plaît!"}],
+        add_generation_prompt=True, tokenize=False,
+    )
+    ids = tokenizer.encode(prompt, add_special_tokens=False)
+    llama_cpp = pytest.importorskip("llama_cpp")
+    vocab_only = llama_cpp.Llama(str(smollm2_gguf), vocab_only=True, verbose=False)
+    assert vocab_only.tokenize(prompt.encode(), add_bos=False, special=True) == ids
+    vocab_only.close()
+
+    # llama.cpp multiplies Q4_1 weights with 8-bit-quantized activations, ~1 logit off;
+    # its float32 copy of the same weights is the exact reference.
+    f32 = llama_cpp_requantize(smollm2_gguf, tmp_path / "smollm2-f32.gguf", llama_cpp.LLAMA_FTYPE_ALL_F32)
+    expected = llama_cpp_logits(f32, ids)
+    got = mlx_logits(smollm2_converted[0], ids)
+    assert np.abs(got - expected).max() < 1e-3
+    assert (got.argmax(-1) == expected.argmax(-1)).all()
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [("What is the capital of France?", "Paris"), ("What is the chemical symbol for gold?", "Au")],
+)
+def test_answers_factual_question(smollm2_chat, question, answer):
+    from mlx_lm import stream_generate
+    from mlx_lm.sample_utils import make_sampler
+
+    model, tokenizer = smollm2_chat
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True)
+    text = "".join(
+        chunk.text
+        for chunk in stream_generate(model, tokenizer, prompt, max_tokens=30, sampler=make_sampler(temp=0.0))
+    )
+    assert answer in text
+    assert "<|im_end|>" not in text and "<|im_start|>" not in text
+
+
+def test_generation_stops_at_end_of_turn(smollm2_chat):
+    from mlx_lm import stream_generate
+    from mlx_lm.sample_utils import make_sampler
+
+    model, tokenizer = smollm2_chat
+    assert tokenizer.eos_token_ids == {2}  # <|im_end|>
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "What is the capital of Japan?"}], add_generation_prompt=True
+    )
+    chunks = list(stream_generate(model, tokenizer, prompt, max_tokens=30, sampler=make_sampler(temp=0.0)))
+    assert chunks[-1].finish_reason == "stop"
+    assert "Tokyo" in "".join(c.text for c in chunks)
+
+
+# --- synthetic models: conventions the real file does not exercise -----------------------
+
+
+@pytest.mark.parametrize(
+    ("arch", "tied", "rope_factors"),
+    [
+        ("qwen2", False, None),  # q/k/v biases, untied lm_head, Q/K rows not permuted
+        ("llama", True, np.linspace(1.0, 6.0, HEAD_DIM // 2)),  # Llama 3 style rope_freqs
+    ],
+    ids=["qwen2-untied", "llama-rope-freqs"],
+)
+def test_synthetic_float_model_matches_llama_cpp(arch, tied, rope_factors, smollm2_tokenizer, tmp_path):
+    source = write_tiny_gguf(tmp_path / f"tiny-{arch}.gguf", arch, smollm2_tokenizer, tied=tied, rope_factors=rope_factors)
+    dest, result = convert_into(source, tmp_path)
+    assert result.details["architecture"] == arch
+    assert result.details["quantization"] == "float→float16"
+    expected = llama_cpp_logits(source, TOKEN_IDS)
+    got = mlx_logits(dest, TOKEN_IDS)
+    assert np.abs(got - expected).max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    ("ftype", "description"),
+    [
+        (15, "Q4_K+Q6_K→float16"),  # Q4_K_M: K-quants, all dequantized
+        (2, "Q4_0+Q6_K→mlx 4-bit g32 + float16"),  # Q4_0 with llama.cpp's usual Q6_K embedding
+    ],
+    ids=["Q4_K_M", "Q4_0"],
+)
+def test_synthetic_quantized_model_matches_llama_cpp(ftype, description, smollm2_tokenizer, tmp_path):
+    f32 = write_tiny_gguf(tmp_path / "tiny-f32.gguf", "llama", smollm2_tokenizer)
+    quantized = llama_cpp_requantize(f32, tmp_path / "tiny-q.gguf", ftype)
+    dest, result = convert_into(quantized, tmp_path)
+    assert result.details["quantization"] == description
+    config = json.loads((dest / "config.json").read_text())
+    if "mlx" in description:
+        assert config["quantization"] == {"group_size": 32, "bits": 4}
+    else:
+        assert "quantization" not in config
+
+    # Reference: llama.cpp's own float32 decoding of the quantized file.
+    reference = llama_cpp_requantize(quantized, tmp_path / "tiny-q-f32.gguf", 0)
+    expected = llama_cpp_logits(reference, TOKEN_IDS)
+    got = mlx_logits(dest, TOKEN_IDS)
+    # Dequantized K-quant weights are rounded to float16 (relative 2**-11); the tied
+    # embedding of this random model gives logits in the hundreds, hence a relative bound.
+    assert np.abs(got - expected).max() < 5e-4 * np.abs(expected).max()
+    assert (got.argmax(-1) == expected.argmax(-1)).all()
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+def assert_refused(source: Path, tmp_path: Path, *words: str) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir(exist_ok=True)
+    with pytest.raises(ModelFormatError) as info:
+        convert_gguf(source, dest)
+    message = str(info.value)
+    assert str(source) in message
+    for word in words:
+        assert word in message
+    assert not any(dest.iterdir()), "nothing may be written for a refused file"
+
+
+@pytest.mark.parametrize("keep", ["header", "half", "all-but-one-byte"])
+def test_truncated_file_is_refused(keep, smollm2_gguf, tmp_path):
+    data = smollm2_gguf.read_bytes()
+    size = {"header": 100, "half": len(data) // 2, "all-but-one-byte": len(data) - 1}[keep]
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(data[:size])
+    assert_refused(truncated, tmp_path, "truncated", "download")
+
+
+@pytest.mark.parametrize("name", ["random.gguf", "sha256-random"])
+def test_random_bytes_are_refused(name, tmp_path):
+    junk = tmp_path / name
+    junk.write_bytes(b"\x7fELF" + os.urandom(64 * 1024))
+    assert_refused(junk, tmp_path, "not a GGUF")
+
+
+def test_wrong_magic_is_refused(smollm2_tokenizer, tmp_path):
+    source = write_tiny_gguf(tmp_path / "tiny.gguf", "llama", smollm2_tokenizer, vocab=64)
+    data = bytearray(source.read_bytes())
+    data[:4] = b"GGML"
+    wrong = tmp_path / "wrong-magic.gguf"
+    wrong.write_bytes(bytes(data))
+    assert_refused(wrong, tmp_path, "not a GGUF")
+
+
+def test_missing_file_is_refused(tmp_path):
+    assert_refused(tmp_path / "nowhere.gguf", tmp_path, "does not exist")
+
+
+def test_missing_tokenizer_is_refused(tmp_path):
+    source = write_tiny_gguf(tmp_path / "no-tokenizer.gguf", "llama", None, vocab=64)
+    assert_refused(source, tmp_path, "no tokenizer")
+
+
+def test_missing_chat_template_is_refused(smollm2_tokenizer, tmp_path):
+    source = write_tiny_gguf(tmp_path / "base.gguf", "llama", smollm2_tokenizer, vocab=64, chat_template=False)
+    assert_refused(source, tmp_path, "chat template")
+
+
+def test_unsupported_architecture_is_refused(smollm2_tokenizer, tmp_path):
+    source = write_tiny_gguf(tmp_path / "phi.gguf", "phi3", smollm2_tokenizer, vocab=64)
+    assert_refused(source, tmp_path, "'phi3'", "llama", "qwen2")
