@@ -26,10 +26,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\nStopped.", file=sys.stderr)
         return 130
     except Exception as exc:
+        from assistant.audio_files import AudioFileError
         from assistant.models.errors import ModelError
+        from assistant.playback import AudioDeviceError
         from assistant.settings import SettingsError
+        from assistant.turn import NoSpeech
 
-        if isinstance(exc, (ModelError, SettingsError)):
+        if isinstance(exc, (ModelError, SettingsError, AudioFileError, AudioDeviceError, NoSpeech)):
             log.error("%s", exc)
             print(f"parley: {exc}", file=sys.stderr)
             return 1
@@ -73,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     remove = model_commands.add_parser("remove", help="delete an installed model")
     remove.add_argument("model_id", metavar="ID")
     remove.set_defaults(handler=_models_remove)
+
+    from assistant.speech_commands import add_speech_commands
+
+    add_speech_commands(commands)
     return parser
 
 

@@ -48,7 +48,13 @@ class MlxWorker:
         return future
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn` on the MLX thread and wait for its result (exceptions re-raised here)."""
+        """Run `fn` on the MLX thread and wait for its result (exceptions re-raised here).
+
+        Called from the MLX thread itself, it runs `fn` at once: waiting on a job queued behind
+        the current one would never end.
+        """
+        if threading.current_thread() is self._thread:
+            return fn(*args, **kwargs)
         return self.submit(fn, *args, **kwargs).result()
 
     def stream(self, make_items: Callable[[], Iterator[T]]) -> Iterator[T]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,7 +79,11 @@ class Transcriber:
 
     def load(self) -> None:
         """Load the model now (otherwise the first transcription does)."""
-        self._worker.call(self._load_on_worker)
+        self.start_loading().result()
+
+    def start_loading(self) -> Future:
+        """Queue the model load on the MLX worker and return at once."""
+        return self._worker.submit(self._load_on_worker)
 
     def transcribe(self, audio: np.ndarray, language: str | None = None, progress: bool = False) -> Transcript:
         """Transcribe 16 kHz mono float32 audio of any length.

@@ -1,0 +1,114 @@
+"""Building the engines from settings and the model store, and picking models that fit a language."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from assistant.chat import ChatConfig, ChatModel
+from assistant.mlx_worker import MlxWorker
+from assistant.models.catalog import load_catalog
+from assistant.models.errors import ModelError
+from assistant.models.store import InstalledModel, ModelStore
+from assistant.settings import Settings
+from assistant.speak import Synthesizer, VoiceConfig
+from assistant.transcribe import Transcriber
+from assistant.voice_activity import SileroVad
+
+
+def installed_model(store: ModelStore, model_id: str, kind: str) -> InstalledModel:
+    """The installed model `model_id` of `kind`, or a ModelError that says how to get it."""
+    model = store.get(model_id)
+    if model is None:
+        catalog = load_catalog()
+        how = (f"`parley models pull {model_id}`" if model_id in catalog
+               else "`parley models list` to see what is installed, or `parley models import PATH`")
+        raise ModelError(f"the {kind} model {model_id!r} is not installed; install it with {how}")
+    if model.kind != kind:
+        raise ModelError(f"{model_id} is a {model.kind} model, not a {kind} model")
+    return model
+
+
+def choose_stt(store: ModelStore, preferred: str, language: str | None) -> InstalledModel:
+    """The speech model to use for `language` (None = detect): the preferred one if it can, else another.
+
+    Raises ModelError naming a catalog model to install when no installed one understands it.
+    """
+    candidates = [m for m in store.installed() if m.kind == "stt"]
+    order = {model_id: index for index, model_id in enumerate(load_catalog())}
+    candidates.sort(key=lambda m: (m.id != preferred, order.get(m.id, len(order))))
+
+    def fits(model: InstalledModel) -> bool:
+        return model.speaks(language) if language else "multi" in model.languages
+
+    for model in candidates:
+        if fits(model):
+            return model
+    if language is None and candidates:
+        return candidates[0]  # an English-only model can't detect, but it still transcribes
+    wanted = f"language {language!r}" if language else "language detection"
+    suggestion = next((e.id for e in load_catalog().values() if e.kind == "stt" and "multi" in e.languages), "whisper-base")
+    raise ModelError(f"no installed speech model handles {wanted}; install one: parley models pull {suggestion}")
+
+
+class Engines:
+    """The engines of one Parley process, built lazily from settings: one MLX worker shared by
+    Whisper and the chat model, the VAD, and the Piper voice."""
+
+    def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
+        self.settings = settings
+        self.store = store or ModelStore()
+
+    @functools.cached_property
+    def worker(self) -> MlxWorker:
+        return MlxWorker()
+
+    @functools.cached_property
+    def vad(self) -> SileroVad:
+        from assistant.models.importers.silero_vad import VAD_FILE
+
+        model = installed_model(self.store, self.settings.models.vad, "vad")
+        return SileroVad(model.path / VAD_FILE)
+
+    def transcriber(self, language: str | None, model_id: str | None = None) -> Transcriber:
+        """A Whisper model that handles `language` (None = detect), preferring `model_id` or the setting."""
+        if model_id:
+            model = installed_model(self.store, model_id, "stt")
+        else:
+            model = choose_stt(self.store, self.settings.models.stt, language)
+        return self._transcriber(model.id, model.path, model.languages)
+
+    @functools.lru_cache(maxsize=4)
+    def _transcriber(self, model_id: str, path: Path, languages: tuple[str, ...]) -> Transcriber:
+        return Transcriber(self.worker, path, model_id, languages)
+
+    @functools.cached_property
+    def chat(self) -> ChatModel:
+        model = installed_model(self.store, self.settings.models.llm, "llm")
+        conversation = self.settings.conversation
+        config = ChatConfig(system_prompt=conversation.system_prompt, language=conversation.language)
+        return ChatModel(self.worker, model.path, config, model.id)
+
+    def synthesizer(self, voice_id: str | None = None) -> Synthesizer:
+        """The voice `voice_id` (default: the setting); one Synthesizer per voice, loaded once."""
+        model = installed_model(self.store, voice_id or self.settings.models.tts, "tts")
+        return self._synthesizer(model.id, model.path)
+
+    @functools.lru_cache(maxsize=4)
+    def _synthesizer(self, voice_id: str, path: Path) -> Synthesizer:
+        from assistant.models.importers.piper_voice import VOICE_FILE
+
+        return Synthesizer(path / VOICE_FILE, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate), voice_id)
+
+    def preload(self, language: str | None) -> None:
+        """Load the VAD, Whisper, the chat model and the voice at once (MLX ones on the worker,
+        the voice here meanwhile), so that a turn's timings measure the turn, not the loading."""
+        loads = [self.transcriber(language).start_loading(), self.chat.start_loading()]
+        self.vad
+        self.synthesizer().load()
+        for done in loads:
+            done.result()
+
+    def close(self) -> None:
+        if "worker" in self.__dict__:
+            self.worker.close()

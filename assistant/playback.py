@@ -1,0 +1,23 @@
+"""Playing audio on the output device."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class AudioDeviceError(RuntimeError):
+    """No usable sound device; the message says which and what to do."""
+
+
+def play_blocking(audio: np.ndarray, rate: int, device: str | None = None) -> None:
+    """Play mono float32 audio on `device` (None = the system default) and wait until it ends."""
+    import sounddevice as sd
+
+    try:
+        sd.play(audio, rate, device=device or None)
+        sd.wait()
+    except (sd.PortAudioError, ValueError) as exc:
+        raise AudioDeviceError(
+            f"cannot play sound on {device or 'the default output device'} ({exc}); connect a speaker, "
+            "pick another output device in the settings, or write the audio to a file with -o OUT.wav"
+        ) from exc

@@ -1,0 +1,153 @@
+"""Text to speech with Piper, on its own thread.
+
+`Synthesizer` turns text into audio, one chunk per sentence. `SpeechWorker` runs it on a
+dedicated thread fed by a queue, so the chat model keeps generating while earlier sentences are
+being voiced; cancellation drops queued and stale text by generation number.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.models.errors import ModelError
+from assistant.speech_text.cleanup import to_spoken
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VoiceConfig:
+    """How the voice speaks."""
+
+    speaking_rate: float = 1.0  # 1.0 = the voice's own pace; 1.25 = a quarter faster
+    speaker_id: int | None = None  # for multi-speaker voices; None = the voice's default
+
+
+@dataclass(frozen=True)
+class SpeechChunk:
+    """Audio for one piece of text: mono float32 in [-1, 1]."""
+
+    text: str
+    audio: np.ndarray
+    sample_rate: int
+
+
+class Synthesizer:
+    """A Piper voice. Not thread-safe: use it from one thread (SpeechWorker's, or the caller's)."""
+
+    def __init__(self, voice_path: Path, config: VoiceConfig = VoiceConfig(), voice_id: str = "") -> None:
+        self.voice_path = Path(voice_path)
+        self.voice_id = voice_id or self.voice_path.stem
+        self.config = config
+        self._voice = None
+
+    def load(self):
+        if self._voice is None:
+            from piper import PiperVoice
+
+            from assistant.models.importers.onnx_check import open_onnx
+
+            open_onnx(self.voice_path)  # a clear message naming the file if it is broken
+            started = time.perf_counter()
+            try:
+                self._voice = PiperVoice.load(self.voice_path)
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelError(f"the voice {self.voice_id} ({self.voice_path}) does not load: {exc}") from exc
+            log.info("loaded voice %s in %.0f ms", self.voice_id, 1000 * (time.perf_counter() - started))
+        return self._voice
+
+    @property
+    def sample_rate(self) -> int:
+        return self.load().config.sample_rate
+
+    @property
+    def speakers(self) -> int:
+        return self.load().config.num_speakers
+
+    def synthesize(self, text: str) -> Iterator[SpeechChunk]:
+        """Speak `text` (cleaned for speech first), one chunk per sentence; nothing for unspeakable text."""
+        from piper import SynthesisConfig
+
+        spoken = to_spoken(text)
+        if not spoken:
+            return
+        voice = self.load()
+        speaker = self.config.speaker_id
+        if speaker is not None and not 0 <= speaker < voice.config.num_speakers:
+            raise ModelError(f"the voice {self.voice_id} has {voice.config.num_speakers} speaker(s); speaker id {speaker} does not exist")
+        options = SynthesisConfig(speaker_id=speaker, length_scale=1.0 / self.config.speaking_rate)
+        for chunk in voice.synthesize(spoken, syn_config=options):
+            yield SpeechChunk(spoken, chunk.audio_float_array, chunk.sample_rate)
+
+
+class SpeechWorker:
+    """Runs a Synthesizer on its own thread: `say()` queues text, `on_audio` receives the chunks.
+
+    `cancel()` bumps the generation: text queued before it is dropped, and a sentence being voiced
+    is not delivered. `on_audio(chunk, generation)` is called on the speech thread.
+    """
+
+    def __init__(self, synthesizer: Synthesizer, on_audio: Callable[[SpeechChunk, int], None]) -> None:
+        self.synthesizer = synthesizer
+        self._on_audio = on_audio
+        self._texts: queue.SimpleQueue = queue.SimpleQueue()
+        self._generation = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._pending = 0
+        self._thread = threading.Thread(target=self._run, name="piper", daemon=True)
+        self._thread.start()
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def say(self, text: str, generation: int | None = None) -> None:
+        """Queue text to be spoken for `generation` (default: the current one). Thread-safe."""
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
+        self._texts.put((self._generation if generation is None else generation, text))
+
+    def cancel(self) -> int:
+        """Drop everything queued or being voiced; returns the new generation. Thread-safe."""
+        with self._lock:
+            self._generation += 1
+            return self._generation
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until everything queued so far has been voiced (or dropped)."""
+        return self._idle.wait(timeout)
+
+    def close(self) -> None:
+        self._texts.put(None)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            item = self._texts.get()
+            if item is None:
+                return
+            generation, text = item
+            try:
+                if generation == self._generation:
+                    for chunk in self.synthesizer.synthesize(text):
+                        if generation != self._generation:
+                            break
+                        self._on_audio(chunk, generation)
+            except Exception:  # a bad sentence must not kill the voice for the rest of the session
+                log.exception("speaking %r failed", text[:80])
+            finally:
+                with self._lock:
+                    self._pending -= 1
+                    if self._pending == 0:
+                        self._idle.set()

@@ -1,0 +1,155 @@
+"""`parley transcribe`, `say`, `ask` and `reply`: the engines from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def add_speech_commands(commands) -> None:
+    """Register the speech subcommands on the `parley` argument parser."""
+    transcribe = commands.add_parser("transcribe", help="speech to text from an audio file")
+    transcribe.add_argument("file", type=Path, help="WAV, FLAC, OGG or MP3; any rate and channel count")
+    transcribe.add_argument("--language", help="ISO code such as en, ko, zh; default: the setting (auto = detect)")
+    transcribe.add_argument("--model", help="speech model id; default: the setting, or one that knows the language")
+    transcribe.add_argument("--json", action="store_true", help='print {"text", "language", "timings_ms"}')
+    transcribe.set_defaults(handler=_transcribe)
+
+    say = commands.add_parser("say", help="speak text with the voice")
+    say.add_argument("text")
+    say.add_argument("-o", "--output", type=Path, help="write a WAV file instead of playing")
+    say.add_argument("--voice", help="voice id; default: the setting")
+    say.set_defaults(handler=_say)
+
+    ask = commands.add_parser("ask", help="ask the chat model; the reply streams to the terminal")
+    ask.add_argument("text")
+    ask.add_argument("--speak", action="store_true", help="also speak the reply")
+    ask.set_defaults(handler=_ask)
+
+    reply = commands.add_parser("reply", help="one whole spoken turn: question audio in, spoken answer out")
+    reply.add_argument("input", type=Path, help="the spoken question (WAV, FLAC, OGG, MP3)")
+    reply.add_argument("-o", "--output", type=Path, required=True, help="WAV file for the spoken answer")
+    reply.add_argument("--json", action="store_true",
+                       help='print {"transcript", "language", "reply", "timings_ms": {"stt", "llm_first_token", "first_audio", "total"}}')
+    reply.set_defaults(handler=_reply)
+
+
+def _engines():
+    from assistant.engines import Engines
+    from assistant.settings import load_settings
+
+    return Engines(load_settings())
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    from assistant.audio_files import read_audio
+    from assistant.turn import NoSpeech, trim_to_speech
+
+    engines = _engines()
+    try:
+        started = time.perf_counter()
+        audio = read_audio(args.file)
+        decode_ms = 1000 * (time.perf_counter() - started)
+        setting = engines.settings.conversation.language
+        language = args.language or (None if setting == "auto" else setting)
+        if language == "auto":
+            language = None
+        transcriber = engines.transcriber(language, args.model)
+        long_file = len(audio) > 60 * 16000
+        try:
+            # A long recording is transcribed whole (Whisper windows it); a short one is trimmed to its speech.
+            speech = audio if long_file else trim_to_speech(engines, audio, float("inf"))[0]
+            transcript = transcriber.transcribe(speech, language, progress=long_file and sys.stderr.isatty())
+        except NoSpeech:
+            transcript = None
+        text = transcript.text if transcript else ""
+        detected = transcript.language if transcript else (language or "")
+        timings = {"decode": round(decode_ms, 1), **({k: round(v, 1) for k, v in transcript.timings_ms.items()} if transcript else {})}
+        if args.json:
+            print(json.dumps({"text": text, "language": detected, "timings_ms": timings}, ensure_ascii=False))
+        elif text:
+            print(text)
+        else:
+            print("(no speech found)", file=sys.stderr)
+        return 0
+    finally:
+        engines.close()
+
+
+def _say(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from assistant.audio_files import write_wav
+    from assistant.playback import play_blocking
+
+    engines = _engines()
+    synthesizer = engines.synthesizer(args.voice)
+    chunks = list(synthesizer.synthesize(args.text))
+    if not chunks:
+        print("parley: nothing to say: the text has no speakable words (only emoji, markup or symbols)", file=sys.stderr)
+        return 1
+    audio = np.concatenate([c.audio for c in chunks])
+    if args.output:
+        write_wav(args.output, audio, synthesizer.sample_rate)
+        print(f"Wrote {args.output} ({len(audio) / synthesizer.sample_rate:.1f} s, {synthesizer.sample_rate} Hz)")
+    else:
+        play_blocking(audio, synthesizer.sample_rate, engines.settings.audio.output_device)
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from assistant.playback import play_blocking
+
+    if not args.text.strip():
+        print("parley: ask what? Give a question, e.g. parley ask \"What is the capital of France?\"", file=sys.stderr)
+        return 1
+    engines = _engines()
+    try:
+        parts = []
+        for delta in engines.chat.reply(args.text):
+            parts.append(delta)
+            print(delta, end="", flush=True)
+        print()
+        reply = "".join(parts).strip()
+        engines.chat.record_reply(reply)
+        if args.speak and reply:
+            synthesizer = engines.synthesizer()
+            audio = [c.audio for c in synthesizer.synthesize(reply)]
+            if audio:
+                play_blocking(np.concatenate(audio), synthesizer.sample_rate, engines.settings.audio.output_device)
+        return 0
+    finally:
+        engines.close()
+
+
+def _reply(args: argparse.Namespace) -> int:
+    from assistant.audio_files import read_audio, write_wav
+    from assistant.turn import reply_to_audio
+
+    audio = read_audio(args.input)
+    engines = _engines()
+    try:
+        setting = engines.settings.conversation.language
+        engines.preload(None if setting == "auto" else setting)
+        result = reply_to_audio(engines, audio)
+    finally:
+        engines.close()
+    write_wav(args.output, result.audio, result.sample_rate)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"transcript": result.transcript, "language": result.language, "reply": result.reply,
+                          "timings_ms": result.timings_ms}, ensure_ascii=False))
+    else:
+        print(f"You said: {result.transcript}")
+        print(f"Parley:   {result.reply}")
+        t = result.timings_ms
+        print(f"Timings:  speech→text {t['stt']:.0f} ms, first word {t.get('llm_first_token', 0):.0f} ms, "
+              f"first sound {t.get('first_audio', 0):.0f} ms, total {t['total']:.0f} ms")
+        print(f"Wrote {args.output}")
+    return 0

@@ -1,0 +1,107 @@
+"""One whole turn from a recording: trim silence with the VAD, transcribe, stream the chat reply
+into the voice sentence by sentence, and collect the spoken answer with its stage timings."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.engines import Engines
+from assistant.speak import SpeechChunk, SpeechWorker
+from assistant.speech_text.segmenter import SentenceSegmenter
+from assistant.voice_activity import RATE, speech_spans
+
+log = logging.getLogger(__name__)
+
+
+class NoSpeech(Exception):
+    """The recording holds no speech (silence, noise or music): there is nothing to answer."""
+
+
+@dataclass(frozen=True)
+class SpokenReply:
+    """The outcome of a turn. Timings are milliseconds from the start of the turn."""
+
+    transcript: str
+    language: str
+    reply: str
+    audio: np.ndarray
+    sample_rate: int
+    timings_ms: dict[str, float]
+    notes: tuple[str, ...] = field(default=())
+
+
+def trim_to_speech(engines: Engines, audio: np.ndarray, max_seconds: float) -> tuple[np.ndarray, list[str]]:
+    """Cut `audio` (16 kHz) to its speech, capped at `max_seconds`; NoSpeech if there is none."""
+    notes = []
+    if len(audio) > max_seconds * RATE:
+        notes.append(f"the recording is {len(audio) / RATE:.0f} s long; only the first {max_seconds:.0f} s were used")
+        audio = audio[: int(max_seconds * RATE)]
+    vad = engines.vad
+    vad.reset()
+    spans = speech_spans(vad.probabilities(audio), threshold=engines.settings.listening.vad_threshold, total=len(audio))
+    if not spans:
+        raise NoSpeech("no speech was found in the recording")
+    return audio[spans[0].start : spans[-1].end], notes
+
+
+def reply_to_audio(engines: Engines, audio: np.ndarray) -> SpokenReply:
+    """Answer a spoken question (16 kHz mono float32) with a spoken reply."""
+    started = time.perf_counter()
+
+    def now() -> float:
+        return round(1000 * (time.perf_counter() - started), 1)
+
+    speech, notes = trim_to_speech(engines, audio, engines.settings.listening.max_utterance_s)
+    language_setting = engines.settings.conversation.language
+    language = None if language_setting == "auto" else language_setting
+    transcript = engines.transcriber(language).transcribe(speech, language)
+    timings = {"stt": now()}
+    if not transcript.text:
+        raise NoSpeech("the recording held sound but no words")
+
+    synthesizer = engines.synthesizer()
+    synthesizer.load()
+    chunks: list[SpeechChunk] = []
+    first_audio = threading.Event()
+
+    def collect(chunk: SpeechChunk, generation: int) -> None:
+        if not first_audio.is_set():
+            timings["first_audio"] = now()
+            first_audio.set()
+        chunks.append(chunk)
+
+    speech_worker = SpeechWorker(synthesizer, collect)
+    segmenter = SentenceSegmenter()
+    reply_parts = []
+    try:
+        for delta in engines.chat.reply(transcript.text, transcript.language if language_setting == "auto" else None):
+            if not reply_parts:
+                timings["llm_first_token"] = now()
+            reply_parts.append(delta)
+            for sentence in segmenter.push(delta):
+                speech_worker.say(sentence)
+        for sentence in segmenter.flush():
+            speech_worker.say(sentence)
+        speech_worker.wait_idle()
+    finally:
+        speech_worker.close()
+    reply = "".join(reply_parts).strip()
+    engines.chat.record_reply(reply)
+    timings["total"] = now()
+    rate = synthesizer.sample_rate
+    audio_out = np.concatenate([c.audio for c in chunks]) if chunks else np.zeros(0, np.float32)
+    if voice_language := _voice_mismatch(engines, transcript.language):
+        notes.append(voice_language)
+    return SpokenReply(transcript.text, transcript.language, reply, audio_out, rate, timings, tuple(notes))
+
+
+def _voice_mismatch(engines: Engines, language: str) -> str:
+    voice = engines.store.get(engines.settings.models.tts)
+    if voice and language and not voice.speaks(language):
+        return f"no {language!r} voice is selected; the reply was spoken by {voice.id} ({', '.join(voice.languages)})"
+    return ""
