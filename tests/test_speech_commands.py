@@ -1,0 +1,138 @@
+"""The speech commands with the real default models: transcribe, say, ask and a whole spoken turn."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from assistant.audio_files import read_audio, write_wav
+
+
+def _parley(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c for c in text.lower() if c.isalnum() or c.isspace()).split()
+
+
+@pytest.fixture(scope="module")
+def question_wav(tmp_path_factory, default_store) -> str:
+    """A real spoken question, made by `parley say`, at the voice's 22.05 kHz."""
+    path = tmp_path_factory.mktemp("audio") / "question.wav"
+    result = _parley("say", "What is the capital of France?", "-o", str(path))
+    assert result.returncode == 0, result.stderr
+    return str(path)
+
+
+def test_transcribe_json_word_for_word(question_wav):
+    result = _parley("transcribe", question_wav, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert _words(data["text"]) == ["what", "is", "the", "capital", "of", "france"]
+    assert data["language"] == "en" and data["timings_ms"]["stt"] > 0
+
+
+def test_transcribe_stereo_flac_at_48k(question_wav, tmp_path):
+    import soundfile
+
+    mono = read_audio(question_wav, 48000)
+    soundfile.write(tmp_path / "q.flac", np.stack([mono, mono * 0.5], axis=1), 48000)
+    result = _parley("transcribe", str(tmp_path / "q.flac"))
+    assert result.returncode == 0, result.stderr
+    assert "capital of france" in result.stdout.lower()
+
+
+def test_transcribe_detects_language_with_the_multilingual_model(question_wav):
+    result = _parley("transcribe", question_wav, "--language", "auto", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["language"] == "en" and "france" in data["text"].lower()
+
+
+def test_a_language_the_model_cant_do_picks_one_that_can(question_wav):
+    """whisper-tiny.en is English-only; asking for Korean switches to whisper-base."""
+    result = _parley("transcribe", question_wav, "--language", "ko", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["language"] == "ko"
+
+
+def test_silence_and_noise_give_no_transcript(tmp_path):
+    write_wav(tmp_path / "silence.wav", np.zeros(16000 * 3, np.float32), 16000)
+    noise = np.random.default_rng(0).normal(0, 0.05, 16000 * 3).astype(np.float32)
+    write_wav(tmp_path / "noise.wav", noise, 16000)
+    for name in ("silence.wav", "noise.wav"):
+        result = _parley("transcribe", str(tmp_path / name), "--json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["text"] == "", name
+
+
+def test_reply_answers_a_spoken_question_with_speech(question_wav, tmp_path):
+    out = tmp_path / "answer.wav"
+    result = _parley("reply", question_wav, "-o", str(out), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert _words(data["transcript"]) == ["what", "is", "the", "capital", "of", "france"]
+    assert "paris" in data["reply"].lower()
+    timings = data["timings_ms"]
+    assert 0 < timings["stt"] <= timings["llm_first_token"] <= timings["first_audio"] <= timings["total"]
+    heard = _parley("transcribe", str(out), "--json")
+    assert "paris" in json.loads(heard.stdout)["text"].lower()
+
+
+def test_reply_to_silence_says_there_was_no_speech(tmp_path):
+    write_wav(tmp_path / "silence.wav", np.zeros(16000 * 2, np.float32), 16000)
+    result = _parley("reply", str(tmp_path / "silence.wav"), "-o", str(tmp_path / "out.wav"))
+    assert result.returncode == 1
+    assert "no speech" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_ask_answers_a_factual_question():
+    result = _parley("ask", "What is the capital of France?")
+    assert result.returncode == 0, result.stderr
+    assert "paris" in result.stdout.lower()
+
+
+def test_ask_with_a_prompt_longer_than_the_context_window():
+    result = _parley("ask", "word " * 5000)
+    assert result.returncode == 1
+    assert "too long" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("text", ["🎉🎉🎉", "**  ** ---", "```\ncode only\n```"])
+def test_say_with_nothing_speakable(text, tmp_path):
+    result = _parley("say", text, "-o", str(tmp_path / "x.wav"))
+    assert result.returncode == 1 and "nothing to say" in result.stderr
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_say_writes_speech(tmp_path):
+    result = _parley("say", "Good morning! **Today** is sunny 🌞.", "-o", str(tmp_path / "x.wav"))
+    assert result.returncode == 0, result.stderr
+    audio = read_audio(tmp_path / "x.wav")
+    assert len(audio) > 16000 and np.abs(audio).max() > 0.1
+
+
+@pytest.mark.parametrize("content", [b"", b"RIFF\x00\x00garbage", b"\xff" * 4000])
+def test_unreadable_audio_is_a_message(tmp_path, content):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(content)
+    result = _parley("transcribe", str(bad))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "bad.wav: not a readable audio file" in result.stderr and "use WAV, FLAC, OGG or MP3" in result.stderr
+
+
+def test_missing_voice_is_a_message(tmp_path):
+    result = _parley("say", "hello", "--voice", "piper-de_DE-thorsten-medium", "-o", str(tmp_path / "x.wav"))
+    assert result.returncode == 1
+    assert "not installed" in result.stderr and "parley models pull piper-de_DE-thorsten-medium" in result.stderr
+
+
+def test_missing_file_is_a_message(tmp_path):
+    result = _parley("transcribe", str(tmp_path / "nope.wav"))
+    assert result.returncode == 1 and "no such file" in result.stderr
