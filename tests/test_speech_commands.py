@@ -136,3 +136,22 @@ def test_missing_voice_is_a_message(tmp_path):
 def test_missing_file_is_a_message(tmp_path):
     result = _parley("transcribe", str(tmp_path / "nope.wav"))
     assert result.returncode == 1 and "no such file" in result.stderr
+
+
+def test_long_recording_is_transcribed_whole(question_wav, tmp_path):
+    """Over a minute: Whisper's 30 s windows, not just the first one."""
+    question = read_audio(question_wav)
+    gap = np.zeros(16000 * 25, np.float32)
+    write_wav(tmp_path / "long.wav", np.concatenate([question, gap, question, gap, question, gap]), 16000)
+    result = _parley("transcribe", str(tmp_path / "long.wav"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.lower().count("capital of france") == 3
+
+
+def test_reply_caps_a_question_minutes_long(question_wav, tmp_path):
+    question = read_audio(question_wav)
+    write_wav(tmp_path / "ramble.wav", np.concatenate([question, np.zeros(16000 * 180, np.float32)]), 16000)
+    result = _parley("reply", str(tmp_path / "ramble.wav"), "-o", str(tmp_path / "out.wav"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "only the first 30 s were used" in result.stderr
+    assert "france" in json.loads(result.stdout)["transcript"].lower()
