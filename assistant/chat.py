@@ -48,6 +48,7 @@ class ChatConfig:
     max_reply_tokens: int = 160  # a spoken reply longer than this is a monologue
     context_tokens: int = 2048  # prompt + reply budget; history is trimmed to fit
     temperature: float = 0.0  # greedy by default: small models ramble when sampled
+    repetition_penalty: float = 1.05  # greedy small models loop on one sentence without it; 1.15 derailed answers
 
 
 @dataclass(frozen=True)
@@ -208,14 +209,16 @@ class ChatModel:
 
     def _generate_on_worker(self, prompt: list[int], generation: int) -> Iterator[str]:
         from mlx_lm import stream_generate
-        from mlx_lm.sample_utils import make_sampler
+        from mlx_lm.sample_utils import make_logits_processors, make_sampler
 
         model, tokenizer = self._load_on_worker()
         started = time.perf_counter()
         first = None
         count = 0
         sampler = make_sampler(self.config.temperature, top_p=0.9 if self.config.temperature else 0.0)
-        for response in stream_generate(model, tokenizer, prompt, max_tokens=self.config.max_reply_tokens, sampler=sampler):
+        processors = make_logits_processors(repetition_penalty=self.config.repetition_penalty, repetition_context_size=64)
+        for response in stream_generate(model, tokenizer, prompt, max_tokens=self.config.max_reply_tokens,
+                                        sampler=sampler, logits_processors=processors):
             if self._generation != generation:
                 log.info("reply cancelled after %d tokens", count)
                 return

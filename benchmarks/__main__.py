@@ -2,8 +2,9 @@
 
 import platform
 
-from benchmarks import blas, models
+from benchmarks import blas, models, turn
 
 print(f"# {platform.platform()}, {platform.processor() or platform.machine()}")
 blas.main()
 models.main()
+turn.main()
