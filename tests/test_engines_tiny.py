@@ -8,8 +8,8 @@
   decoder is wired to say one chosen phrase whatever the audio (the positional embedding alone
   selects each next token; the residual branches that would mix in the audio and earlier tokens are
   zeroed). A fully random decoder makes mlx-whisper sample the whole 224-token window at all five
-  fallback temperatures (about ten seconds); the wired one answers in a fraction of a second, and
-  it lets the tests check what becomes of a phrase Whisper invents for silence.
+  fallback temperatures (about ten seconds, so only one test uses one); the wired one answers in a
+  fraction of a second, and lets the tests check what becomes of a phrase Whisper invents.
 
 All MLX work, building these models included, runs on one MlxWorker, as in the app.
 """
