@@ -80,6 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     from assistant.speech_commands import add_speech_commands
 
     add_speech_commands(commands)
+    from assistant.chat_cli import add_chat_command
+
+    add_chat_command(commands)
     return parser
 
 

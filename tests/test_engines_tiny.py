@@ -474,7 +474,14 @@ def tiny_whisper(tmp_path_factory, worker):
             built[phrase, unsure] = folder
         return built[phrase, unsure]
 
-    return get
+    yield get
+
+    def forget():  # mlx-whisper's global model cache must not outlive the worker that made the model
+        from mlx_whisper.transcribe import ModelHolder
+
+        ModelHolder.model = ModelHolder.model_path = None
+
+    worker.call(forget)
 
 
 SILENCE = np.zeros(16000, dtype=np.float32)

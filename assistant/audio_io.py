@@ -1,0 +1,167 @@
+"""Microphone and speaker streams (sounddevice / PortAudio).
+
+The callbacks only copy: the microphone's into a preallocated ring that the voice-activity
+thread drains, the speaker's out of the playback ring. Whatever the speaker plays is also copied
+into a second ring, the echo canceller's reference. Rates: a stream opens at the rate Parley
+wants (16 kHz in, the voice's rate out) when the device takes it, else at the device's own rate
+with a streaming resampler (soxr) on the consumer's side, never in the callback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.playback import AudioDeviceError
+from assistant.playback_buffer import PlaybackBuffer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Which devices, and the rates the engines use."""
+
+    input_device: str = ""  # "" = system default
+    output_device: str = ""
+    capture_rate: int = 16000  # VAD and Whisper
+    block_ms: int = 10  # PortAudio block: small blocks make barge-in fast
+
+
+def _device(name: str) -> str | None:
+    return name or None
+
+
+def _open_rate(sd, device, wanted: int, kind: str) -> int:
+    """`wanted` if the device accepts it, else the device's default rate."""
+    check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+    try:
+        check(device=device, samplerate=wanted, channels=1, dtype="float32")
+        return wanted
+    except Exception:
+        return int(sd.query_devices(device, kind=kind)["default_samplerate"])
+
+
+class Microphone:
+    """The input stream. `read()` returns what was captured since the last call, at `capture_rate`."""
+
+    def __init__(self, config: AudioConfig) -> None:
+        self.config = config
+        self._ring = PlaybackBuffer(config.capture_rate * 4 * 6)  # 6 s at up to 4x the target rate
+        self._stream = None
+        self._resampler = None
+        self.last_block_time = 0.0  # time.monotonic() of the newest block the device delivered
+        self.overflows = 0
+
+    def start(self) -> None:
+        import sounddevice as sd
+
+        device = _device(self.config.input_device)
+        try:
+            rate = _open_rate(sd, device, self.config.capture_rate, "input")
+            self._stream = sd.InputStream(
+                device=device, samplerate=rate, channels=1, dtype="float32",
+                blocksize=int(rate * self.config.block_ms / 1000), callback=self._callback,
+            )
+            self._stream.start()
+        except Exception as exc:
+            raise AudioDeviceError(
+                f"cannot open the microphone {self.config.input_device or '(system default)'}: {exc}. "
+                "Connect one or pick another input device in the settings"
+            ) from exc
+        if rate != self.config.capture_rate:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(rate, self.config.capture_rate, 1, dtype="float32")
+        self.device_rate = rate
+        log.info("microphone open: %s at %d Hz", self._stream.device, rate)
+
+    def _callback(self, indata, frames, time_info, status) -> None:
+        if status.input_overflow:
+            self.overflows += 1
+        self._ring.write(indata[:, 0])
+        self.last_block_time = time.monotonic()
+
+    def read(self) -> np.ndarray:
+        """Everything captured since the last call (float32 mono at capture_rate); may be empty."""
+        queued = self._ring.queued
+        if not queued:
+            return np.zeros(0, np.float32)
+        out = np.empty(queued, np.float32)
+        got = self._ring.read_into(out)
+        audio = out[:got]
+        if self._resampler is not None:
+            audio = self._resampler.resample_chunk(audio)
+        return audio
+
+    @property
+    def active(self) -> bool:
+        return bool(self._stream is not None and self._stream.active)
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.close(ignore_errors=True)
+            self._stream = None
+
+
+class Speaker:
+    """The output stream, playing whatever the voice wrote into `buffer` (silence when it's empty)."""
+
+    def __init__(self, config: AudioConfig, voice_rate: int) -> None:
+        self.config = config
+        self.voice_rate = voice_rate
+        self.buffer: PlaybackBuffer | None = None
+        self.reference = PlaybackBuffer(voice_rate * 6)  # what was played, for the echo canceller
+        self._stream = None
+        self.first_sound_time = 0.0  # time.monotonic() of the first block with audio after silence
+        self._was_silent = True
+        self.underruns = 0
+
+    def start(self) -> None:
+        import sounddevice as sd
+
+        device = _device(self.config.output_device)
+        try:
+            rate = _open_rate(sd, device, self.voice_rate, "output")
+            self.rate = rate
+            self.buffer = PlaybackBuffer(rate * 120)  # two minutes of reply
+            self._stream = sd.OutputStream(
+                device=device, samplerate=rate, channels=1, dtype="float32",
+                blocksize=int(rate * self.config.block_ms / 1000), callback=self._callback,
+            )
+            self._stream.start()
+        except Exception as exc:
+            raise AudioDeviceError(
+                f"cannot open the speaker {self.config.output_device or '(system default)'}: {exc}. "
+                "Connect one or pick another output device in the settings"
+            ) from exc
+        log.info("speaker open: %s at %d Hz", self._stream.device, rate)
+
+    def _callback(self, outdata, frames, time_info, status) -> None:
+        if status.output_underflow:
+            self.underruns += 1
+        played = self.buffer.read_into(outdata[:, 0])
+        if played and self._was_silent:
+            self.first_sound_time = time.monotonic()
+        self._was_silent = played == 0
+        self.reference.write(outdata[:, 0])
+
+    def resample_for_device(self, audio: np.ndarray, rate: int) -> np.ndarray:
+        """Voice audio converted to the device rate (on the caller's thread, not the callback)."""
+        if rate == self.rate:
+            return audio
+        from assistant.audio_files import resample
+
+        return resample(audio, rate, self.rate)
+
+    @property
+    def active(self) -> bool:
+        return bool(self._stream is not None and self._stream.active)
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.close(ignore_errors=True)
+            self._stream = None

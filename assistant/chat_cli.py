@@ -1,0 +1,106 @@
+"""`parley chat`: a live conversation in the terminal — the same engine and events the desktop app uses."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import threading
+
+from assistant.events import BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings, UserSaid
+
+_STATE_LABELS = {
+    State.IDLE: "idle", State.LISTENING: "listening…", State.USER_SPEAKING: "hearing you…",
+    State.THINKING: "thinking…", State.SPEAKING: "speaking",
+}
+
+
+def add_chat_command(commands) -> None:
+    chat = commands.add_parser("chat", help="a live voice conversation in the terminal (Ctrl+C to stop)")
+    mode = chat.add_mutually_exclusive_group()
+    mode.add_argument("--text", action="store_true", help="type instead of speaking (replies are still spoken)")
+    mode.add_argument("--ptt", action="store_true", help="push to talk: Enter starts a turn, Enter again ends it")
+    chat.add_argument("--no-echo-cancellation", action="store_true", help="for headphones")
+    chat.set_defaults(handler=run_chat)
+
+
+class TerminalView:
+    """Prints the conversation as it happens: a state line, the transcript, the reply as it streams."""
+
+    def __init__(self, out=sys.stdout) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+        self._replying = False
+
+    def __call__(self, event) -> None:
+        with self._lock:
+            if isinstance(event, StateChanged):
+                if not self._replying:
+                    print(f"[{_STATE_LABELS[event.state]}]", file=self._out, flush=True)
+            elif isinstance(event, UserSaid):
+                print(f"You:    {event.text}", file=self._out, flush=True)
+            elif isinstance(event, ReplyText):
+                if not self._replying:
+                    print("Parley: ", end="", file=self._out)
+                    self._replying = True
+                print(event.delta, end="", file=self._out, flush=True)
+            elif isinstance(event, ReplyFinished):
+                if self._replying:
+                    print(" [interrupted]" if event.interrupted else "", file=self._out, flush=True)
+                    self._replying = False
+            elif isinstance(event, TurnTimings):
+                parts = ", ".join(f"{k} {v:.0f} ms" for k, v in event.timings_ms.items())
+                print(f"        ({parts} after you stopped speaking)", file=self._out, flush=True)
+            elif isinstance(event, BargeIn):
+                print(f"        (interrupted: silent {event.latency_ms:.0f} ms after your first word)", file=self._out, flush=True)
+            elif isinstance(event, Problem):
+                print(f"parley: {event.message}" + (f" — {event.fix}" if event.fix else ""), file=sys.stderr, flush=True)
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from assistant.conversation import Conversation, ConversationConfig
+    from assistant.engines import Engines
+    from assistant.events import EventBus
+    from assistant.settings import load_settings
+    from assistant.audio_io import AudioConfig
+    from assistant.endpointing import EndpointConfig
+
+    settings = load_settings()
+    listening = settings.listening
+    push_to_talk = args.ptt or (settings.conversation.mode == "push_to_talk" and not args.text)
+    config = ConversationConfig(
+        hands_free=not push_to_talk and not args.text,
+        echo_cancellation=settings.audio.echo_cancellation and not args.no_echo_cancellation,
+        endpoint=EndpointConfig(start_threshold=listening.vad_threshold,
+                                stop_threshold=max(0.05, listening.vad_threshold - 0.15),
+                                end_silence_ms=listening.end_of_turn_silence_ms,
+                                max_utterance_s=float(listening.max_utterance_s)),
+        audio=AudioConfig(input_device=settings.audio.input_device, output_device=settings.audio.output_device),
+    )
+    engines = Engines(settings)
+    bus = EventBus()
+    bus.subscribe(TerminalView())
+    conversation = Conversation(engines, bus, config)
+    print("Loading models…", file=sys.stderr, flush=True)
+    conversation.start(listen=not args.text)
+    try:
+        if args.text:
+            print("Type a message and press Enter (Ctrl+D or Ctrl+C to quit).", file=sys.stderr, flush=True)
+            for line in sys.stdin:
+                conversation.say_text(line)
+        elif push_to_talk:
+            print("Press Enter to talk, Enter again to stop (Ctrl+C to quit).", file=sys.stderr, flush=True)
+            pressed = False
+            for _ in sys.stdin:
+                pressed = not pressed
+                conversation.push_to_talk(pressed)
+        else:
+            print("Speak whenever you like (Ctrl+C to quit).", file=sys.stderr, flush=True)
+            threading.Event().wait()
+        conversation.wait_until_quiet()
+    except KeyboardInterrupt:
+        print("\nStopping…", file=sys.stderr)
+    finally:
+        conversation.stop()
+        engines.close()
+    return 0

@@ -1,0 +1,449 @@
+"""The conversation orchestrator: microphone → voice activity → transcribe → chat → speak → speaker.
+
+Threads (none of them the UI's):
+  - PortAudio callbacks only copy (audio_io.py);
+  - "listen": drains the microphone, cancels echo, runs the VAD and the endpointer, and on the
+    first frame of user speech flushes the speaker at once (barge-in);
+  - "turns": transcribes utterances and streams the chat reply, both on the MLX worker;
+  - "piper": voices the reply sentence by sentence (speak.SpeechWorker).
+Every reply has a turn number; audio and text of a turn that is no longer current are dropped.
+
+A barge-in first only pauses the reply: if the sound turns out not to be speech (too short, or no
+words), the reply resumes from the sample where it stopped; if it is, the reply is cancelled and the
+history keeps only what was heard, marked as interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.audio_io import AudioConfig, Microphone, Speaker
+from assistant.endpointing import EndpointConfig, EndpointEvent, Endpointer, Utterance
+from assistant.engines import Engines
+from assistant.events import (BargeIn, EventBus, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
+                              UserSaid)
+from assistant.speak import SpeechChunk, SpeechWorker
+from assistant.speech_text.segmenter import SentenceSegmenter
+from assistant.voice_activity import FRAME
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConversationConfig:
+    """How the live conversation behaves."""
+
+    hands_free: bool = True  # False = push-to-talk only
+    echo_cancellation: bool = True  # off for headphones
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+
+
+@dataclass
+class _Spoken:
+    """One voiced piece of the current reply, kept so a paused reply can resume and the heard text be known."""
+
+    tag: int
+    text: str
+    audio: np.ndarray  # at the speaker's rate
+
+
+@dataclass
+class _Reply:
+    turn: int
+    pieces: list[_Spoken] = field(default_factory=list)
+    text: str = ""
+    generating: bool = True
+    paused: bool = False
+    interrupted: bool = False
+    finished: threading.Event = field(default_factory=threading.Event)
+
+
+class Conversation:
+    """A live voice conversation. Thread-safe public methods; events go to `bus`."""
+
+    def __init__(self, engines: Engines, bus: EventBus, config: ConversationConfig = ConversationConfig()) -> None:
+        self.engines = engines
+        self.bus = bus
+        self.config = config
+        self.state = State.IDLE
+        self._lock = threading.RLock()
+        self._turn = 0
+        self._reply: _Reply | None = None
+        self._utterances: queue.SimpleQueue = queue.SimpleQueue()
+        self._running = threading.Event()
+        self._ptt_pressed = False
+        self._ptt_frames: list[np.ndarray] = []
+        self._threads: list[threading.Thread] = []
+        self.microphone: Microphone | None = None
+        self.speaker: Speaker | None = None
+        self._speech: SpeechWorker | None = None
+        self._echo = None
+        self._frame_times = np.zeros(8192)  # arrival time of each frame, by frame index modulo the size
+        self._frames_seen = 0
+        self._barge_started = 0.0
+        self._pending = 0  # turns queued or being answered
+
+    # --- public, thread-safe ---------------------------------------------------------------
+
+    def start(self, listen: bool = True) -> None:
+        """Load the models, open the speaker (and the microphone when `listen`), start the threads."""
+        settings = self.engines.settings
+        language = settings.conversation.language
+        self.engines.preload(None if language == "auto" else language)
+        synthesizer = self.engines.synthesizer()
+        self.speaker = Speaker(self.config.audio, synthesizer.sample_rate)
+        self.speaker.start()
+        self._speech = SpeechWorker(synthesizer, self._on_voice)
+        self._running.set()
+        self._spawn("turns", self._turn_loop)
+        if listen:
+            self.microphone = Microphone(self.config.audio)
+            self.microphone.start()
+            if self.config.echo_cancellation:
+                self._echo = _make_echo_canceller(self.microphone.config.capture_rate)
+            self._spawn("listen", self._listen_loop)
+        self._set_state(State.LISTENING if listen and self.config.hands_free else State.IDLE)
+
+    def stop(self) -> None:
+        """Stop listening and speaking, and end the threads."""
+        self._running.clear()
+        self.cancel_reply()
+        self._utterances.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        for device in (self.microphone, self.speaker):
+            if device:
+                device.stop()
+        if self._speech:
+            self._speech.close()
+        self._set_state(State.IDLE)
+
+    def say_text(self, text: str) -> None:
+        """A typed turn: interrupts a reply in progress and answers `text`."""
+        if text.strip():
+            self._queue("text", text.strip(), time.monotonic())
+
+    def push_to_talk(self, pressed: bool) -> None:
+        """The push-to-talk key: pressing interrupts at once and starts a turn; releasing ends it at once."""
+        with self._lock:
+            if pressed and not self._ptt_pressed:
+                self._ptt_pressed = True
+                self._ptt_frames = []
+                self._interrupt(pause_only=False)
+                self._set_state(State.USER_SPEAKING)
+            elif not pressed and self._ptt_pressed:
+                self._ptt_pressed = False
+                audio = np.concatenate(self._ptt_frames) if self._ptt_frames else np.zeros(0, np.float32)
+                self._ptt_frames = []
+                if len(audio) >= FRAME * 4:
+                    self._queue("audio", audio, time.monotonic())
+                else:
+                    self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
+
+    def wait_until_quiet(self, timeout: float = 300.0) -> bool:
+        """Block until no turn is queued or being answered (for scripted use: `chat --text` at end of input)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                busy = self._reply is not None or self._pending > 0
+            if not busy:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def cancel_reply(self) -> None:
+        """Stop the reply in progress (Stop in the menu)."""
+        with self._lock:
+            self._interrupt(pause_only=False)
+
+    def reset(self) -> None:
+        """Forget the conversation."""
+        self.cancel_reply()
+        self.engines.chat.reset()
+
+    # --- listening ----------------------------------------------------------------------------
+
+    def _listen_loop(self) -> None:
+        from assistant.models.errors import ModelError
+
+        try:
+            vad = self.engines.vad
+        except ModelError as exc:
+            self.bus.publish(Problem(str(exc), "install the default models: parley models setup"))
+            return
+        vad.reset()
+        endpointer = Endpointer(self.config.endpoint)
+        carry = np.zeros(0, np.float32)
+        reference = _ReferenceResampler(self.speaker, self.microphone.config.capture_rate) if self._echo else None
+        while self._running.is_set():
+            if not self.microphone.active:
+                self._recover_microphone()
+                continue
+            audio = self.microphone.read()
+            arrived = self.microphone.last_block_time or time.monotonic()
+            if not len(audio):
+                time.sleep(0.005)
+                continue
+            if self._echo is not None:
+                self._echo.played(reference.read())
+                audio = self._echo.captured(audio)
+            carry = np.concatenate([carry, audio])
+            while len(carry) >= FRAME:
+                frame, carry = carry[:FRAME], carry[FRAME:]
+                index = self._frames_seen
+                self._frames_seen += 1
+                self._frame_times[index % len(self._frame_times)] = arrived
+                self._on_frame(endpointer, frame, vad.probability(frame), index)
+
+    def _on_frame(self, endpointer: Endpointer, frame: np.ndarray, probability: float, index: int) -> None:
+        with self._lock:
+            if self._ptt_pressed:
+                self._ptt_frames.append(frame.copy())
+                return
+        if not self.config.hands_free:
+            return
+        for event in endpointer.push(frame, probability):
+            if event.kind is EndpointEvent.SPEECH_START:
+                start_frame = max(0, event.frame - self.config.endpoint.start_frames + 1)
+                self._barge_started = self._frame_times[start_frame % len(self._frame_times)]
+                with self._lock:
+                    self._interrupt(pause_only=True)
+                self._set_state(State.USER_SPEAKING)
+            elif event.kind is EndpointEvent.TOO_SHORT:
+                self._resume_or_listen()
+            elif event.kind is EndpointEvent.SPEECH_END and event.utterance is not None:
+                utterance: Utterance = event.utterance
+                with self._lock:
+                    if self._reply is not None and self._reply.paused:
+                        # Whisper needs the MLX thread the reply is generating on: stop generating
+                        # (what is already voiced stays, to resume if this held no words).
+                        self.engines.chat.cancel()
+                voiced_at = self._frame_times[utterance.last_voiced_frame % len(self._frame_times)]
+                self._queue("audio", utterance.audio, voiced_at)
+                self._set_state(State.THINKING)
+
+    def _recover_microphone(self) -> None:
+        """The input device vanished: reopen on the system default, or report it and retry later."""
+        self.bus.publish(Problem("the microphone stopped; switching to the system default input",
+                                 "check the microphone connection or pick one in Settings"))
+        self.microphone.stop()
+        self.microphone = Microphone(AudioConfig(capture_rate=self.microphone.config.capture_rate))
+        try:
+            self.microphone.start()
+        except Exception as exc:
+            log.warning("no microphone: %s", exc)
+            time.sleep(1.0)
+
+    # --- barge-in -----------------------------------------------------------------------------
+
+    def _interrupt(self, pause_only: bool) -> None:
+        """Silence the speaker at once. Call with the lock held, from any thread."""
+        reply = self._reply
+        if reply is None or reply.finished.is_set():
+            return
+        flushed = self.speaker.buffer.flush() if self.speaker and self.speaker.buffer else 0
+        if flushed or not reply.paused:
+            latency = 1000 * (time.monotonic() - self._barge_started) if self._barge_started else 0.0
+            self.bus.publish(BargeIn(reply.turn, round(latency + self.config.audio.block_ms, 1)))
+        reply.paused = True
+        if not pause_only:
+            self._cancel(reply)
+
+    def _cancel(self, reply: _Reply) -> None:
+        """Drop the reply for good; the history keeps what was heard."""
+        reply.interrupted = True
+        self._turn += 1
+        self.engines.chat.cancel()
+        if self._speech:
+            self._speech.cancel()
+        heard = self._heard_text(reply)
+        self.engines.chat.record_reply(heard, interrupted=True)
+        self.bus.publish(ReplyFinished(reply.turn, heard, True))
+        reply.finished.set()
+        self._reply = None
+
+    def _resume_or_listen(self) -> None:
+        """The barge-in was a false alarm: play the rest of the paused reply from where it stopped."""
+        with self._lock:
+            reply = self._reply
+            if reply is not None and reply.paused and not reply.interrupted:
+                reply.paused = False
+                for piece in reply.pieces:
+                    rest = piece.audio[self.speaker.buffer.played_for(piece.tag):]
+                    if len(rest):
+                        self.speaker.buffer.write(rest, piece.tag)
+                log.info("resuming turn %d after a false barge-in", reply.turn)
+                self._set_state(State.SPEAKING)
+                self._queue("finish", reply, 0.0)  # the turn thread sees it played to the end
+                return
+        self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
+
+    def _heard_text(self, reply: _Reply) -> str:
+        """The words of the reply that actually came out of the speaker (partial pieces by proportion)."""
+        words = []
+        for piece in reply.pieces:
+            played = min(self.speaker.buffer.played_for(piece.tag), len(piece.audio)) if self.speaker else 0
+            if not played:
+                break
+            piece_words = piece.text.split()
+            count = len(piece_words) if played >= len(piece.audio) else int(len(piece_words) * played / len(piece.audio))
+            words.extend(piece_words[:count])
+            if played < len(piece.audio):
+                break
+        return " ".join(words)
+
+    # --- turns --------------------------------------------------------------------------------
+
+    def _turn_loop(self) -> None:
+        while self._running.is_set():
+            item = self._utterances.get()
+            if item is None:
+                return
+            kind, payload, end_of_speech = item
+            try:
+                if kind == "finish":
+                    self._finish_when_played(payload)
+                elif kind == "text":
+                    with self._lock:
+                        self._interrupt(pause_only=False)
+                    self._answer(payload, self.engines.settings.conversation.language, end_of_speech, stt_ms=None)
+                else:
+                    self._answer_speech(payload, end_of_speech)
+            except Exception as exc:  # a failed turn must not end the conversation
+                log.exception("turn failed")
+                self.bus.publish(Problem(f"that turn failed: {exc}", "try again; details are in the log file"))
+                self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
+            finally:
+                with self._lock:
+                    self._pending -= 1
+
+    def _answer_speech(self, audio: np.ndarray, end_of_speech: float) -> None:
+        self._set_state(State.THINKING)
+        setting = self.engines.settings.conversation.language
+        language = None if setting == "auto" else setting
+        transcript = self.engines.transcriber(language).transcribe(audio, language)
+        stt_ms = 1000 * (time.monotonic() - end_of_speech)
+        if not transcript.text:
+            log.info("no words in the utterance")
+            self._resume_or_listen()
+            return
+        with self._lock:
+            self._interrupt(pause_only=False)  # real speech: the paused reply is over
+        self._answer(transcript.text, transcript.language if setting == "auto" else setting, end_of_speech, stt_ms)
+
+    def _answer(self, text: str, language: str, end_of_speech: float, stt_ms: float | None) -> None:
+        with self._lock:
+            self._turn += 1
+            turn = self._turn
+            reply = _Reply(turn)
+            self._reply = reply
+            generation = self._speech.cancel()  # a fresh generation for this reply's audio
+        self.bus.publish(UserSaid(turn, text, language))
+        self._set_state(State.THINKING)
+        timings = {} if stt_ms is None else {"transcript": round(stt_ms, 1)}
+        segmenter = SentenceSegmenter()
+        parts = []
+        chat_language = language if self.engines.settings.conversation.language == "auto" else None
+        for delta in self.engines.chat.reply(text, chat_language):
+            if reply.interrupted:
+                break
+            if not parts:
+                timings["first_token"] = round(1000 * (time.monotonic() - end_of_speech), 1)
+            parts.append(delta)
+            self.bus.publish(ReplyText(turn, delta))
+            for sentence in segmenter.push(delta):
+                self._speech.say(sentence, generation)
+        if not reply.interrupted:
+            for sentence in segmenter.flush():
+                self._speech.say(sentence, generation)
+        reply.text = "".join(parts).strip()
+        reply.generating = False
+        self._speech.wait_idle()
+        if self.speaker.first_sound_time > end_of_speech:
+            timings["first_audio"] = round(1000 * (self.speaker.first_sound_time - end_of_speech), 1)
+        self.bus.publish(TurnTimings(turn, timings))
+        log.info("turn %d timings (ms after end of speech): %s", turn, timings)
+        self._finish_when_played(reply)
+
+    def _finish_when_played(self, reply: _Reply) -> None:
+        """Wait until the speaker has played the whole reply, then record it and listen again.
+
+        A paused reply is left pending: the next utterance decides between resuming it (no words)
+        and cancelling it (a real interruption), and this is called again after a resume.
+        """
+        while self._running.is_set() and not reply.finished.is_set():
+            if reply.paused:
+                return
+            if self.speaker.buffer.queued == 0:
+                break
+            time.sleep(0.01)
+        with self._lock:
+            if reply.interrupted or reply.finished.is_set():
+                return
+            self.engines.chat.record_reply(reply.text)
+            self.bus.publish(ReplyFinished(reply.turn, reply.text, False))
+            reply.finished.set()
+            self._reply = None
+        self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
+
+    def _on_voice(self, chunk: SpeechChunk, generation: int) -> None:
+        """Piper thread: a voiced sentence of the current reply goes to the speaker (or is held while paused)."""
+        audio = self.speaker.resample_for_device(chunk.audio, chunk.sample_rate)
+        with self._lock:
+            reply = self._reply
+            if reply is None or reply.interrupted or generation != self._speech.generation:
+                return
+            tag = reply.turn * 1000 + len(reply.pieces)
+            reply.pieces.append(_Spoken(tag, chunk.text, audio))
+            if not reply.paused:
+                self.speaker.buffer.write(audio, tag)
+                if self.state is not State.SPEAKING:
+                    self._set_state(State.SPEAKING)
+
+    def _queue(self, kind: str, payload, end_of_speech: float) -> None:
+        with self._lock:
+            self._pending += 1
+        self._utterances.put((kind, payload, end_of_speech))
+
+    def _set_state(self, state: State) -> None:
+        if state is not self.state:
+            self.state = state
+            self.bus.publish(StateChanged(state))
+
+    def _spawn(self, name: str, target) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+
+class _ReferenceResampler:
+    """What the speaker played, at the capture rate, for the echo canceller's reference stream."""
+
+    def __init__(self, speaker: Speaker, rate: int) -> None:
+        import soxr
+
+        self._speaker = speaker
+        self._stream = soxr.ResampleStream(speaker.rate, rate, 1, dtype="float32")
+
+    def read(self) -> np.ndarray:
+        ring = self._speaker.reference
+        out = np.empty(ring.queued, np.float32)
+        got = ring.read_into(out)
+        return self._stream.resample_chunk(out[:got])
+
+
+def _make_echo_canceller(rate: int):
+    try:
+        from assistant.echo_cancel import EchoCanceller, EchoConfig
+    except ImportError:
+        log.warning("echo cancellation is not available")
+        return None
+    canceller = EchoCanceller(EchoConfig(sample_rate=rate))
+    return canceller if canceller.available else None

@@ -1,0 +1,191 @@
+"""Acoustic echo cancellation: keeps Parley's own voice, played on the speakers, out of the microphone.
+
+Without it, the voice coming back from the speakers into the microphone looks like speech to the
+voice-activity detector, and Parley interrupts (or transcribes) itself. This runs the WebRTC audio
+processing module (AEC3 echo canceller, optional noise suppression and high-pass filter) through
+the `livekit` package's native library (`livekit.rtc.AudioProcessingModule`), which ships prebuilt
+for Linux and macOS, x86_64 and arm64.
+
+How to feed it (from the consumer threads of the audio callbacks, never from inside a callback):
+
+- `played(samples)`: the far end, exactly what went to the speaker, as it goes (blocks of tens of
+  milliseconds; not a whole utterance ahead of time, which the WebRTC render buffer would overrun).
+- `captured(samples)`: the near end, the microphone, as it comes. Returns the cleaned audio.
+
+Both take mono float32 at `EchoConfig.sample_rate` in blocks of any length. The WebRTC module works
+on frames of exactly 10 ms, so each side buffers up to one frame: `captured()` returns only whole
+processed frames, holding back the remainder (fewer than `sample_rate // 100` samples, i.e. less
+than 10 ms) until the next call. Over time the output is exactly as long as the input, delayed by
+less than 10 ms; a single call may return fewer or more samples than it was given (possibly none).
+
+`stream_delay_ms` is the delay from a sample passed to `played()` to its echo passed to
+`captured()`. It is a hint: AEC3 estimates the actual delay itself (and tracks changes), so a rough
+value is enough, but the far end must reach `played()` before its echo reaches `captured()`.
+
+If the native module cannot load, `available` is False, a warning is logged once per process and
+`captured()` returns its input unchanged; with `enabled=False` (headphones) nothing is loaded and
+audio passes through unchanged too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_INT16_SCALE = 32768.0
+
+_warn_lock = threading.Lock()
+_warned_unavailable = False
+
+
+@dataclass(frozen=True)
+class EchoConfig:
+    enabled: bool = True  # off for headphones: no echo to cancel
+    sample_rate: int = 16000  # APM processing rate, mono; a multiple of 100 (10 ms frames)
+    stream_delay_ms: int = 40  # from playing a sample to hearing it (measured by the engine, updated live)
+    noise_suppression: bool = True
+    high_pass_filter: bool = True
+
+
+def _warn_unavailable_once(reason: str) -> None:
+    global _warned_unavailable
+    with _warn_lock:
+        if _warned_unavailable:
+            return
+        _warned_unavailable = True
+    log.warning(
+        "echo cancellation is unavailable (%s): the microphone is used as it is, so Parley may hear "
+        "its own voice; use headphones, or reinstall Parley's Python packages (livekit)", reason
+    )
+
+
+def _as_mono(samples: np.ndarray) -> np.ndarray:
+    """Mono float32, 1-D: accepts shape (n,) or (n, 1) as sounddevice gives it."""
+    audio = np.asarray(samples, dtype=np.float32)
+    if audio.ndim == 2 and audio.shape[1] == 1:
+        audio = audio[:, 0]
+    if audio.ndim != 1:
+        raise ValueError(f"echo cancellation takes mono audio, shape (n,) or (n, 1); got {audio.shape}")
+    return audio
+
+
+def _to_pcm16(audio: np.ndarray) -> bytearray:
+    return bytearray(np.clip(np.rint(audio * _INT16_SCALE), -32768, 32767).astype(np.int16).tobytes())
+
+
+class EchoCanceller:
+    """WebRTC echo cancellation between what Parley plays and what the microphone hears.
+
+    `played()` and `captured()` may be called from two different threads at once; each side keeps
+    its own buffer under its own lock, and every call into the native module holds one shared lock.
+    """
+
+    def __init__(self, config: EchoConfig) -> None:
+        if config.sample_rate <= 0 or config.sample_rate % 100:
+            raise ValueError(f"sample_rate must be a positive multiple of 100 Hz, got {config.sample_rate}")
+        self.config = config
+        self._frame = config.sample_rate // 100  # samples per 10 ms
+        self._apm_lock = threading.Lock()  # every native call
+        self._far_lock = threading.Lock()  # far-end buffer (playback thread)
+        self._near_lock = threading.Lock()  # near-end buffer (capture thread)
+        self._far = np.zeros(0, np.float32)
+        self._near = np.zeros(0, np.float32)
+        self._delay_ms = max(0, int(config.stream_delay_ms))
+        self._apm = None
+        self._rtc = None
+        if config.enabled:
+            self._open()
+
+    def _open(self) -> None:
+        try:
+            from livekit import rtc
+
+            apm = rtc.AudioProcessingModule(
+                echo_cancellation=True,
+                noise_suppression=self.config.noise_suppression,
+                high_pass_filter=self.config.high_pass_filter,
+                auto_gain_control=False,  # the VAD and Whisper want the level as it is
+            )
+            apm.set_stream_delay_ms(self._delay_ms)
+        except Exception as exc:  # ImportError, OSError from the native library, RuntimeError from it
+            _warn_unavailable_once(f"{type(exc).__name__}: {exc}")
+            return
+        self._rtc, self._apm = rtc, apm
+
+    @property
+    def available(self) -> bool:
+        """True when echo is being cancelled: enabled, and the native module loaded and works."""
+        return self._apm is not None
+
+    @property
+    def delay_ms(self) -> int:
+        return self._delay_ms
+
+    def set_delay_ms(self, ms: int) -> None:
+        """The delay from `played()` to the echo in `captured()`, as the engine measures it (live)."""
+        self._delay_ms = max(0, int(ms))
+
+    def played(self, samples: np.ndarray) -> None:
+        """Far end: mono float32 at `sample_rate`, exactly what the speaker played, any length."""
+        if self._apm is None:
+            return
+        audio = _as_mono(samples)
+        with self._far_lock:
+            frames, self._far = self._split(np.concatenate([self._far, audio]))
+            for frame in frames:
+                if not self._run("process_reverse_stream", self._pcm_frame(frame)):
+                    return
+
+    def captured(self, samples: np.ndarray) -> np.ndarray:
+        """Near end: mono float32 microphone audio at `sample_rate`, any length → cleaned float32.
+
+        Returns the whole 10 ms frames processed so far; the remainder (< 10 ms) waits for the
+        next call. Passes audio through unchanged when echo cancellation is off or unavailable.
+        """
+        audio = _as_mono(samples)
+        if self._apm is None:
+            with self._near_lock:
+                if not len(self._near):
+                    return audio.copy()
+                pending, self._near = self._near, np.zeros(0, np.float32)  # left over from a failure
+            return np.concatenate([pending, audio])
+        with self._near_lock:
+            frames, self._near = self._split(np.concatenate([self._near, audio]))
+            cleaned = []
+            for index, frame in enumerate(frames):
+                pcm = self._pcm_frame(frame)
+                if not self._run("process_stream", pcm, delay_ms=self._delay_ms):
+                    cleaned.extend(frames[index:])  # the module failed: the rest passes through
+                    break
+                cleaned.append(np.frombuffer(pcm.data, dtype=np.int16).astype(np.float32) / _INT16_SCALE)
+            return np.concatenate(cleaned) if cleaned else np.zeros(0, np.float32)
+
+    def _split(self, audio: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        whole = len(audio) - len(audio) % self._frame
+        frames = [audio[i : i + self._frame] for i in range(0, whole, self._frame)]
+        return frames, audio[whole:].copy()
+
+    def _pcm_frame(self, frame: np.ndarray):
+        return self._rtc.AudioFrame(_to_pcm16(frame), self.config.sample_rate, 1, self._frame)
+
+    def _run(self, method: str, frame, delay_ms: int | None = None) -> bool:
+        """One native call under the shared lock; on failure, log it and turn the canceller off."""
+        with self._apm_lock:
+            apm = self._apm
+            if apm is None:
+                return False
+            try:
+                if delay_ms is not None:
+                    # WebRTC wants the delay before every capture frame when echo cancellation is on.
+                    apm.set_stream_delay_ms(delay_ms)
+                getattr(apm, method)(frame)
+                return True
+            except Exception:
+                log.exception("echo cancellation failed; the microphone is used as it is from now on")
+                self._apm = None
+                return False

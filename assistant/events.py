@@ -1,0 +1,114 @@
+"""What the conversation tells its listeners (the desktop UI, the terminal client, tests).
+
+One thread-safe subscription interface: `EventBus.subscribe(callback)`. Callbacks run on the
+thread that published the event (an engine thread), so they must be quick and must not block;
+a Qt listener forwards them to its main thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+log = logging.getLogger(__name__)
+
+
+class State(Enum):
+    """Where the conversation is."""
+
+    IDLE = "idle"  # not listening (push-to-talk waiting for the key, or stopped)
+    LISTENING = "listening"  # hands-free, waiting for speech
+    USER_SPEAKING = "user_speaking"
+    THINKING = "thinking"  # transcribing and waiting for the first words of the reply
+    SPEAKING = "speaking"
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: State
+
+
+@dataclass(frozen=True)
+class UserSaid:
+    """The final transcript of a user turn (or the typed text)."""
+
+    turn: int
+    text: str
+    language: str
+
+
+@dataclass(frozen=True)
+class ReplyText:
+    """A piece of the reply as the chat model writes it."""
+
+    turn: int
+    delta: str
+
+
+@dataclass(frozen=True)
+class ReplyFinished:
+    """The reply as it stands in the history: all of it, or what was heard before an interruption."""
+
+    turn: int
+    text: str
+    interrupted: bool
+
+
+@dataclass(frozen=True)
+class TurnTimings:
+    """Milliseconds from the end of the user's speech (last voiced sample as the microphone delivered it)."""
+
+    turn: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BargeIn:
+    """The user interrupted; `latency_ms` = first speech frame from the mic → playback flushed."""
+
+    turn: int
+    latency_ms: float
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something went wrong; `message` says what, `fix` what the user can do."""
+
+    message: str
+    fix: str = ""
+
+
+Event = StateChanged | UserSaid | ReplyText | ReplyFinished | TurnTimings | BargeIn | Problem
+
+
+class EventBus:
+    """Thread-safe publish/subscribe for conversation events."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: list[Callable[[Event], None]] = []
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call `callback(event)` for every event from now on; returns a function that unsubscribes."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        """Deliver `event` to every subscriber; a failing subscriber is logged, never propagated."""
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:
+                log.exception("event subscriber failed on %s", type(event).__name__)
