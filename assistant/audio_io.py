@@ -116,8 +116,8 @@ class Speaker:
         self.buffer: PlaybackBuffer | None = None
         self.reference = PlaybackBuffer(voice_rate * 6)  # what was played, for the echo canceller
         self._stream = None
-        self.first_sound_time = 0.0  # time.monotonic() of the first block with audio after silence
-        self._was_silent = True
+        self.first_sound_time = 0.0  # time.monotonic() of the first block with audio since arm()
+        self._armed = False
         self.underruns = 0
 
     def start(self) -> None:
@@ -144,10 +144,15 @@ class Speaker:
         if status.output_underflow:
             self.underruns += 1
         played = self.buffer.read_into(outdata[:, 0])
-        if played and self._was_silent:
+        if played and self._armed:
             self.first_sound_time = time.monotonic()
-        self._was_silent = played == 0
+            self._armed = False
         self.reference.write(outdata[:, 0])
+
+    def arm(self) -> None:
+        """Note the time of the next block that carries audio (the start of a reply) in first_sound_time."""
+        self.first_sound_time = 0.0
+        self._armed = True
 
     def resample_for_device(self, audio: np.ndarray, rate: int) -> np.ndarray:
         """Voice audio converted to the device rate (on the caller's thread, not the callback)."""

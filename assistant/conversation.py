@@ -60,6 +60,8 @@ class _Reply:
     pieces: list[_Spoken] = field(default_factory=list)
     text: str = ""
     generating: bool = True
+    end_of_speech: float = 0.0  # time.monotonic() of the last voiced sample (or of the typed turn)
+    timings_ms: dict[str, float] = field(default_factory=dict)
     paused: bool = False
     interrupted: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
@@ -268,6 +270,7 @@ class Conversation:
         self.bus.publish(ReplyFinished(reply.turn, heard, True))
         reply.finished.set()
         self._reply = None
+        self._publish_timings(reply)
 
     def _resume_or_listen(self) -> None:
         """The barge-in was a false alarm: play the rest of the paused reply from where it stopped."""
@@ -342,12 +345,15 @@ class Conversation:
         with self._lock:
             self._turn += 1
             turn = self._turn
-            reply = _Reply(turn)
+            reply = _Reply(turn, end_of_speech=end_of_speech)
             self._reply = reply
             generation = self._speech.cancel()  # a fresh generation for this reply's audio
+        self.speaker.arm()
         self.bus.publish(UserSaid(turn, text, language))
         self._set_state(State.THINKING)
-        timings = {} if stt_ms is None else {"transcript": round(stt_ms, 1)}
+        timings = reply.timings_ms
+        if stt_ms is not None:
+            timings["transcript"] = round(stt_ms, 1)
         segmenter = SentenceSegmenter()
         parts = []
         chat_language = language if self.engines.settings.conversation.language == "auto" else None
@@ -366,10 +372,6 @@ class Conversation:
         reply.text = "".join(parts).strip()
         reply.generating = False
         self._speech.wait_idle()
-        if self.speaker.first_sound_time > end_of_speech:
-            timings["first_audio"] = round(1000 * (self.speaker.first_sound_time - end_of_speech), 1)
-        self.bus.publish(TurnTimings(turn, timings))
-        log.info("turn %d timings (ms after end of speech): %s", turn, timings)
         self._finish_when_played(reply)
 
     def _finish_when_played(self, reply: _Reply) -> None:
@@ -391,7 +393,15 @@ class Conversation:
             self.bus.publish(ReplyFinished(reply.turn, reply.text, False))
             reply.finished.set()
             self._reply = None
+        self._publish_timings(reply)
         self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
+
+    def _publish_timings(self, reply: _Reply) -> None:
+        first_sound = self.speaker.first_sound_time if self.speaker else 0.0
+        if first_sound > reply.end_of_speech and reply.pieces:
+            reply.timings_ms["first_audio"] = round(1000 * (first_sound - reply.end_of_speech), 1)
+        self.bus.publish(TurnTimings(reply.turn, dict(reply.timings_ms)))
+        log.info("turn %d timings (ms after end of speech): %s", reply.turn, reply.timings_ms)
 
     def _on_voice(self, chunk: SpeechChunk, generation: int) -> None:
         """Piper thread: a voiced sentence of the current reply goes to the speaker (or is held while paused)."""

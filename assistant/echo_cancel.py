@@ -38,6 +38,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _INT16_SCALE = 32768.0
+_MAX_DELAY_MS = 500  # WebRTC refuses larger stream delays
 
 _warn_lock = threading.Lock()
 _warned_unavailable = False
@@ -62,6 +63,10 @@ def _warn_unavailable_once(reason: str) -> None:
         "echo cancellation is unavailable (%s): the microphone is used as it is, so Parley may hear "
         "its own voice; use headphones, or reinstall Parley's Python packages (livekit)", reason
     )
+
+
+def _clamp_delay(ms: int) -> int:
+    return min(max(0, int(ms)), _MAX_DELAY_MS)
 
 
 def _as_mono(samples: np.ndarray) -> np.ndarray:
@@ -95,7 +100,7 @@ class EchoCanceller:
         self._near_lock = threading.Lock()  # near-end buffer (capture thread)
         self._far = np.zeros(0, np.float32)
         self._near = np.zeros(0, np.float32)
-        self._delay_ms = max(0, int(config.stream_delay_ms))
+        self._delay_ms = _clamp_delay(config.stream_delay_ms)
         self._apm = None
         self._rtc = None
         if config.enabled:
@@ -128,7 +133,7 @@ class EchoCanceller:
 
     def set_delay_ms(self, ms: int) -> None:
         """The delay from `played()` to the echo in `captured()`, as the engine measures it (live)."""
-        self._delay_ms = max(0, int(ms))
+        self._delay_ms = _clamp_delay(ms)
 
     def played(self, samples: np.ndarray) -> None:
         """Far end: mono float32 at `sample_rate`, exactly what the speaker played, any length."""

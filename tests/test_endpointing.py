@@ -95,9 +95,6 @@ def test_clean_utterance_audio_is_pre_roll_speech_and_a_little_trailing_silence(
     ],
 )
 def test_pre_roll_is_the_frames_right_before_the_opening(silence_before, expected_first):
-    endpointer = Endpointer()
-    feed(endpointer, [S] * silence_before + [V] * 10 + [S] * 20)
-    utterance = endpointer.end_now() or None
     events = feed(Endpointer(), [S] * silence_before + [V] * 10 + [S] * 20)
     utterance = events[-1].utterance
     assert utterance.start_frame == expected_first
@@ -111,7 +108,7 @@ def test_max_length_cuts_the_turn_and_keeps_listening():
     assert [(e.kind, e.frame) for e in events] == [
         (START, 1), (MAX, 30), (END, 30),  # frames 0..30
         (START, 32), (MAX, 61), (END, 61),  # the talk goes on: a fresh opening run 31, 32
-        (START, 63), (END, 84),  # 62..69, then ended by silence
+        (START, 63), (END, 85),  # 62..69, then ended by silence
     ]
     first, second, third = (e.utterance for e in events if e.kind is END)
     assert (first.reason, second.reason, third.reason) == ("max_length", "max_length", "silence")

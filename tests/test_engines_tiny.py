@@ -7,9 +7,9 @@
 * Speech: a 2-layer, 64-wide English-only Whisper with random weights, except that its text
   decoder is wired to say one chosen phrase whatever the audio (the positional embedding alone
   selects each next token; the residual branches that would mix in the audio and earlier tokens are
-  zeroed). A fully random decoder makes mlx-whisper sample the whole 224-token window at all five
-  fallback temperatures (about ten seconds, so only one test uses one); the wired one answers in a
-  fraction of a second, and lets the tests check what becomes of a phrase Whisper invents.
+  zeroed). A fully random decoder makes Whisper sample its whole token window at every fallback
+  temperature (seconds; one test does that, with a shorter text context); the wired one answers in
+  a fraction of a second, and lets the tests check what becomes of a phrase Whisper invents.
 
 All MLX work, building these models included, runs on one MlxWorker, as in the app.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import assistant  # noqa: F401  (preloads OpenBLAS before mlx)
@@ -484,33 +484,77 @@ def tiny_whisper(tmp_path_factory, worker):
     worker.call(forget)
 
 
-SILENCE = np.zeros(16000, dtype=np.float32)
+SILENCE = np.zeros(16000, dtype=np.float32)  # 1 s
+# Long enough for more than a short single pass, short enough for one 30 s Whisper window.
+LONG_SILENCE = np.zeros(25 * 16000, dtype=np.float32)
+NOISE = (0.05 * np.random.default_rng(3).standard_normal(24000)).astype(np.float32)
 
 
-def test_transcribe_returns_a_transcript_made_on_the_worker(tiny_whisper, worker, monkeypatch):
+@pytest.fixture()
+def whisper_activity(monkeypatch):
+    """Records the thread of every Whisper encoder/decoder pass, and every model load from disk."""
+    import sys
+
+    import mlx_whisper.load_models
+    from mlx_whisper.whisper import AudioEncoder, TextDecoder
+
+    activity = {"threads": [], "loads": []}
+    for cls in (AudioEncoder, TextDecoder):
+        def traced(self, *args, _real=cls.__call__, **kwargs):
+            activity["threads"].append(threading.current_thread())
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__call__", traced)
+
+    real_load = mlx_whisper.load_models.load_model
+
+    def counted_load(path, *args, **kwargs):
+        activity["loads"].append(str(path))
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(mlx_whisper.load_models, "load_model", counted_load)
+    monkeypatch.setattr(sys.modules["mlx_whisper.transcribe"], "load_model", counted_load)  # its ModelHolder's
+    return activity
+
+
+def _whisper_says(worker, folder: Path) -> tuple[str, float]:
+    """What mlx-whisper itself makes of a second of silence with this model: (text, no_speech_prob)."""
+
+    def run():
+        from mlx_whisper.transcribe import ModelHolder, transcribe
+
+        try:
+            result = transcribe(SILENCE, path_or_hf_repo=str(folder), fp16=False, condition_on_previous_text=False)
+        finally:
+            ModelHolder.model = ModelHolder.model_path = None
+        (segment,) = result["segments"]
+        return segment["text"], segment["no_speech_prob"]
+
+    return worker.call(run)
+
+
+@pytest.mark.parametrize("audio", [NOISE, LONG_SILENCE], ids=["1.5s-noise", "25s-silence"])
+def test_transcribe_returns_a_transcript_made_on_the_worker(tiny_whisper, worker, whisper_activity, audio):
     import mlx.core as mx
-    import mlx_whisper
     from mlx.utils import tree_flatten
 
-    real = mlx_whisper.transcribe
-    threads = []
-    monkeypatch.setattr(mlx_whisper, "transcribe", lambda *a, **k: threads.append(threading.current_thread()) or real(*a, **k))
     transcriber = Transcriber(worker, tiny_whisper(" What time is it?"), "tiny-random", ("en",))
-    noise = (0.05 * np.random.default_rng(3).standard_normal(24000)).astype(np.float32)
-    transcript = transcriber.transcribe(noise)
+    transcript = transcriber.transcribe(audio)
     assert isinstance(transcript, Transcript)
     assert isinstance(transcript.text, str) and transcript.text == "What time is it?"
     assert transcript.language == "en"
     assert set(transcript.timings_ms) == {"stt"} and transcript.timings_ms["stt"] > 0
-    assert transcriber.transcribe(SILENCE, "en").text == "What time is it?"
-    assert len(threads) == 2 and {t.name for t in threads} == {"mlx"}
-    from mlx_whisper.transcribe import ModelHolder
-
-    assert ModelHolder.model is transcriber._model  # mlx-whisper used the loaded model, not a second copy
+    second = transcriber.transcribe(SILENCE, "en")
+    assert (second.text, second.language) == ("What time is it?", "en")
+    threads = set(whisper_activity["threads"])
+    assert len(threads) == 1 and threads.pop().name == "mlx"
+    assert len(whisper_activity["loads"]) == 1  # loaded once, and mlx-whisper did not load it again
     if mx.default_device().type == mx.DeviceType.cpu:  # saved as float16; widened for the CPU's BLAS
-        assert {v.dtype for _, v in tree_flatten(transcriber._model.parameters()) if mx.issubdtype(v.dtype, mx.floating)} == {mx.float32}
+        floats = {v.dtype for _, v in tree_flatten(transcriber._model.parameters()) if mx.issubdtype(v.dtype, mx.floating)}
+        assert floats == {mx.float32}
 
 
+@pytest.mark.parametrize("audio", [SILENCE, LONG_SILENCE], ids=["1s", "25s"])
 @pytest.mark.parametrize(
     ("phrase", "unsure", "expected"),
     [
@@ -522,32 +566,28 @@ def test_transcribe_returns_a_transcript_made_on_the_worker(tiny_whisper, worker
         (" What time is it?", True, "What time is it?"),
     ],
 )
-def test_transcribe_drops_phrases_whisper_invents(tiny_whisper, worker, monkeypatch, phrase, unsure, expected):
-    import mlx_whisper
-
-    real = mlx_whisper.transcribe
-    raw = []
-    monkeypatch.setattr(mlx_whisper, "transcribe", lambda *a, **k: raw.append(real(*a, **k)) or raw[-1])
-    transcriber = Transcriber(worker, tiny_whisper(phrase, unsure), "tiny-random", ("en",))
-    transcript = transcriber.transcribe(SILENCE)
-    # Whisper itself said the phrase, with the certainty wanted; dropping it is Parley's doing.
-    (segment,) = raw[0]["segments"]
-    assert segment["text"] == phrase
-    assert segment["no_speech_prob"] == (pytest.approx(0.5, abs=0.05) if unsure else pytest.approx(0.0, abs=0.01))
+def test_transcribe_drops_phrases_whisper_invents(tiny_whisper, worker, phrase, unsure, expected, audio):
+    folder = tiny_whisper(phrase, unsure)
+    # Whisper itself says the phrase, with the certainty wanted: dropping it is Parley's doing.
+    said, no_speech_prob = _whisper_says(worker, folder)
+    assert said == phrase
+    assert no_speech_prob == (pytest.approx(0.5, abs=0.05) if unsure else pytest.approx(0.0, abs=0.01))
+    transcript = Transcriber(worker, folder, "tiny-random", ("en",)).transcribe(audio)
     assert transcript.text == expected
     assert transcript.language == "en"
 
 
-def test_transcribers_of_different_models_each_use_their_own(tiny_whisper, worker):
+@pytest.mark.parametrize("audio", [SILENCE, LONG_SILENCE], ids=["1s", "25s"])
+def test_transcribers_of_different_models_each_use_their_own(tiny_whisper, worker, audio):
     asks = Transcriber(worker, tiny_whisper(" What time is it?"), "tiny-random-a", ("en",))
     greets = Transcriber(worker, tiny_whisper(" Good morning."), "tiny-random-b", ("en",))
-    assert [t.transcribe(SILENCE).text for t in (asks, greets, asks, greets)] == [
+    assert [t.transcribe(audio).text for t in (asks, greets, asks, greets)] == [
         "What time is it?", "Good morning.", "What time is it?", "Good morning.",
     ]
 
 
 def test_fully_random_whisper_gives_a_transcript(tmp_path, worker):
-    """Untouched random weights: mlx-whisper decodes garbage through all its fallbacks (the slow test)."""
+    """Untouched random weights: Whisper decodes garbage, and falls back through its temperatures."""
 
     def build():
         import mlx.core as mx
@@ -555,7 +595,8 @@ def test_fully_random_whisper_gives_a_transcript(tmp_path, worker):
         from mlx_whisper.whisper import Whisper
 
         mx.random.seed(11)
-        dims = _whisper_dims()
+        # A 64-token text context caps each decoding pass at 32 tokens (448 allows 224).
+        dims = replace(_whisper_dims(), n_text_ctx=64)
         mx.save_safetensors(str(tmp_path / "weights.safetensors"), dict(tree_flatten(Whisper(dims, mx.float16).parameters())))
         (tmp_path / "config.json").write_text(json.dumps({**asdict(dims), "model_type": "whisper"}))
 
@@ -567,11 +608,12 @@ def test_fully_random_whisper_gives_a_transcript(tmp_path, worker):
     assert transcript.language == "en" and transcript.timings_ms["stt"] > 0
 
 
-def test_english_only_model_refuses_another_language(tiny_whisper, worker):
+def test_english_only_model_refuses_another_language(tiny_whisper, worker, whisper_activity):
     transcriber = Transcriber(worker, tiny_whisper(" What time is it?"), "tiny-random", ("en",))
     with pytest.raises(ModelError, match="tiny-random") as error:
         transcriber.transcribe(SILENCE, "ko")
     assert "'ko'" in str(error.value)
+    assert whisper_activity["threads"] == []  # refused before any work
 
 
 @pytest.mark.parametrize(

@@ -161,6 +161,15 @@ def test_close_is_idempotent_finishes_queued_work_and_refuses_new_work():
     assert not mlx_thread.is_alive()
 
 
+def test_call_from_a_job_on_the_worker_runs_at_once(worker):
+    def outer():
+        inner = worker.call(lambda: (threading.current_thread(), "inner"))
+        return threading.current_thread(), inner
+
+    outer_thread, (inner_thread, result) = worker.submit(outer).result(HANG_GUARD_S)
+    assert result == "inner" and inner_thread is outer_thread and outer_thread.name == "mlx"
+
+
 def test_close_from_a_job_on_the_worker_does_not_deadlock():
     worker = MlxWorker()
     future = worker.submit(worker.close)

@@ -138,23 +138,29 @@ def test_flush_racing_a_reader_never_delivers_audio_from_before_it():
     tags on both sides of one flush; tags never go backwards; each tag arrives as a gapless prefix.
     """
     rounds = 1500
-    buffer = PlaybackBuffer(2048)
+    buffer = PlaybackBuffer(300)  # smaller than most writes: the writer waits on the reader, they interleave
     flushes_done = 0
     stop = threading.Event()
+    # Waits instead of spinning, so neither thread burns its GIL turns on a full or empty buffer.
+    has_data, has_room = threading.Event(), threading.Event()
     blocks: list[tuple[int, np.ndarray]] = []
 
     def consumer():
         rng = random.Random(1)
         out = np.zeros(256, dtype=np.float32)
         while True:
+            has_data.clear()  # before looking: a write after this sets it again, so no wake-up is lost
             finishing = stop.is_set()
             flushes_before = flushes_done
             view = out[: rng.randint(16, 256)]
             got = buffer.read_into(view)
+            has_room.set()
             if got:
                 blocks.append((flushes_before, view[:got].copy()))
-            if finishing and not buffer.queued:
-                return
+            elif not buffer.queued:
+                if finishing:
+                    return
+                has_data.wait()
 
     rng = random.Random(2)
     previous = sys.getswitchinterval()
@@ -164,11 +170,20 @@ def test_flush_racing_a_reader_never_delivers_audio_from_before_it():
         thread.start()
         for r in range(rounds):
             for tag in (2 * r + 1, 2 * r + 2):
-                buffer.write(tag * _TAG_SCALE + ramp(0, rng.randint(1, _TAG_SCALE - 1)), tag=tag)
+                samples = tag * _TAG_SCALE + ramp(0, rng.randint(1, _TAG_SCALE - 1))
+                written = 0
+                while written < len(samples):  # wait for room, as the voice does
+                    has_room.clear()
+                    count = buffer.write(samples[written:], tag=tag)
+                    has_data.set()
+                    written += count
+                    if not count:
+                        has_room.wait()
                 if tag % 2:
                     buffer.flush()
                     flushes_done += 1
         stop.set()
+        has_data.set()
         thread.join(timeout=120)
     finally:
         sys.setswitchinterval(previous)

@@ -47,7 +47,7 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
     except Exception:
         pass
 
@@ -97,7 +97,10 @@ class Recorder:
             self._chunks.append(data)
 
     def stop(self) -> np.ndarray:
+        """Stop recording and return what was recorded (again, if already stopped)."""
         if self._proc is None:
+            if self.audio is not None:
+                return self.audio
             raise RuntimeError("recorder not started")
         if self._proc.poll() is None:
             self._proc.terminate()
@@ -130,8 +133,10 @@ class AudioRig:
 
     SpeakerRecorder = Recorder
 
-    def __init__(self, latency_msec: int = 40):
+    def __init__(self, latency_msec: int = 40, extra_config: str = ""):
+        """latency_msec: PULSE_LATENCY_MSEC for clients; extra_config: lines appended to the daemon's script."""
         self.latency_msec = latency_msec
+        self.extra_config = extra_config
         self.root: Path | None = None
         self._daemon: subprocess.Popen | None = None
         self._daemon_log: Path | None = None
@@ -161,7 +166,9 @@ class AudioRig:
             raise RuntimeError("the audio rig needs the ALSA pulse plugin (PortAudio reaches PulseAudio through it): "
                                f"apt-get install {APT_PACKAGES}")
         self.stop()  # leftovers of a daemon that died
-        self.root = Path(tempfile.mkdtemp(prefix="parley-audio-rig-"))
+        _remove_stale_rig_dirs()
+        self.root = Path(tempfile.mkdtemp(prefix=_DIR_PREFIX))
+        (self.root / "owner.pid").write_text(str(os.getpid()))
         try:
             self._write_config()
             self._start_daemon()
@@ -342,19 +349,21 @@ class AudioRig:
             f"load-module module-remap-source master={MIC_FEED_SINK}.monitor source_name={MIC_SOURCE} "
             "channels=1 channel_map=mono source_properties=device.description=Parley-rig-microphone\n"
             f"set-default-sink {SPEAKER_SINK}\n"
-            f"set-default-source {MIC_SOURCE}\n")
+            f"set-default-source {MIC_SOURCE}\n"
+            + self.extra_config)
         (root / "client.conf").write_text("autospawn = no\n")
         (root / "asoundrc").write_text(
             "pcm.!default { type pulse hint { show on description \"Parley rig (PulseAudio default)\" } }\n"
             "ctl.!default { type pulse }\n"
-            f"pcm.{SPEAKER_SINK} {{ type pulse device {SPEAKER_SINK} "
+            # asym with one side only: PortAudio lists the speaker as output-only and the microphone as input-only
+            f"pcm.{SPEAKER_SINK} {{ type asym playback.pcm {{ type pulse device {SPEAKER_SINK} }} "
             "hint { show on description \"Parley rig speaker\" } }\n"
-            f"pcm.{MIC_SOURCE} {{ type pulse device {MIC_SOURCE} "
+            f"pcm.{MIC_SOURCE} {{ type asym capture.pcm {{ type pulse device {MIC_SOURCE} }} "
             "hint { show on description \"Parley rig microphone\" } }\n")
 
     def _daemon_env(self) -> dict[str, str]:
         root = self._require_root()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_") and k != "ALSA_CONFIG_PATH"}
         env.update(HOME=str(root / "home"), XDG_RUNTIME_DIR=str(root / "runtime"),
                    XDG_CONFIG_HOME=str(root / "home" / ".config"))
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
@@ -380,6 +389,14 @@ class AudioRig:
             time.sleep(0.05)
         else:
             raise RuntimeError(f"pulseaudio did not answer within 15 s:\n{self.daemon_log()}")
+        # A failing line of the script does not stop the daemon (.fail or not): look for errors ourselves.
+        time.sleep(0.05)
+        errors = [line for line in self.daemon_log().splitlines() if line.startswith("E:")]
+        names = self._pactl("list", "short", "sinks") + self._pactl("list", "short", "sources")
+        absent = [n for n in (SPEAKER_SINK, MIC_FEED_SINK, MIC_SOURCE) if n not in names.split()]
+        if errors or absent:
+            raise RuntimeError(f"pulseaudio started with errors{f' (missing {absent})' if absent else ''}:\n"
+                               f"{self.daemon_log()}")
         cookie = root / "home" / ".config" / "pulse" / "cookie"
         if cookie.exists():
             shutil.copyfile(cookie, root / "cookie")
@@ -497,6 +514,20 @@ class AudioRig:
             return False
 
 
+_DIR_PREFIX = "parley-audio-rig-"
+
+
+def _remove_stale_rig_dirs() -> None:
+    """Folders of rigs whose process was killed (SIGKILL leaves them; their daemons die with the process)."""
+    for owner in Path(tempfile.gettempdir()).glob(f"{_DIR_PREFIX}*/owner.pid"):
+        try:
+            os.kill(int(owner.read_text()), 0)
+        except ProcessLookupError:
+            shutil.rmtree(owner.parent, ignore_errors=True)
+        except (OSError, ValueError):
+            pass
+
+
 def _alsa_base_config() -> str:
     """alsa-lib's own top-level config (it loads /etc/asound.conf and ~/.asoundrc); ours is appended after it."""
     for path in ("/usr/share/alsa/alsa.conf", "/etc/alsa/alsa.conf"):
@@ -508,7 +539,7 @@ def _alsa_base_config() -> str:
 def _rescan_sounddevice() -> None:
     """PortAudio lists devices once; if sounddevice is already imported, make it list them again."""
     sd = sys.modules.get("sounddevice")
-    if sd is None:
+    if sd is None or getattr(sd, "_initialized", 1) <= 0:  # not imported, or already shut down (at exit)
         return
     sd._terminate()
     sd._initialize()
