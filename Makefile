@@ -12,8 +12,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UNAME := $(shell uname -s)
 
-# Debian packages: PortAudio for sound, OpenBLAS for fast MLX matrix products on the CPU.
-APT_PACKAGES := libportaudio2 libopenblas0-pthread
+# Debian packages: PortAudio for sound, OpenBLAS for fast MLX matrix products on the CPU, and
+# PulseAudio with its ALSA plugin for the tests' virtual microphone and speaker.
+APT_PACKAGES := libportaudio2 libopenblas0-pthread pulseaudio pulseaudio-utils libasound2-plugins
 
 .PHONY: run test bench setup system-packages models doctor clean
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import threading
+import time
 
 from assistant.events import BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings, UserSaid
 
@@ -21,6 +23,7 @@ def add_chat_command(commands) -> None:
     mode.add_argument("--text", action="store_true", help="type instead of speaking (replies are still spoken)")
     mode.add_argument("--ptt", action="store_true", help="push to talk: Enter starts a turn, Enter again ends it")
     chat.add_argument("--no-echo-cancellation", action="store_true", help="for headphones")
+    chat.add_argument("--json", action="store_true", help="print every event as a JSON line (for scripts and tests)")
     chat.set_defaults(handler=run_chat)
 
 
@@ -57,6 +60,12 @@ class TerminalView:
                 print(f"parley: {event.message}" + (f" — {event.fix}" if event.fix else ""), file=sys.stderr, flush=True)
 
 
+def json_line_view(event) -> None:
+    """One JSON object per event on stdout: {"event": "StateChanged", ...fields}."""
+    fields = {k: (v.value if isinstance(v, State) else v) for k, v in dataclasses.asdict(event).items()}
+    print(json.dumps({"event": type(event).__name__, "t": round(time.monotonic(), 4), **fields}, ensure_ascii=False), flush=True)
+
+
 def run_chat(args: argparse.Namespace) -> int:
     from assistant.conversation import Conversation, ConversationConfig
     from assistant.engines import Engines
@@ -79,7 +88,7 @@ def run_chat(args: argparse.Namespace) -> int:
     )
     engines = Engines(settings)
     bus = EventBus()
-    bus.subscribe(TerminalView())
+    bus.subscribe(json_line_view if args.json else TerminalView())
     conversation = Conversation(engines, bus, config)
     print("Loading models…", file=sys.stderr, flush=True)
     conversation.start(listen=not args.text)

@@ -2,29 +2,37 @@
 
 Without it, the voice coming back from the speakers into the microphone looks like speech to the
 voice-activity detector, and Parley interrupts (or transcribes) itself. This runs the WebRTC audio
-processing module (AEC3 echo canceller, optional noise suppression and high-pass filter) through
-the `livekit` package's native library (`livekit.rtc.AudioProcessingModule`), which ships prebuilt
-for Linux and macOS, x86_64 and arm64.
+processing module (the AEC3 echo canceller, optional noise suppression and high-pass filter; no
+gain control, so the VAD and Whisper get the level as it is) through the native library of the
+`livekit` package (`livekit.rtc.AudioProcessingModule`), prebuilt in its wheels.
 
-How to feed it (from the consumer threads of the audio callbacks, never from inside a callback):
+How to feed it: from the consumer threads of the two audio callbacks, never inside a callback.
 
-- `played(samples)`: the far end, exactly what went to the speaker, as it goes (blocks of tens of
-  milliseconds; not a whole utterance ahead of time, which the WebRTC render buffer would overrun).
+- `played(samples)`: the far end, each block exactly as the output callback handed it to the
+  speaker, as playback goes. It must arrive no later than its echo reaches `captured()`, so pass
+  each block on as it is handed to the device (it is heard an output latency later), not after it
+  has been heard. Running ahead of the capture side by up to about 200 ms works; half a second or
+  more (a whole utterance at once) overruns the WebRTC render buffer and the echo gets through.
 - `captured(samples)`: the near end, the microphone, as it comes. Returns the cleaned audio.
 
-Both take mono float32 at `EchoConfig.sample_rate` in blocks of any length. The WebRTC module works
-on frames of exactly 10 ms, so each side buffers up to one frame: `captured()` returns only whole
-processed frames, holding back the remainder (fewer than `sample_rate // 100` samples, i.e. less
-than 10 ms) until the next call. Over time the output is exactly as long as the input, delayed by
-less than 10 ms; a single call may return fewer or more samples than it was given (possibly none).
+Both take mono float32 at `EchoConfig.sample_rate`, shape (n,) or (n, 1), in blocks of any length.
+The WebRTC module works on frames of exactly 10 ms, so each side buffers up to one frame:
+`captured()` returns only whole processed frames and holds the remainder (fewer than
+`sample_rate // 100` samples) for the next call. Over time the output is exactly as long as the
+input and sample-aligned with it, delayed by less than 10 ms; one call may return fewer or more
+samples than it was given, or none.
 
-`stream_delay_ms` is the delay from a sample passed to `played()` to its echo passed to
-`captured()`. It is a hint: AEC3 estimates the actual delay itself (and tracks changes), so a rough
-value is enough, but the far end must reach `played()` before its echo reaches `captured()`.
+`stream_delay_ms` / `set_delay_ms()` give WebRTC the delay from a sample passed to `played()` to its
+echo passed to `captured()` (0 to 500 ms, clamped). AEC3 finds and tracks the actual delay itself
+(echo delays up to about 500 ms), so the value is a hint; measured, it makes no difference.
+
+Stalls: a late capture consumer is harmless (its frames are still paired in order), but if the
+playback consumer stalls for longer than the output latency plus the acoustic delay, the far end
+arrives after its echo and some echo gets through until AEC3 re-converges (about 2-3 s).
 
 If the native module cannot load, `available` is False, a warning is logged once per process and
-`captured()` returns its input unchanged; with `enabled=False` (headphones) nothing is loaded and
-audio passes through unchanged too.
+`captured()` returns its input unchanged (no buffering); the same if the module fails later (logged
+once). With `enabled=False` (headphones) nothing is loaded and audio passes through unchanged.
 """
 
 from __future__ import annotations

@@ -92,7 +92,8 @@ class PlaybackBuffer:
         """Consumer (audio callback): fill `out` (1-D float32) with queued samples, zeros after them.
 
         Returns how many real samples were delivered; the rest of `out` is silence (an underrun never
-        replays stale audio). Lock-free, and no allocation beyond a few numpy views.
+        replays stale audio). Lock-free; allocates nothing audio-sized (a few numpy views, and one small
+        tuple when it applies a flush).
         """
         seq = self._flush_seq
         if seq != self._seen_seq:

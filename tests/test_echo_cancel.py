@@ -257,3 +257,24 @@ def test_output_follows_input_frame_by_frame():
         canceller.captured(np.zeros((160, 2), np.float32))
     with pytest.raises(ValueError, match="multiple of 100"):
         EchoCanceller(EchoConfig(sample_rate=22050))
+
+
+def test_native_failure_falls_back_to_passthrough(monkeypatch, caplog):
+    """If the module errors mid-stream, the microphone keeps flowing (raw), with one logged error."""
+    from livekit import rtc
+
+    canceller = _live_canceller()
+    assert len(canceller.captured(np.full(250, 0.01, np.float32))) == 160  # 90 held
+
+    def broken(self, frame):
+        raise RuntimeError("simulated APM failure")
+
+    monkeypatch.setattr(rtc.AudioProcessingModule, "process_stream", broken)
+    caplog.set_level(logging.ERROR, logger="assistant.echo_cancel")
+    tone = np.sin(np.arange(300) / 5).astype(np.float32) * 0.1
+    out = canceller.captured(tone)
+    assert not canceller.available
+    np.testing.assert_allclose(out, np.concatenate([np.full(90, 0.01), tone[:230]]), atol=1e-6)
+    np.testing.assert_allclose(canceller.captured(tone[:10]), np.concatenate([tone[230:], tone[:10]]), atol=1e-6)
+    canceller.played(tone)  # ignored now
+    assert sum("echo cancellation failed" in r.getMessage() for r in caplog.records) == 1

@@ -140,12 +140,22 @@ def test_flush_racing_a_reader_never_delivers_audio_from_before_it():
     rounds = 1500
     buffer = PlaybackBuffer(300)  # smaller than most writes: the writer waits on the reader, they interleave
     flushes_done = 0
-    stop = threading.Event()
+    stop, reader_done = threading.Event(), threading.Event()
     # Waits instead of spinning, so neither thread burns its GIL turns on a full or empty buffer.
     has_data, has_room = threading.Event(), threading.Event()
     blocks: list[tuple[int, np.ndarray]] = []
+    errors: list[BaseException] = []
 
     def consumer():
+        try:
+            read_loop()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:  # a reader that died must not leave the writer waiting for room
+            reader_done.set()
+            has_room.set()
+
+    def read_loop():
         rng = random.Random(1)
         out = np.zeros(256, dtype=np.float32)
         while True:
@@ -169,25 +179,31 @@ def test_flush_racing_a_reader_never_delivers_audio_from_before_it():
         thread = threading.Thread(target=consumer, daemon=True)
         thread.start()
         for r in range(rounds):
+            if reader_done.is_set():
+                break
             for tag in (2 * r + 1, 2 * r + 2):
                 samples = tag * _TAG_SCALE + ramp(0, rng.randint(1, _TAG_SCALE - 1))
                 written = 0
                 while written < len(samples):  # wait for room, as the voice does
-                    has_room.clear()
+                    has_room.clear()  # before writing: room made after this sets it again
                     count = buffer.write(samples[written:], tag=tag)
                     has_data.set()
                     written += count
                     if not count:
+                        if reader_done.is_set():
+                            break
                         has_room.wait()
                 if tag % 2:
                     buffer.flush()
                     flushes_done += 1
+    finally:
+        sys.setswitchinterval(previous)
         stop.set()
         has_data.set()
         thread.join(timeout=120)
-    finally:
-        sys.setswitchinterval(previous)
     assert not thread.is_alive()
+    assert not errors, f"the reader thread failed: {errors[0]!r}"
+    assert flushes_done == rounds
 
     assert blocks, "the reader delivered nothing"
     last_tag, next_index = 0, {}

@@ -1,0 +1,141 @@
+"""The real `parley chat` through real PortAudio streams on the virtual audio rig: a spoken question gets
+a spoken answer, speech during a reply silences the speaker, and with an echo path the assistant does not
+interrupt itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from rig import audio_rig  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux")
+
+
+class ChatProcess:
+    """`parley chat --json` in a subprocess on the rig's devices, with its events readable as they come."""
+
+    def __init__(self, rig, *extra: str) -> None:
+        env = dict(os.environ, **rig.env())
+        self.proc = subprocess.Popen([sys.executable, "-m", "assistant", "chat", "--json", *extra], env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.seen: list[dict] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                pass
+
+    def wait_for(self, predicate, timeout: float = 120.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                event = self.events.get(timeout=0.2)
+            except queue.Empty:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"parley chat exited: {self.proc.stderr.read()[-2000:]}")
+                continue
+            self.seen.append(event)
+            if predicate(event):
+                return event
+        raise AssertionError(f"timed out; events so far: {[e['event'] for e in self.seen][-30:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(2)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _is(name: str, **fields):
+    return lambda e: e["event"] == name and all(e.get(k) == v for k, v in fields.items())
+
+
+@pytest.fixture(scope="module")
+def spoken(default_store):
+    """Questions spoken by the real voice, at 22.05 kHz."""
+    from piper import PiperVoice
+
+    voice = PiperVoice.load(default_store.get("piper-en_US-joe-medium").path / "voice.onnx")
+
+    def say(text: str) -> np.ndarray:
+        return np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
+
+    return say
+
+
+@pytest.fixture()
+def chat(audio_rig, default_store):
+    process = ChatProcess(audio_rig)
+    try:
+        process.wait_for(_is("StateChanged", state="listening"))
+        time.sleep(0.5)
+        yield process
+    finally:
+        process.stop()
+        audio_rig.disable_echo()
+
+
+def _words(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum() or c.isspace())
+
+
+def test_spoken_question_gets_a_spoken_answer(chat, audio_rig, spoken):
+    with audio_rig.speaker_recorder() as recording:
+        audio_rig.play_into_mic(spoken("What is the capital of France?"), 22050)
+        said = chat.wait_for(_is("UserSaid"))
+        assert "capital of france" in _words(said["text"])
+        finished = chat.wait_for(_is("ReplyFinished"))
+        assert "paris" in _words(finished["text"]) and not finished["interrupted"]
+        timings = chat.wait_for(_is("TurnTimings"))["timings_ms"]
+        time.sleep(0.5)
+    assert 0 < timings["transcript"] < timings["first_token"] < timings["first_audio"]
+    from assistant.audio_files import resample
+    import mlx_whisper
+
+    heard = resample(recording.audio, recording.rate, 16000)
+    assert np.abs(heard).max() > 0.1
+    text = mlx_whisper.transcribe(heard, path_or_hf_repo=str(_tiny(audio_rig)), fp16=False, language="en")["text"]
+    assert "paris" in _words(text)
+
+
+def _tiny(_rig):
+    from assistant.models.store import ModelStore
+
+    return ModelStore().get("whisper-tiny.en").path
+
+
+def test_speech_during_a_reply_silences_the_speaker(chat, audio_rig, spoken):
+    interruption = spoken("Stop, stop. Tell me something else.")
+    with audio_rig.speaker_recorder() as recording:
+        audio_rig.play_into_mic(spoken("Tell me a long story about a brave little dragon."), 22050)
+        chat.wait_for(_is("StateChanged", state="speaking"))
+        time.sleep(1.5)  # let the reply play for a while
+        audio_rig.play_into_mic(interruption, 22050, wait=False)
+        barge = chat.wait_for(_is("BargeIn"))
+        finished = chat.wait_for(lambda e: e["event"] == "ReplyFinished" and e["interrupted"])
+        time.sleep(0.3)
+    assert barge["latency_ms"] > 0
+    # The interrupted reply keeps only what was heard: fewer words than a full story.
+    assert len(finished["text"].split()) < 60
+    # On the recorded speaker: loud before the barge-in, silent soon after it (same monotonic clock).
+    rate, audio = recording.rate, recording.audio
+    at = int((barge["t"] - recording.started_at) * rate)
+    before = audio[max(0, at - rate): at]
+    after = audio[at + int(0.25 * rate): at + rate]
+    assert np.sqrt(np.mean(before**2)) > 0.02
+    assert np.sqrt(np.mean(after**2)) < 0.005
