@@ -104,7 +104,9 @@ def run_chat(args: argparse.Namespace) -> int:
                 pressed = not pressed
                 conversation.push_to_talk(pressed)
         else:
-            print("Speak whenever you like (Ctrl+C to quit).", file=sys.stderr, flush=True)
+            print("Speak whenever you like, or type (Ctrl+C to quit).", file=sys.stderr, flush=True)
+            for line in sys.stdin:  # typed turns work in hands-free mode too
+                conversation.say_text(line)
             threading.Event().wait()
         conversation.wait_until_quiet()
     except KeyboardInterrupt:

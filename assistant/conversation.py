@@ -34,6 +34,12 @@ from assistant.voice_activity import FRAME
 
 log = logging.getLogger(__name__)
 
+# While the speaker plays, a cleaned microphone frame this far below the played level is taken as
+# what the echo canceller left over (it leaks while it adapts, at the start of a reply), not as the
+# user: a person talking over Parley reaches the microphone at about the echo's level or louder.
+ECHO_GATE_RATIO = 0.2  # -14 dB
+ECHO_GATE_MIN_LEVEL = 0.003
+
 
 @dataclass(frozen=True)
 class ConversationConfig:
@@ -91,6 +97,7 @@ class Conversation:
         self._frames_seen = 0
         self._barge_started = 0.0
         self._pending = 0  # turns queued or being answered
+        self._microphone_lost = False
 
     # --- public, thread-safe ---------------------------------------------------------------
 
@@ -110,6 +117,7 @@ class Conversation:
             self.microphone.start()
             if self.config.echo_cancellation:
                 self._echo = _make_echo_canceller(self.microphone.config.capture_rate)
+            log.info("echo cancellation %s", "on" if self._echo is not None else "off")
             self._spawn("listen", self._listen_loop)
         self._set_state(State.LISTENING if listen and self.config.hands_free else State.IDLE)
 
@@ -184,6 +192,7 @@ class Conversation:
         endpointer = Endpointer(self.config.endpoint)
         carry = np.zeros(0, np.float32)
         reference = _ReferenceResampler(self.speaker, self.microphone.config.capture_rate) if self._echo else None
+        reference_level = 0.0
         while self._running.is_set():
             if not self.microphone.active:
                 self._recover_microphone()
@@ -194,15 +203,27 @@ class Conversation:
                 time.sleep(0.005)
                 continue
             if self._echo is not None:
-                self._echo.played(reference.read())
+                played = reference.read()
+                self._echo.played(played)
                 audio = self._echo.captured(audio)
+                if len(played):
+                    # Decays over ~100 ms so the room's tail after a loud word still counts as echo.
+                    reference_level = max(float(np.sqrt(np.mean(played**2))), reference_level * 0.7)
+                else:
+                    reference_level *= 0.7
             carry = np.concatenate([carry, audio])
             while len(carry) >= FRAME:
                 frame, carry = carry[:FRAME], carry[FRAME:]
                 index = self._frames_seen
                 self._frames_seen += 1
                 self._frame_times[index % len(self._frame_times)] = arrived
-                self._on_frame(endpointer, frame, vad.probability(frame), index)
+                probability = vad.probability(frame)
+                level = float(np.sqrt(np.mean(frame**2)))
+                if reference_level > ECHO_GATE_MIN_LEVEL and level < ECHO_GATE_RATIO * reference_level:
+                    probability = 0.0  # residual echo: far quieter than what the speaker is playing
+                elif probability > 0.5 and self.state is State.SPEAKING:
+                    log.debug("speech-like frame while speaking: mic %.4f, played %.4f", level, reference_level)
+                self._on_frame(endpointer, frame, probability, index)
 
     def _on_frame(self, endpointer: Endpointer, frame: np.ndarray, probability: float, index: int) -> None:
         with self._lock:
@@ -232,15 +253,19 @@ class Conversation:
                 self._set_state(State.THINKING)
 
     def _recover_microphone(self) -> None:
-        """The input device vanished: reopen on the system default, or report it and retry later."""
-        self.bus.publish(Problem("the microphone stopped; switching to the system default input",
-                                 "check the microphone connection or pick one in Settings"))
+        """The input device vanished: reopen on the system default, reporting the outage once."""
+        if not self._microphone_lost:
+            self._microphone_lost = True
+            self.bus.publish(Problem("the microphone stopped; switching to the system default input",
+                                     "check the microphone connection or pick one in Settings"))
         self.microphone.stop()
         self.microphone = Microphone(AudioConfig(capture_rate=self.microphone.config.capture_rate))
         try:
             self.microphone.start()
+            self._microphone_lost = False
+            log.info("microphone recovered")
         except Exception as exc:
-            log.warning("no microphone: %s", exc)
+            log.debug("still no microphone: %s", exc)
             time.sleep(1.0)
 
     # --- barge-in -----------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import numpy as np
 
 import pytest
 
+from rig import audio_rig  # noqa: F401  (one virtual audio rig for every test module that asks for it)
+
 from assistant.models.catalog import load_catalog
 from assistant.models.install import setup_default_pack
 from assistant.models.packs import pack_source_path

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from rig import audio_rig  # noqa: F401  (fixture)
+from rig.pulse import _die_with_parent
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux")
 
@@ -26,7 +26,8 @@ class ChatProcess:
     def __init__(self, rig, *extra: str) -> None:
         env = dict(os.environ, **rig.env())
         self.proc = subprocess.Popen([sys.executable, "-m", "assistant", "chat", "--json", *extra], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=_die_with_parent)
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.seen: list[dict] = []
         threading.Thread(target=self._pump, daemon=True).start()
@@ -87,7 +88,6 @@ def chat(audio_rig, default_store):
         yield process
     finally:
         process.stop()
-        audio_rig.disable_echo()
 
 
 def _words(text: str) -> str:
@@ -139,3 +139,4 @@ def test_speech_during_a_reply_silences_the_speaker(chat, audio_rig, spoken):
     after = audio[at + int(0.25 * rate): at + rate]
     assert np.sqrt(np.mean(before**2)) > 0.02
     assert np.sqrt(np.mean(after**2)) < 0.005
+

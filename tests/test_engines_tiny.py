@@ -248,7 +248,7 @@ def test_cancel_from_another_thread_ends_the_reply_within_a_few_tokens(make_chat
             at_cancel = len(received)
     assert at_cancel == 3
     assert len(received) - at_cancel <= 10, f"{len(received) - at_cancel} deltas arrived after cancel()"
-    assert len(traced_generation.texts) <= 15, "the generation went on after cancel()"
+    assert len(traced_generation.texts) <= 15, f"the generation went on after cancel(): {len(traced_generation.texts)} tokens"
     assert chat.last_timings is None  # a cancelled reply reports no timings
 
     # The next reply is not affected by the cancelled one.

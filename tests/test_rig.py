@@ -32,12 +32,38 @@ def dominant_frequency(audio: np.ndarray, rate: int) -> float:
     return float(np.fft.rfftfreq(len(audio), 1 / rate)[np.argmax(spectrum)])
 
 
+def block_levels(audio: np.ndarray, rate: int) -> np.ndarray:
+    """RMS of each 10 ms block."""
+    block = rate // 100
+    blocks = audio[: len(audio) // block * block].reshape(-1, block).astype(np.float64)
+    return np.sqrt(np.mean(blocks**2, axis=1))
+
+
 def active_seconds(audio: np.ndarray, rate: int, threshold: float) -> float:
     """Length of the span from the first to the last 10 ms block whose RMS exceeds `threshold`."""
-    block = rate // 100
-    blocks = audio[: len(audio) // block * block].reshape(-1, block)
-    loud = np.flatnonzero(np.sqrt(np.mean(blocks**2, axis=1)) > threshold)
+    loud = np.flatnonzero(block_levels(audio, rate) > threshold)
     return 0.0 if len(loud) == 0 else (loud[-1] - loud[0] + 1) / 100
+
+
+def loud_level(audio: np.ndarray, rate: int, seconds: float = 0.5) -> float:
+    """RMS of the loudest `seconds` of 10 ms blocks: a level that does not depend on how much silence was recorded."""
+    levels = np.sort(block_levels(audio, rate))[::-1][: int(seconds * 100)]
+    return float(np.sqrt(np.mean(levels**2))) if len(levels) else 0.0
+
+
+def wait_for_end_of_sound(snapshot, rate: int, quiet_tail: float = 0.25, threshold: float = 0.01,
+                          timeout: float = 10.0) -> None:
+    """Wait until `snapshot()` (audio recorded so far) holds a sound followed by `quiet_tail` seconds of quiet.
+
+    Waiting on the data, not on the clock, keeps the tests right on a busy machine where audio arrives late.
+    Returns at the timeout too: the assertions that follow then say what was missing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        audio = snapshot()
+        loud = np.flatnonzero(block_levels(audio, rate) > threshold)
+        if len(loud) and len(audio) / rate - (loud[-1] + 1) / 100 >= quiet_tail:
+            return
+        time.sleep(0.05)
 
 
 def play_on_default_output(audio: np.ndarray, rate: int) -> None:
@@ -102,13 +128,15 @@ def test_tone_played_into_the_mic_is_heard_by_an_input_stream(audio_rig):
         time.sleep(0.3)
         silence_until = sum(map(len, chunks))
         audio_rig.play_into_mic(tone(1000, 1.0, rate), rate)
-        time.sleep(0.3)
+        wait_for_end_of_sound(lambda: np.concatenate(chunks[:]) if chunks else np.zeros(0, np.float32), rate)
     audio = np.concatenate(chunks)
     noise, heard = audio[:silence_until], audio[silence_until:]
-    assert rms(heard) > 0.1, f"the microphone heard only rms {rms(heard):.4f}"
-    assert rms(heard) > 100 * rms(noise) + 1e-4, (rms(heard), rms(noise))
-    assert abs(dominant_frequency(heard, rate) - 1000) < 20
-    assert 0.7 < active_seconds(heard, rate, 0.1) < 1.3  # sanity bound on pacing, not a timing assertion
+    facts = (f"heard rms {rms(heard):.4f} over {len(heard) / rate:.2f} s, noise rms {rms(noise):.2e}, "
+             f"{dominant_frequency(heard, rate):.0f} Hz, loud for {active_seconds(heard, rate, 0.1):.2f} s")
+    assert rms(heard) > 0.1, facts
+    assert rms(heard) > 100 * rms(noise) + 1e-4, facts
+    assert abs(dominant_frequency(heard, rate) - 1000) < 20, facts
+    assert 0.7 < active_seconds(heard, rate, 0.1) < 1.3, facts  # sanity bound on pacing, not a timing assertion
 
 
 @pytest.mark.parametrize("with_recorder", [False, True], ids=["record_speaker", "SpeakerRecorder"])
@@ -118,35 +146,42 @@ def test_output_stream_is_captured_from_the_speaker(audio_rig, with_recorder):
         with audio_rig.speaker_recorder() as recorder:
             time.sleep(0.1)
             play_on_default_output(tone(440, 1.0, rate), rate)
-            time.sleep(0.3)
+            wait_for_end_of_sound(recorder.snapshot, recorder.rate)
         audio, recorded_rate = recorder.audio, recorder.rate
     else:
         result: dict = {}
         thread = threading.Thread(target=lambda: result.update(zip(("audio", "rate"),
-                                                                  audio_rig.record_speaker(2.0))))
+                                                                  audio_rig.record_speaker(2.5))))
         thread.start()
         time.sleep(0.2)
         play_on_default_output(tone(440, 1.0, rate), rate)
         thread.join(timeout=15)
         audio, recorded_rate = result["audio"], result["rate"]
-    assert rms(audio) > 0.05, f"nothing reached the speaker (rms {rms(audio):.4f})"
-    assert abs(dominant_frequency(audio, recorded_rate) - 440) < 10
-    assert 0.7 < active_seconds(audio, recorded_rate, 0.1) < 1.3  # output ran at the right speed (±30%)
+    facts = (f"speaker rms {rms(audio):.4f} over {len(audio) / recorded_rate:.2f} s, "
+             f"{dominant_frequency(audio, recorded_rate):.0f} Hz, "
+             f"loud for {active_seconds(audio, recorded_rate, 0.1):.2f} s")
+    assert rms(audio) > 0.05, f"nothing reached the speaker: {facts}"
+    assert abs(dominant_frequency(audio, recorded_rate) - 440) < 10, facts
+    assert 0.7 < active_seconds(audio, recorded_rate, 0.1) < 1.3, facts  # output ran at the right speed (±30%)
 
 
 def test_echo_path_plays_the_speaker_back_into_the_mic(audio_rig):
     rate, volume_db = 16000, -10.0
 
-    def speaker_and_mic_levels() -> tuple[float, float, np.ndarray, int]:
+    def speaker_and_mic_levels(echo: bool) -> tuple[float, float, np.ndarray, int]:
         with audio_rig.speaker_recorder() as speaker, audio_rig.microphone_recorder() as mic:
             time.sleep(0.1)
             play_on_default_output(tone(700, 0.8, rate), rate)
-            time.sleep(0.4)  # the echo arrives later
-        return rms(speaker.audio), rms(mic.audio), mic.audio, mic.rate
+            wait_for_end_of_sound(speaker.snapshot, speaker.rate)
+            if echo:  # the echo arrives later
+                wait_for_end_of_sound(mic.snapshot, mic.rate)
+            else:
+                time.sleep(0.4)
+        return loud_level(speaker.audio, speaker.rate), loud_level(mic.audio, mic.rate), mic.audio, mic.rate
 
     audio_rig.enable_echo(latency_ms=40, volume_db=volume_db)
     try:
-        speaker_level, mic_level, mic_audio, mic_rate = speaker_and_mic_levels()
+        speaker_level, mic_level, mic_audio, mic_rate = speaker_and_mic_levels(echo=True)
     finally:
         audio_rig.disable_echo()
     assert speaker_level > 0.05
@@ -154,7 +189,7 @@ def test_echo_path_plays_the_speaker_back_into_the_mic(audio_rig):
     assert abs(gain_db - volume_db) < 3, f"echo at {gain_db:.1f} dB, wanted {volume_db} dB"
     assert abs(dominant_frequency(mic_audio, mic_rate) - 700) < 15
 
-    speaker_level, mic_level, _, _ = speaker_and_mic_levels()
+    speaker_level, mic_level, _, _ = speaker_and_mic_levels(echo=False)
     assert speaker_level > 0.05
     assert mic_level < speaker_level * 1e-3, f"the mic still hears the speaker after disable_echo ({mic_level:.4f})"
 

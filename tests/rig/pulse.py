@@ -2,9 +2,9 @@
 
 Layout (all inside one throw-away daemon; nothing touches the user's own sound server):
 
-    app ──▶ [parley_speaker]  (null sink, the default output)   ──▶ parley_speaker.monitor ──▶ record_speaker()
-    play_into_mic() ──▶ [parley_mic_feed] (null sink) ──▶ .monitor ──▶ [parley_mic] (remap source, the default input) ──▶ app
-    enable_echo():  parley_speaker.monitor ──(module-loopback, latency, volume)──▶ parley_mic_feed
+    app ──▶ parley_speaker (null sink, default output) ──▶ .monitor ──▶ record_speaker(), speaker_recorder()
+    play_into_mic() ──▶ parley_mic_feed (null sink) ──▶ .monitor ──▶ parley_mic (remap source, default input) ──▶ app
+    enable_echo(): parley_speaker.monitor ──(module-loopback, latency, volume)──▶ parley_mic_feed
 
 PortAudio (Debian's build has ALSA/JACK/OSS only) reaches the daemon through the ALSA `pulse` plugin
 (libasound2-plugins): an extra ALSA config file, appended through ALSA_CONFIG_PATH, makes the ALSA "default" PCM
@@ -96,6 +96,11 @@ class Recorder:
                 self.started_at = time.monotonic()
             self._chunks.append(data)
 
+    def snapshot(self) -> np.ndarray:
+        """What has been recorded so far (a copy), while recording goes on."""
+        raw = b"".join(list(self._chunks))
+        return np.frombuffer(raw[: len(raw) // 4 * 4], dtype="<f4").astype(np.float32)
+
     def stop(self) -> np.ndarray:
         """Stop recording and return what was recorded (again, if already stopped)."""
         if self._proc is None:
@@ -111,9 +116,7 @@ class Recorder:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.rig._end(self._proc)
-        raw = b"".join(self._chunks)
-        raw = raw[: len(raw) // 4 * 4]
-        self.audio = np.frombuffer(raw, dtype="<f4").astype(np.float32)
+        self.audio = self.snapshot()
         self._proc = None
         return self.audio
 
@@ -264,7 +267,8 @@ class AudioRig:
         channels = 1 if audio.ndim == 1 else audio.shape[1]
         proc = self._spawn(
             ["pacat", "--playback", f"--device={MIC_FEED_SINK}", "--raw", "--format=float32le",
-             f"--channels={channels}", f"--rate={int(rate)}", "--latency-msec=20",
+             # 200 ms of buffer: no gaps when the machine is busy; the audio still starts as soon (~40-50 ms)
+             f"--channels={channels}", f"--rate={int(rate)}", "--latency-msec=200",
              "--client-name=parley-rig-player"],
             stdin=subprocess.PIPE)
         data = np.ascontiguousarray(audio).astype("<f4").tobytes()
@@ -310,7 +314,9 @@ class AudioRig:
     # ---------------------------------------------------------------- echo
 
     def enable_echo(self, latency_ms: int = 40, volume_db: float = -10.0) -> None:
-        """Play the speaker back into the microphone (as laptop speakers do), `latency_ms` later, `volume_db` quieter."""
+        """Play the speaker back into the microphone (as laptop speakers do), `latency_ms` later (the loopback's
+        own latency: the app measures about latency_ms + 50 ms from its output callback to its input callback),
+        `volume_db` quieter."""
         self.disable_echo()
         out = self._pactl("load-module", "module-loopback", f"source={self.speaker_monitor}", f"sink={MIC_FEED_SINK}",
                           f"latency_msec={int(latency_ms)}", "source_dont_move=true", "sink_dont_move=true",
