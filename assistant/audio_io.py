@@ -31,18 +31,33 @@ class AudioConfig:
     block_ms: int = 10  # PortAudio block: small blocks make barge-in fast
 
 
-def _device(name: str) -> str | None:
-    return name or None
+def _open_stream(kind: str, name: str, wanted_rate: int, block_ms: int, callback):
+    """Open and start a mono float32 stream at `wanted_rate` if the device takes it, else at its own rate.
 
+    Returns (stream, rate). AudioDeviceError, saying what to do, when the device can't be opened.
+    """
+    import sounddevice as sd
 
-def _open_rate(sd, device, wanted: int, kind: str) -> int:
-    """`wanted` if the device accepts it, else the device's default rate."""
-    check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+    device = name or None
+    label = "microphone" if kind == "input" else "speaker"
     try:
-        check(device=device, samplerate=wanted, channels=1, dtype="float32")
-        return wanted
-    except Exception:
-        return int(sd.query_devices(device, kind=kind)["default_samplerate"])
+        check = sd.check_input_settings if kind == "input" else sd.check_output_settings
+        try:
+            check(device=device, samplerate=wanted_rate, channels=1, dtype="float32")
+            rate = wanted_rate
+        except Exception:
+            rate = int(sd.query_devices(device, kind=kind)["default_samplerate"])
+        stream_class = sd.InputStream if kind == "input" else sd.OutputStream
+        stream = stream_class(device=device, samplerate=rate, channels=1, dtype="float32",
+                              blocksize=int(rate * block_ms / 1000), callback=callback)
+        stream.start()
+    except Exception as exc:
+        raise AudioDeviceError(
+            f"cannot open the {label} {name or '(system default)'}: {exc}. "
+            f"Connect one or pick another {kind} device in the settings"
+        ) from exc
+    log.info("%s open: %s at %d Hz", label, stream.device, rate)
+    return stream, rate
 
 
 class Microphone:
@@ -57,27 +72,13 @@ class Microphone:
         self.overflows = 0
 
     def start(self) -> None:
-        import sounddevice as sd
-
-        device = _device(self.config.input_device)
-        try:
-            rate = _open_rate(sd, device, self.config.capture_rate, "input")
-            self._stream = sd.InputStream(
-                device=device, samplerate=rate, channels=1, dtype="float32",
-                blocksize=int(rate * self.config.block_ms / 1000), callback=self._callback,
-            )
-            self._stream.start()
-        except Exception as exc:
-            raise AudioDeviceError(
-                f"cannot open the microphone {self.config.input_device or '(system default)'}: {exc}. "
-                "Connect one or pick another input device in the settings"
-            ) from exc
+        self._stream, rate = _open_stream("input", self.config.input_device, self.config.capture_rate,
+                                          self.config.block_ms, self._callback)
         if rate != self.config.capture_rate:
             import soxr
 
             self._resampler = soxr.ResampleStream(rate, self.config.capture_rate, 1, dtype="float32")
         self.device_rate = rate
-        log.info("microphone open: %s at %d Hz", self._stream.device, rate)
 
     def _callback(self, indata, frames, time_info, status) -> None:
         if status.input_overflow:
@@ -121,24 +122,11 @@ class Speaker:
         self.underruns = 0
 
     def start(self) -> None:
-        import sounddevice as sd
-
-        device = _device(self.config.output_device)
-        try:
-            rate = _open_rate(sd, device, self.voice_rate, "output")
-            self.rate = rate
-            self.buffer = PlaybackBuffer(rate * 120)  # two minutes of reply
-            self._stream = sd.OutputStream(
-                device=device, samplerate=rate, channels=1, dtype="float32",
-                blocksize=int(rate * self.config.block_ms / 1000), callback=self._callback,
-            )
-            self._stream.start()
-        except Exception as exc:
-            raise AudioDeviceError(
-                f"cannot open the speaker {self.config.output_device or '(system default)'}: {exc}. "
-                "Connect one or pick another output device in the settings"
-            ) from exc
-        log.info("speaker open: %s at %d Hz", self._stream.device, rate)
+        # The ring must exist before the first callback, at the rate the device ends up with: the
+        # device's rate is at most 48 kHz, so size for that and keep the voice's rate when it is taken.
+        self.buffer = PlaybackBuffer(48000 * 120)  # two minutes of reply
+        self._stream, self.rate = _open_stream("output", self.config.output_device, self.voice_rate,
+                                               self.config.block_ms, self._callback)
 
     def _callback(self, outdata, frames, time_info, status) -> None:
         if status.output_underflow:

@@ -66,10 +66,10 @@ def system_prompt(config: ChatConfig, language: str | None = None) -> str:
     if config.system_prompt.strip():
         parts.append(config.system_prompt.strip())
     language = language or config.language
-    if language == "auto":
-        parts.append("Reply in the language the user speaks.")
-    elif language in LANGUAGE_NAMES:
+    if language in LANGUAGE_NAMES:
         parts.append(f"Always reply in {LANGUAGE_NAMES[language]}.")
+    elif language == "auto" or config.language == "auto":
+        parts.append("Reply in the language the user speaks.")
     return " ".join(parts)
 
 
