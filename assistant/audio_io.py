@@ -60,7 +60,22 @@ def _open_stream(kind: str, name: str, wanted_rate: int, block_ms: int, callback
     return stream, rate
 
 
-class Microphone:
+class _StreamOwner:
+    """Holds a PortAudio stream: whether it still runs (a vanished device stops it), and closing it."""
+
+    _stream = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self._stream is not None and self._stream.active)
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.close(ignore_errors=True)
+            self._stream = None
+
+
+class Microphone(_StreamOwner):
     """The input stream. `read()` returns what was captured since the last call, at `capture_rate`."""
 
     def __init__(self, config: AudioConfig) -> None:
@@ -98,17 +113,8 @@ class Microphone:
             audio = self._resampler.resample_chunk(audio)
         return audio
 
-    @property
-    def active(self) -> bool:
-        return bool(self._stream is not None and self._stream.active)
 
-    def stop(self) -> None:
-        if self._stream is not None:
-            self._stream.close(ignore_errors=True)
-            self._stream = None
-
-
-class Speaker:
+class Speaker(_StreamOwner):
     """The output stream, playing whatever the voice wrote into `buffer` (silence when it's empty)."""
 
     def __init__(self, config: AudioConfig, voice_rate: int) -> None:
@@ -149,12 +155,3 @@ class Speaker:
         from assistant.audio_files import resample
 
         return resample(audio, rate, self.rate)
-
-    @property
-    def active(self) -> bool:
-        return bool(self._stream is not None and self._stream.active)
-
-    def stop(self) -> None:
-        if self._stream is not None:
-            self._stream.close(ignore_errors=True)
-            self._stream = None
