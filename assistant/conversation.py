@@ -313,6 +313,23 @@ class Conversation:
                 return
         self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
 
+    def _sounds_like_own_reply(self, heard: str) -> bool:
+        """True when what the microphone heard during a reply is mostly that reply's own words.
+
+        The echo canceller leaks while it adapts; a leak loud enough to pass the VAD is Parley's voice,
+        and Whisper turns it back into the reply's words. A person talking over it says something else.
+        """
+        with self._lock:
+            reply = self._reply
+            if reply is None or not reply.paused:
+                return False
+            spoken = " ".join(piece.text for piece in reply.pieces) + " " + reply.text
+        heard_words = _word_list(heard)
+        reply_words = set(_word_list(spoken))
+        if not heard_words or not reply_words:
+            return False
+        return sum(word in reply_words for word in heard_words) >= 0.6 * len(heard_words)
+
     def _heard_text(self, reply: _Reply) -> str:
         """The words of the reply that actually came out of the speaker (partial pieces by proportion)."""
         words = []
@@ -360,6 +377,10 @@ class Conversation:
         stt_ms = 1000 * (time.monotonic() - end_of_speech)
         if not transcript.text:
             log.info("no words in the utterance")
+            self._resume_or_listen()
+            return
+        if self._sounds_like_own_reply(transcript.text):
+            log.info("heard Parley's own words (%r): echo, not the user", transcript.text)
             self._resume_or_listen()
             return
         with self._lock:
@@ -456,6 +477,10 @@ class Conversation:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+
+def _word_list(text: str) -> list[str]:
+    return "".join(c if c.isalnum() else " " for c in text.lower()).split()
 
 
 class _ReferenceResampler:
