@@ -16,7 +16,7 @@ UNAME := $(shell uname -s)
 # PulseAudio with its ALSA plugin for the tests' virtual microphone and speaker.
 APT_PACKAGES := libportaudio2 libopenblas0-pthread pulseaudio pulseaudio-utils libasound2-plugins
 
-.PHONY: run test bench setup system-packages models doctor clean
+.PHONY: run test bench bench-realtime setup system-packages models doctor clean
 
 run: models
 	$(BIN)/parley
@@ -29,6 +29,10 @@ doctor: models
 
 bench: models
 	$(BIN)/python -m benchmarks
+
+# Live latency through virtual audio devices (brings up its own PulseAudio rig).
+bench-realtime: models
+	$(BIN)/python -m benchmarks.realtime
 
 setup: system-packages $(STAMP)
 
