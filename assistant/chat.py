@@ -127,6 +127,10 @@ class ChatModel:
         self._lock = threading.Lock()
         self._generation = 0
         self.last_timings: ReplyTimings | None = None
+        # KV cache of the last prompt, reused for the next one: a conversation's prompt grows by one
+        # exchange a turn, and re-reading the whole history took seconds on a CPU. MLX thread only.
+        self._prompt_cache = None
+        self._cached_tokens: list[int] = []
 
     def load(self) -> None:
         """Load the model now (otherwise the first reply does)."""
@@ -146,6 +150,7 @@ class ChatModel:
         with self._lock:
             self._history.clear()
             self._generation += 1
+        self._worker.submit(self._forget_cache)
 
     def cancel(self) -> None:
         """Stop the reply in progress before its next token. Thread-safe."""
@@ -207,18 +212,56 @@ class ChatModel:
         messages = trim_history(system_prompt(self.config, language), history, user_text, count, budget)
         return tokenizer.apply_chat_template(messages, add_generation_prompt=True)
 
+    def _forget_cache(self) -> None:
+        self._prompt_cache, self._cached_tokens = None, []
+
+    def _reuse_cache(self, model, prompt: list[int]) -> list[int]:
+        """Keep the cached prefix shared with `prompt` and return the tokens still to be read."""
+        from mlx_lm.models.cache import can_trim_prompt_cache, make_prompt_cache, trim_prompt_cache
+
+        shared = 0
+        for cached, new in zip(self._cached_tokens, prompt):
+            if cached != new:
+                break
+            shared += 1
+        shared = min(shared, len(prompt) - 1)  # the model must read at least one token
+        cache = self._prompt_cache
+        if cache is None or not can_trim_prompt_cache(cache) or shared == 0:
+            self._prompt_cache, shared = make_prompt_cache(model), 0
+        else:
+            trim_prompt_cache(cache, cache[0].offset - shared)
+        self._cached_tokens = list(prompt)
+        return prompt[shared:]
+
+    def _keep_only_prompt_in_cache(self, prompt_length: int) -> None:
+        """Drop the reply's tokens from the cache: the next prompt re-renders the reply through the template."""
+        from mlx_lm.models.cache import trim_prompt_cache
+
+        cache = self._prompt_cache
+        if cache is not None and cache[0].offset > prompt_length:
+            trim_prompt_cache(cache, cache[0].offset - prompt_length)
+        if cache is None or cache[0].offset != prompt_length:
+            self._forget_cache()
+
     def _generate_on_worker(self, prompt: list[int], generation: int) -> Iterator[str]:
+        model, tokenizer = self._load_on_worker()
+        try:
+            yield from self._generate_cached(model, tokenizer, prompt, generation)
+        finally:
+            self._keep_only_prompt_in_cache(len(prompt))
+
+    def _generate_cached(self, model, tokenizer, prompt: list[int], generation: int) -> Iterator[str]:
         from mlx_lm import stream_generate
         from mlx_lm.sample_utils import make_logits_processors, make_sampler
 
-        model, tokenizer = self._load_on_worker()
+        to_read = self._reuse_cache(model, prompt)
         started = time.perf_counter()
         first = None
         count = 0
         sampler = make_sampler(self.config.temperature, top_p=0.9 if self.config.temperature else 0.0)
         processors = make_logits_processors(repetition_penalty=self.config.repetition_penalty, repetition_context_size=64)
-        for response in stream_generate(model, tokenizer, prompt, max_tokens=self.config.max_reply_tokens,
-                                        sampler=sampler, logits_processors=processors):
+        for response in stream_generate(model, tokenizer, to_read, max_tokens=self.config.max_reply_tokens,
+                                        sampler=sampler, logits_processors=processors, prompt_cache=self._prompt_cache):
             if self._generation != generation:
                 log.info("reply cancelled after %d tokens", count)
                 return

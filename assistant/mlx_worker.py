@@ -68,14 +68,19 @@ class MlxWorker:
         stop = threading.Event()
 
         def produce() -> None:
+            generator = None
             try:
-                for item in make_items():
+                generator = make_items()
+                for item in generator:
                     if stop.is_set():
                         break
                     items.put((item, None))
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 items.put((_DONE, exc))
                 return
+            finally:
+                if generator is not None and hasattr(generator, "close"):
+                    generator.close()  # its clean-up runs here, on the MLX thread
             items.put((_DONE, None))
 
         self.submit(produce)
