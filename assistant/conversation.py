@@ -146,7 +146,7 @@ class Conversation:
             if pressed and not self._ptt_pressed:
                 self._ptt_pressed = True
                 self._ptt_frames = []
-                self._interrupt(pause_only=False)
+                self._interrupt(pause_only=False, started=time.monotonic())
                 self._set_state(State.USER_SPEAKING)
             elif not pressed and self._ptt_pressed:
                 self._ptt_pressed = False
@@ -270,14 +270,19 @@ class Conversation:
 
     # --- barge-in -----------------------------------------------------------------------------
 
-    def _interrupt(self, pause_only: bool) -> None:
-        """Silence the speaker at once. Call with the lock held, from any thread."""
+    def _interrupt(self, pause_only: bool, started: float = 0.0) -> None:
+        """Silence the speaker at once. Call with the lock held, from any thread.
+
+        `started`: when the interruption began (a key press, a typed turn); by default the first
+        frame of the speech that triggered it.
+        """
         reply = self._reply
         if reply is None or reply.finished.is_set():
             return
         flushed = self.speaker.buffer.flush() if self.speaker and self.speaker.buffer else 0
         if flushed or not reply.paused:
-            latency = 1000 * (time.monotonic() - self._barge_started) if self._barge_started else 0.0
+            began = started or self._barge_started
+            latency = 1000 * (time.monotonic() - began) if began else 0.0
             self.bus.publish(BargeIn(reply.turn, round(latency + self.config.audio.block_ms, 1)))
         reply.paused = True
         if not pause_only:
@@ -357,7 +362,7 @@ class Conversation:
                     self._finish_when_played(payload)
                 elif kind == "text":
                     with self._lock:
-                        self._interrupt(pause_only=False)
+                        self._interrupt(pause_only=False, started=end_of_speech)
                     self._answer(payload, self.engines.settings.conversation.language, end_of_speech, stt_ms=None)
                 else:
                     self._answer_speech(payload, end_of_speech)
