@@ -172,6 +172,27 @@ class ChatModel:
             self._history.append(Message("user", user_text))
         return self._worker.stream(lambda: self._generate_on_worker(prompt, generation))
 
+    def warm_up(self, language: str | None = None) -> Future:
+        """Queue a one-token reply to a greeting, run and forgotten: the system prompt is then already
+        in the KV cache and MLX has seen the shapes, so the first real reply starts as fast as later ones."""
+
+        def warm() -> None:
+            prompt = self._prompt_on_worker([], "Hello.", language)
+            for _ in self._generate_on_worker(prompt, self._generation, max_tokens=1):
+                pass
+
+        return self._worker.submit(warm)
+
+    def prefill(self, user_text: str | None = None, language: str | None = None) -> Future:
+        """Queue reading the next prompt into the KV cache ahead of time, so that the reply that
+        follows starts with only a token or two left to read: the history as it stands (after a
+        reply, while the user thinks), or the prompt for `user_text` (a transcript that may yet
+        turn out to be the whole turn). If the prompt turns out different, only the shared start is kept."""
+        with self._lock:
+            history = list(self._history)
+            generation = self._generation
+        return self._worker.submit(self._prefill_on_worker, history, user_text, language, generation)
+
     def record_reply(self, text: str, interrupted: bool = False) -> None:
         """Add the assistant's reply to the history (only what the user heard, if interrupted)."""
         if not text.strip() and not interrupted:
@@ -212,6 +233,25 @@ class ChatModel:
         messages = trim_history(system_prompt(self.config, language), history, user_text, count, budget)
         return tokenizer.apply_chat_template(messages, add_generation_prompt=True)
 
+    def _prefill_on_worker(self, history: list[Message], user_text: str | None, language: str | None,
+                           generation: int) -> None:
+        import mlx.core as mx
+
+        if generation != self._generation:
+            return  # a reply or a reset came first: its cache is the one to keep
+        model, tokenizer = self._load_on_worker()
+        if user_text is None:
+            budget = self.config.context_tokens - self.config.max_reply_tokens
+            messages = trim_history(system_prompt(self.config, language), history, "", lambda m: len(
+                tokenizer.apply_chat_template(m, add_generation_prompt=True)), budget)[:-1]
+            tokens = tokenizer.apply_chat_template(messages, add_generation_prompt=False)
+        else:
+            tokens = self._prompt_on_worker(history, user_text, language)[:-1]  # the reply reads the last one
+        to_read = self._reuse_cache(model, tokens)
+        if to_read:
+            model(mx.array(to_read)[None], cache=self._prompt_cache)
+            mx.eval([c.state for c in self._prompt_cache])
+
     def _forget_cache(self) -> None:
         self._prompt_cache, self._cached_tokens = None, []
 
@@ -243,14 +283,14 @@ class ChatModel:
         if cache is None or cache[0].offset != prompt_length:
             self._forget_cache()
 
-    def _generate_on_worker(self, prompt: list[int], generation: int) -> Iterator[str]:
+    def _generate_on_worker(self, prompt: list[int], generation: int, max_tokens: int = 0) -> Iterator[str]:
         model, tokenizer = self._load_on_worker()
         try:
-            yield from self._generate_cached(model, tokenizer, prompt, generation)
+            yield from self._generate_cached(model, tokenizer, prompt, generation, max_tokens or self.config.max_reply_tokens)
         finally:
             self._keep_only_prompt_in_cache(len(prompt))
 
-    def _generate_cached(self, model, tokenizer, prompt: list[int], generation: int) -> Iterator[str]:
+    def _generate_cached(self, model, tokenizer, prompt: list[int], generation: int, max_tokens: int) -> Iterator[str]:
         from mlx_lm import stream_generate
         from mlx_lm.sample_utils import make_logits_processors, make_sampler
 
@@ -260,7 +300,7 @@ class ChatModel:
         count = 0
         sampler = make_sampler(self.config.temperature, top_p=0.9 if self.config.temperature else 0.0)
         processors = make_logits_processors(repetition_penalty=self.config.repetition_penalty, repetition_context_size=64)
-        for response in stream_generate(model, tokenizer, to_read, max_tokens=self.config.max_reply_tokens,
+        for response in stream_generate(model, tokenizer, to_read, max_tokens=max_tokens,
                                         sampler=sampler, logits_processors=processors, prompt_cache=self._prompt_cache):
             if self._generation != generation:
                 log.info("reply cancelled after %d tokens", count)

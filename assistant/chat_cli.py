@@ -67,25 +67,15 @@ def json_line_view(event) -> None:
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    from assistant.conversation import Conversation, ConversationConfig
+    from assistant.conversation import Conversation, conversation_config
     from assistant.engines import Engines
     from assistant.events import EventBus
     from assistant.settings import load_settings
-    from assistant.audio_io import AudioConfig
-    from assistant.endpointing import EndpointConfig
 
     settings = load_settings()
-    listening = settings.listening
     push_to_talk = args.ptt or (settings.conversation.mode == "push_to_talk" and not args.text)
-    config = ConversationConfig(
-        hands_free=not push_to_talk and not args.text,
-        echo_cancellation=settings.audio.echo_cancellation and not args.no_echo_cancellation,
-        endpoint=EndpointConfig(start_threshold=listening.vad_threshold,
-                                stop_threshold=max(0.05, listening.vad_threshold - 0.15),
-                                end_silence_ms=listening.end_of_turn_silence_ms,
-                                max_utterance_s=float(listening.max_utterance_s)),
-        audio=AudioConfig(input_device=settings.audio.input_device, output_device=settings.audio.output_device),
-    )
+    config = conversation_config(settings, hands_free=not push_to_talk and not args.text,
+                                 echo_cancellation=not args.no_echo_cancellation)
     engines = Engines(settings)
     bus = EventBus()
     bus.subscribe(json_line_view if args.json else TerminalView())

@@ -24,21 +24,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.audio_io import AudioConfig, Microphone, Speaker
+from assistant.echo_gate import EchoGate
 from assistant.endpointing import EndpointConfig, EndpointEvent, Endpointer, Utterance
 from assistant.engines import Engines
 from assistant.events import (BargeIn, EventBus, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
                               UserSaid)
+from assistant.settings import Settings
 from assistant.speak import SpeechChunk, SpeechWorker
 from assistant.speech_text.segmenter import SentenceSegmenter
 from assistant.voice_activity import FRAME
 
 log = logging.getLogger(__name__)
 
-# While the speaker plays, a cleaned microphone frame this far below the played level is taken as
-# what the echo canceller left over (it leaks while it adapts, at the start of a reply), not as the
-# user: a person talking over Parley reaches the microphone at about the echo's level or louder.
-ECHO_GATE_RATIO = 0.2  # -14 dB
-ECHO_GATE_MIN_LEVEL = 0.003
+# Silence after which the words so far are transcribed, before the end of the turn is certain: at
+# least the trailing silence an utterance keeps (200 ms), so the early transcript is of exactly the
+# audio that the end of the turn would hand over.
+EARLY_TRANSCRIPT_MS = 224
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,23 @@ class ConversationConfig:
     echo_cancellation: bool = True  # off for headphones
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+
+
+def conversation_config(settings: Settings, hands_free: bool, echo_cancellation: bool) -> ConversationConfig:
+    """The live conversation as the settings describe it (`echo_cancellation` False overrides them)."""
+    listening = settings.listening
+    end_silence = listening.end_of_turn_silence_ms
+    return ConversationConfig(
+        hands_free=hands_free,
+        echo_cancellation=settings.audio.echo_cancellation and echo_cancellation,
+        endpoint=EndpointConfig(start_threshold=listening.vad_threshold,
+                                stop_threshold=max(0.05, listening.vad_threshold - 0.15),
+                                end_silence_ms=end_silence,
+                                # Start transcribing this early; it pays off when the pause is the end.
+                                pause_ms=EARLY_TRANSCRIPT_MS if end_silence > EARLY_TRANSCRIPT_MS + 100 else 0,
+                                max_utterance_s=float(listening.max_utterance_s)),
+        audio=AudioConfig(input_device=settings.audio.input_device, output_device=settings.audio.output_device),
+    )
 
 
 @dataclass
@@ -98,6 +116,8 @@ class Conversation:
         self._barge_started = 0.0
         self._pending = 0  # turns queued or being answered
         self._microphone_lost = False
+        self._chat_language: str | None = None  # the reply language of the last turn (for "auto")
+        self._early = None  # ((start frame, last voiced frame), Future of its Transcript) from a pause
 
     # --- public, thread-safe ---------------------------------------------------------------
 
@@ -105,7 +125,7 @@ class Conversation:
         """Load the models, open the speaker (and the microphone when `listen`), start the threads."""
         settings = self.engines.settings
         language = settings.conversation.language
-        self.engines.preload(None if language == "auto" else language)
+        self.engines.preload(None if language == "auto" else language, warm_up=True)
         synthesizer = self.engines.synthesizer()
         self.speaker = Speaker(self.config.audio, synthesizer.sample_rate)
         self.speaker.start()
@@ -191,8 +211,9 @@ class Conversation:
         vad.reset()
         endpointer = Endpointer(self.config.endpoint)
         carry = np.zeros(0, np.float32)
+        raw_carry = np.zeros(0, np.float32)  # the same samples before echo cancellation
         reference = _ReferenceResampler(self.speaker, self.microphone.config.capture_rate) if self._echo else None
-        reference_level = 0.0
+        gate = EchoGate() if self._echo else None
         while self._running.is_set():
             if not self.microphone.active:
                 self._recover_microphone()
@@ -205,12 +226,9 @@ class Conversation:
             if self._echo is not None:
                 played = reference.read()
                 self._echo.played(played)
+                gate.played(played, arrived)
+                raw_carry = np.concatenate([raw_carry, audio])
                 audio = self._echo.captured(audio)
-                if len(played):
-                    # Decays over ~100 ms so the room's tail after a loud word still counts as echo.
-                    reference_level = max(float(np.sqrt(np.mean(played**2))), reference_level * 0.7)
-                else:
-                    reference_level *= 0.7
             carry = np.concatenate([carry, audio])
             while len(carry) >= FRAME:
                 frame, carry = carry[:FRAME], carry[FRAME:]
@@ -218,11 +236,13 @@ class Conversation:
                 self._frames_seen += 1
                 self._frame_times[index % len(self._frame_times)] = arrived
                 probability = vad.probability(frame)
-                level = float(np.sqrt(np.mean(frame**2)))
-                if reference_level > ECHO_GATE_MIN_LEVEL and level < ECHO_GATE_RATIO * reference_level:
-                    probability = 0.0  # residual echo: far quieter than what the speaker is playing
-                elif probability > 0.5 and self.state is State.SPEAKING:
-                    log.debug("speech-like frame while speaking: mic %.4f, played %.4f", level, reference_level)
+                if gate is not None:
+                    raw, raw_carry = raw_carry[:FRAME], raw_carry[FRAME:]
+                    if not gate.allows(_level(raw), _level(frame)):
+                        probability = 0.0  # no louder than Parley's own echo can be
+                    elif probability > 0.5 and self.state is State.SPEAKING:
+                        log.debug("speech-like frame while speaking: raw %.4f, cleaned %.4f, played %.4f, return %.2f",
+                                  _level(raw), _level(frame), gate.played_level, gate.echo_return)
                 self._on_frame(endpointer, frame, probability, index)
 
     def _on_frame(self, endpointer: Endpointer, frame: np.ndarray, probability: float, index: int) -> None:
@@ -239,6 +259,8 @@ class Conversation:
                 with self._lock:
                     self._interrupt(pause_only=True)
                 self._set_state(State.USER_SPEAKING)
+            elif event.kind is EndpointEvent.PAUSE and event.utterance is not None:
+                self._start_early_transcript(event.utterance)
             elif event.kind is EndpointEvent.TOO_SHORT:
                 self._resume_or_listen()
             elif event.kind is EndpointEvent.SPEECH_END and event.utterance is not None:
@@ -249,24 +271,50 @@ class Conversation:
                         # (what is already voiced stays, to resume if this held no words).
                         self.engines.chat.cancel()
                 voiced_at = self._frame_times[utterance.last_voiced_frame % len(self._frame_times)]
-                self._queue("audio", utterance.audio, voiced_at)
+                self._queue("audio", utterance, voiced_at)
                 self._set_state(State.THINKING)
 
+    def _start_early_transcript(self, utterance: Utterance) -> None:
+        """A pause that may end the turn: transcribe what was said so far, and read it into the chat
+        model's cache, while the end-of-turn silence runs out. If the turn does end here, its
+        transcript is ready (and its reply starts at once); if the user goes on, this is dropped."""
+        with self._lock:
+            busy = self._reply is not None or self._pending > 0
+            previous = self._early
+        if busy or (previous is not None and not previous[1].done()):
+            return  # the MLX thread has more urgent work
+        setting = self.engines.settings.conversation.language
+        language = None if setting == "auto" else setting
+        future = self.engines.transcriber(language).transcribe_soon(utterance.audio, language)
+
+        def prefill(done) -> None:
+            if done.exception() is None and done.result().text:
+                transcript = done.result()
+                self.engines.chat.prefill(transcript.text, transcript.language if setting == "auto" else None)
+
+        future.add_done_callback(prefill)
+        with self._lock:
+            self._early = ((utterance.start_frame, utterance.last_voiced_frame), future)
+
     def _recover_microphone(self) -> None:
-        """The input device vanished: reopen on the system default, reporting the outage once."""
+        """The input device vanished (its stream ended, or stalled): reopen on the system default, reporting the
+        outage once; it is back when the new stream delivers audio."""
         if not self._microphone_lost:
             self._microphone_lost = True
+            log.warning("the microphone stopped (%s)", "no audio" if self.microphone.stalled else "stream ended")
             self.bus.publish(Problem("the microphone stopped; switching to the system default input",
                                      "check the microphone connection or pick one in Settings"))
         self.microphone.stop()
         self.microphone = Microphone(AudioConfig(capture_rate=self.microphone.config.capture_rate))
         try:
             self.microphone.start()
-            self._microphone_lost = False
-            log.info("microphone recovered")
         except Exception as exc:
             log.debug("still no microphone: %s", exc)
             time.sleep(1.0)
+            return
+        if self.microphone.wait_for_first_block():
+            self._microphone_lost = False
+            log.info("microphone recovered")
 
     # --- barge-in -----------------------------------------------------------------------------
 
@@ -374,11 +422,22 @@ class Conversation:
                 with self._lock:
                     self._pending -= 1
 
-    def _answer_speech(self, audio: np.ndarray, end_of_speech: float) -> None:
+    def _answer_speech(self, audio: np.ndarray | Utterance, end_of_speech: float) -> None:
         self._set_state(State.THINKING)
         setting = self.engines.settings.conversation.language
         language = None if setting == "auto" else setting
-        transcript = self.engines.transcriber(language).transcribe(audio, language)
+        transcript = None
+        if isinstance(audio, Utterance):
+            with self._lock:
+                early, self._early = self._early, None
+            if early is not None and early[0] == (audio.start_frame, audio.last_voiced_frame):
+                try:
+                    transcript = early[1].result()  # the pause was the end: transcribed already
+                except Exception:
+                    log.exception("early transcription failed; transcribing again")
+            audio = audio.audio
+        if transcript is None:
+            transcript = self.engines.transcriber(language).transcribe(audio, language)
         stt_ms = 1000 * (time.monotonic() - end_of_speech)
         if not transcript.text:
             log.info("no words in the utterance")
@@ -408,6 +467,7 @@ class Conversation:
         segmenter = SentenceSegmenter()
         parts = []
         chat_language = language if self.engines.settings.conversation.language == "auto" else None
+        self._chat_language = chat_language
         for delta in self.engines.chat.reply(text, chat_language):
             if reply.interrupted:
                 break
@@ -444,6 +504,8 @@ class Conversation:
             self.bus.publish(ReplyFinished(reply.turn, reply.text, False))
             reply.finished.set()
             self._reply = None
+            if self._pending == 0:  # nobody waiting: read the history into the cache while the user thinks
+                self.engines.chat.prefill(None, self._chat_language)
         self._publish_timings(reply)
         self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
 
@@ -482,6 +544,10 @@ class Conversation:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
+
+
+def _level(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0
 
 
 def _word_list(text: str) -> list[str]:

@@ -7,7 +7,8 @@ happened at that frame. Speech opens after `start_frames` consecutive frames at 
 `end_silence_ms` of them end it. Frames are numbered from 0 since creation or `reset`.
 
 Events are `Event(kind, frame, utterance)`: the kind is an `EndpointEvent`, `frame` the index of the
-frame that caused it. SPEECH_END is the only kind that carries an `Utterance`; when a turn is cut at
+frame that caused it. SPEECH_END carries the `Utterance`, and so does PAUSE (the turn so far, after
+`pause_ms` of silence, for work that can start before the end is certain); when a turn is cut at
 `max_utterance_s`, MAX_LENGTH comes first in the same list, then SPEECH_END (reason "max_length"), so
 a caller that only transcribes SPEECH_END still gets every turn.
 """
@@ -41,6 +42,9 @@ class EndpointConfig:
     end_silence_ms: int = 500
     # Silence kept after the last voiced frame (rounded down to frames); Whisper needs no more.
     keep_trailing_ms: int = 200
+    # Silence after which the turn *may* be over: a PAUSE event carries the utterance so far, so that
+    # transcription can start before end_silence_ms confirms the end (0 = no PAUSE events).
+    pause_ms: int = 0
     # A turn that never ends is cut when its audio (pre-roll included) would exceed this.
     max_utterance_s: float = 30.0
     # Samples per frame, as the VAD takes them.
@@ -82,6 +86,7 @@ class EndpointEvent(Enum):
     SPEECH_END = "speech_end"  # a turn ended; the event carries its Utterance
     TOO_SHORT = "too_short"  # speech closed before min_speech_ms: a false start, resume what it interrupted
     MAX_LENGTH = "max_length"  # the turn was cut at max_utterance_s (a SPEECH_END follows)
+    PAUSE = "pause"  # pause_ms of silence: the turn may be over; carries the utterance so far
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing numpy arrays field by field is ambiguous
@@ -159,8 +164,8 @@ class Endpointer:
             self._last_voiced, self._silence = index, 0
         else:
             self._silence += 1
+        voiced_ms = (self._last_voiced - self._opened_frame + 1) * config.frame_ms
         if self._silence * config.frame_ms >= config.end_silence_ms:
-            voiced_ms = (self._last_voiced - self._opened_frame + 1) * config.frame_ms
             if voiced_ms < config.min_speech_ms:
                 self._close()
                 return [Event(EndpointEvent.TOO_SHORT, index)]
@@ -168,6 +173,10 @@ class Endpointer:
         if self._captured >= config.max_frames:
             utterance = self._close("max_length")
             return [Event(EndpointEvent.MAX_LENGTH, index), Event(EndpointEvent.SPEECH_END, index, utterance)]
+        if config.pause_ms and self._silence == math.ceil(config.pause_ms / config.frame_ms) and voiced_ms >= config.min_speech_ms:
+            # Once at least keep_trailing_ms of silence has passed, this is exactly the utterance
+            # SPEECH_END will carry if no speech follows.
+            return [Event(EndpointEvent.PAUSE, index, self._utterance("silence"))]
         return []
 
     def end_now(self) -> Utterance | None:
@@ -190,12 +199,15 @@ class Endpointer:
 
     def _close(self, reason: str | None = None) -> Utterance | None:
         # Back to listening; the next opening needs a fresh run and takes no pre-roll from this turn.
+        utterance = self._utterance(reason or "")
+        self._speaking, self._run, self._floor = False, 0, utterance.end_frame
+        return utterance if reason else None
+
+    def _utterance(self, reason: str) -> Utterance:
+        """The turn as it would end now: up to the last voiced frame and the trailing silence kept."""
         config = self.config
         keep = min(self._captured, self._last_voiced - self._start_frame + 1 + config.trailing_frames)
         end_frame = self._start_frame + keep
-        self._speaking, self._run, self._floor = False, 0, end_frame
-        if reason is None:
-            return None
         return Utterance(
             audio=self._audio[:keep].reshape(-1).copy(),
             start_frame=self._start_frame,

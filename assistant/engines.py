@@ -100,12 +100,19 @@ class Engines:
 
         return Synthesizer(path / VOICE_FILE, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate), voice_id)
 
-    def preload(self, language: str | None) -> None:
+    def preload(self, language: str | None, warm_up: bool = False) -> None:
         """Load the VAD, Whisper, the chat model and the voice at once (MLX ones on the worker,
-        the voice here meanwhile), so that a turn's timings measure the turn, not the loading."""
-        loads = [self.transcriber(language).start_loading(), self.chat.start_loading()]
+        the voice here meanwhile), so that a turn's timings measure the turn, not the loading.
+        `warm_up` also runs each model once, for a live conversation whose first turn should be
+        as quick as the next."""
+        transcriber = self.transcriber(language)
+        loads = [transcriber.start_loading(), self.chat.start_loading()]
+        if warm_up:
+            loads += [transcriber.warm_up(language), self.chat.warm_up(language)]
         self.vad
         self.synthesizer().load()
+        if warm_up:
+            self.synthesizer().warm_up()
         for done in loads:
             done.result()
 

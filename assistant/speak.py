@@ -7,6 +7,7 @@ being voiced; cancellation drops queued and stale text by generation number.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -51,18 +52,25 @@ class Synthesizer:
 
     def load(self):
         if self._voice is None:
-            from piper import PiperVoice
+            from piper import PiperConfig, PiperVoice
 
             from assistant.models.importers.onnx_check import open_onnx
 
-            open_onnx(self.voice_path)  # a clear message naming the file if it is broken
             started = time.perf_counter()
+            session = open_onnx(self.voice_path)  # a clear message naming the file if it is broken
             try:
-                self._voice = PiperVoice.load(self.voice_path)
+                config = json.loads(Path(f"{self.voice_path}.json").read_text(encoding="utf-8"))
+                self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(config),
+                                         download_dir=self.voice_path.parent)  # not the working folder
             except (OSError, ValueError, KeyError) as exc:
                 raise ModelError(f"the voice {self.voice_id} ({self.voice_path}) does not load: {exc}") from exc
             log.info("loaded voice %s in %.0f ms", self.voice_id, 1000 * (time.perf_counter() - started))
         return self._voice
+
+    def warm_up(self) -> None:
+        """Voice a word once, so the first sentence of the first reply is not slowed by first-run setup."""
+        for _ in self.synthesize("Hello."):
+            pass
 
     @property
     def sample_rate(self) -> int:

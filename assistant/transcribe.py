@@ -89,18 +89,34 @@ class Transcriber:
         """Queue the model load on the MLX worker and return at once."""
         return self._worker.submit(self._load_on_worker)
 
+    def warm_up(self, language: str | None = None) -> Future:
+        """Queue one transcription of a second of faint noise: MLX's first pass over a new shape
+        costs about a second more than the next ones, which the user's first turn should not pay."""
+        noise = np.random.default_rng(0).normal(0, 0.001, 16000).astype(np.float32)
+        if not self.multilingual:
+            language = None
+        return self.transcribe_soon(noise, language)
+
     def transcribe(self, audio: np.ndarray, language: str | None = None, progress: bool = False) -> Transcript:
         """Transcribe 16 kHz mono float32 audio of any length.
 
         `language` is an ISO 639-1 code, or None to detect it (the detected one is returned).
         ModelError when the model can't do that language. `progress` shows a bar on stderr.
         """
+        self._check_language(language)
+        return self._worker.call(self._transcribe_on_worker, audio, language, progress)
+
+    def transcribe_soon(self, audio: np.ndarray, language: str | None = None, progress: bool = False) -> Future:
+        """`transcribe`, queued on the MLX worker: returns at once, the Future gives the Transcript."""
+        self._check_language(language)
+        return self._worker.submit(self._transcribe_on_worker, audio, language, progress)
+
+    def _check_language(self, language: str | None) -> None:
         if language and not self.multilingual and language not in self.languages:
             raise ModelError(
                 f"{self.model_id} only understands {', '.join(self.languages)}, not {language!r}; "
                 "choose a multilingual Whisper (e.g. whisper-base) for it"
             )
-        return self._worker.call(self._transcribe_on_worker, audio, language, progress)
 
     def _load_on_worker(self):
         if self._model is None:

@@ -23,7 +23,7 @@ class SileroVad:
     def __init__(self, model_path: Path) -> None:
         from assistant.models.importers.onnx_check import open_onnx
 
-        self._session = open_onnx(Path(model_path))
+        self._session = open_onnx(Path(model_path), threads=1)  # a 32 ms frame is too small to split
         self._rate = np.array(RATE, dtype=np.int64)
         self.reset()
 

@@ -184,3 +184,31 @@ def test_invalid_config_is_rejected(overrides):
 def test_wrong_frame_size_is_rejected():
     with pytest.raises(ValueError):
         Endpointer().push(np.zeros(480, np.float32), 0.9)
+
+
+def test_pause_carries_exactly_the_utterance_that_ends_the_turn_there():
+    endpointer = Endpointer(EndpointConfig(pause_ms=224))
+    events = feed(endpointer, [S] * 20 + [V] * 30 + [S] * 30)
+    kinds = [(e.kind, e.frame) for e in events]
+    # The pause comes at the 7th silent frame (224 ms), before the 16th ends the turn.
+    assert kinds == [(START, 21), (EndpointEvent.PAUSE, 56), (END, 65)]
+    pause, end = events[1].utterance, events[2].utterance
+    assert (pause.start_frame, pause.end_frame, pause.last_voiced_frame) == (end.start_frame, end.end_frame, end.last_voiced_frame)
+    assert np.array_equal(pause.audio, end.audio)
+
+
+def test_a_pause_the_user_talks_through_is_followed_by_a_longer_turn():
+    endpointer = Endpointer(EndpointConfig(pause_ms=224))
+    events = feed(endpointer, [V] * 10 + [S] * 10 + [V] * 10 + [S] * 20)
+    pauses = [e for e in events if e.kind is EndpointEvent.PAUSE]
+    end = events[-1].utterance
+    assert len(pauses) == 2 and events[-1].kind is END
+    assert pauses[0].utterance.last_voiced_frame == 9 and end.last_voiced_frame == 29
+    assert pauses[1].utterance.last_voiced_frame == end.last_voiced_frame
+
+
+def test_no_pause_for_a_blip_or_when_pause_ms_is_off():
+    blip = feed(Endpointer(EndpointConfig(pause_ms=224)), [S] * 5 + [V] * 3 + [S] * 20)
+    assert EndpointEvent.PAUSE not in [e.kind for e in blip]
+    off = feed(Endpointer(), [V] * 30 + [S] * 30)
+    assert EndpointEvent.PAUSE not in [e.kind for e in off]

@@ -317,6 +317,26 @@ def test_record_reply_and_reset(make_chat, traced_prompts):
     assert "capital of France" not in prompt and "Hello again." in prompt
 
 
+def test_prefill_leaves_a_token_to_read_and_changes_no_reply(make_chat, traced_generation):
+    plain, prefilled = make_chat(max_reply_tokens=6), make_chat(max_reply_tokens=6)
+    expected = "".join(plain.reply("What is the capital of France?"))
+    prefilled.prefill("What is the capital of France?").result()
+    assert "".join(prefilled.reply("What is the capital of France?")) == expected
+    # The reply to a prefilled message read only its last token; the plain one read the whole prompt.
+    assert len(traced_generation.prompts[-1]) == 1 < len(traced_generation.prompts[0])
+
+
+def test_prefill_of_the_history_then_a_different_message(make_chat, traced_generation):
+    plain, prefilled = make_chat(max_reply_tokens=4), make_chat(max_reply_tokens=4)
+    for chat in (plain, prefilled):
+        chat.record_reply("".join(chat.reply("Hello.")))
+    prefilled.prefill(None).result()  # the history, while the user thinks
+    prefilled.prefill("A guess that turned out wrong.").result()  # an early transcript the user talked past
+    expected = "".join(plain.reply("Tell me a joke."))
+    assert "".join(prefilled.reply("Tell me a joke.")) == expected
+    assert len(traced_generation.prompts[-1]) < len(traced_generation.prompts[-2])
+
+
 # --- chat: history trimming -------------------------------------------------------------------
 
 

@@ -1,0 +1,81 @@
+"""Double-talk gate: while Parley speaks, can this microphone frame be the user, or only Parley's echo?
+
+The echo canceller leaks while it adapts (at the start of a reply, after a pause, when the room
+changes), and a leak loud enough passes the VAD: Parley would interrupt itself. The gate is the
+classic answer of telephone echo cancellers (Geigel's detector), made adaptive. It learns how loud
+the echo comes back, as a ratio of what the microphone hears to what the speaker played lately (the
+echo return), and lets a frame count as speech only when, after echo cancellation, it is still
+`margin` times louder than the loudest echo that ratio allows. A person talking over Parley does
+that easily; the leftover of the echo does not. With nothing playing the gate is open.
+
+Pure logic, no audio devices: `played()` takes what the speaker played, `allows()` one microphone
+frame (raw and cleaned levels), both from the listening thread.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class EchoGateConfig:
+    """Tuning of `EchoGate`."""
+
+    # How long a played sound can still come back (output and input latency plus the room; about
+    # 0.3 s through PulseAudio here): the echo of a
+    # frame is compared with the loudest block played this long before it.
+    window_ms: int = 600
+    # Echo return assumed until measured: -6 dB, the usual design figure for speakerphones.
+    initial_return: float = 0.5
+    # How much louder than the loudest possible echo a frame must be to count as the user.
+    margin: float = 2.0
+    # Below this played level (RMS) nothing audible is playing: the gate is open.
+    min_played_level: float = 0.003
+    # Frames of measured echo return kept (about 3 s of playback at 32 ms frames) and how many are
+    # needed before the measurement replaces the assumption.
+    history_frames: int = 100
+    min_measured_frames: int = 20
+    # The echo return is this percentile of the measured ratios: the loud end of the echo, not its mean.
+    percentile: float = 90.0
+
+
+class EchoGate:
+    """Decides per microphone frame whether it may be the user while the speaker plays."""
+
+    def __init__(self, config: EchoGateConfig = EchoGateConfig()) -> None:
+        self.config = config
+        self._played: collections.deque[tuple[float, float]] = collections.deque()  # (time, level)
+        self._ratios: collections.deque[float] = collections.deque(maxlen=config.history_frames)
+
+    def played(self, audio: np.ndarray, now: float) -> None:
+        """What the speaker played since the last call (any length, any rate), at time `now` (seconds)."""
+        level = float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0
+        self._played.append((now, level))
+        horizon = now - self.config.window_ms / 1000
+        while self._played and self._played[0][0] < horizon:
+            self._played.popleft()
+
+    @property
+    def played_level(self) -> float:
+        """The loudest level played within the window: what the echo can be at most, before the return."""
+        return max((level for _, level in self._played), default=0.0)
+
+    @property
+    def echo_return(self) -> float:
+        """The measured (or, early on, assumed) ratio of echo at the microphone to the played level."""
+        if len(self._ratios) < self.config.min_measured_frames:
+            return self.config.initial_return
+        return float(np.clip(np.percentile(self._ratios, self.config.percentile), 0.01, 4.0))
+
+    def allows(self, raw_level: float, cleaned_level: float) -> bool:
+        """Whether a frame whose microphone level was `raw_level` (before echo cancellation) and
+        `cleaned_level` (after it) may be the user. Learns the echo return from it while playing."""
+        played = self.played_level
+        if played < self.config.min_played_level:
+            return True
+        threshold = self.config.margin * self.echo_return * played
+        self._ratios.append(raw_level / played)
+        return cleaned_level > threshold

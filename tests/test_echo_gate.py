@@ -1,0 +1,44 @@
+"""The double-talk gate: while Parley speaks, only microphone frames louder than its echo can be count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.echo_gate import EchoGate, EchoGateConfig
+
+
+def tone(level: float, n: int = 160) -> np.ndarray:
+    return np.full(n, level, np.float32)  # RMS == level
+
+
+def test_open_when_nothing_plays():
+    gate = EchoGate()
+    gate.played(tone(0.0), now=0.0)
+    assert gate.allows(raw_level=0.01, cleaned_level=0.01)
+
+
+def test_echo_leaking_through_the_canceller_is_held_but_a_louder_voice_passes():
+    gate = EchoGate()
+    for step in range(60):  # Parley speaks at 0.2; its echo comes back 10 dB down (0.063)
+        gate.played(tone(0.2), now=step * 0.032)
+        assert not gate.allows(raw_level=0.063, cleaned_level=0.05)  # the canceller still adapting
+    assert gate.echo_return == pytest.approx(0.063 / 0.2, rel=0.01)  # measured, not the assumed 0.5
+    assert gate.allows(raw_level=0.25, cleaned_level=0.2)  # the user, talking over it
+
+
+def test_until_measured_the_echo_return_is_assumed_to_be_minus_6_db():
+    gate = EchoGate()
+    gate.played(tone(0.2), now=0.0)
+    assert gate.echo_return == 0.5
+    assert not gate.allows(raw_level=0.19, cleaned_level=0.19)  # could be a loud echo: held
+    assert gate.allows(raw_level=0.3, cleaned_level=0.25)
+
+
+def test_the_echo_of_the_last_word_is_still_expected_after_playback_ends():
+    gate = EchoGate(EchoGateConfig(window_ms=600))
+    gate.played(tone(0.2), now=0.0)
+    gate.played(tone(0.0), now=0.4)  # nothing played since, but the room still rings
+    assert not gate.allows(raw_level=0.05, cleaned_level=0.05)
+    gate.played(tone(0.0), now=0.7)  # past the window: open again
+    assert gate.allows(raw_level=0.05, cleaned_level=0.05)
