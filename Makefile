@@ -32,7 +32,7 @@ bench: models
 
 # Live latency through virtual audio devices (brings up its own PulseAudio rig).
 bench-realtime: models
-	$(BIN)/python -m benchmarks.realtime
+	$(BIN)/parley bench realtime --json
 
 setup: system-packages $(STAMP)
 

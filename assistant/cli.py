@@ -77,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("model_id", metavar="ID")
     remove.set_defaults(handler=_models_remove)
 
+    bench = commands.add_parser("bench", help="measure Parley on this machine (from a source checkout)")
+    bench_commands = bench.add_subparsers(title="benchmarks", metavar="BENCHMARK", required=True)
+    realtime = bench_commands.add_parser(
+        "realtime", help="live response and barge-in latency through virtual audio devices, with an echo path")
+    realtime.add_argument("--trials", type=int, default=20, help="spoken questions to ask (default 20)")
+    realtime.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
+    realtime.set_defaults(handler=_bench_realtime)
+
     from assistant.speech_commands import add_speech_commands
 
     add_speech_commands(commands)
@@ -90,6 +98,31 @@ def _doctor(args) -> int:
     from assistant.doctor import print_report
 
     return print_report()
+
+
+def _bench_realtime(args) -> int:
+    """Runs benchmarks/realtime.py of the source checkout: it needs the virtual audio rig of the tests."""
+    import json
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "realtime.py").is_file() or not (root / "tests" / "rig").is_dir():
+        print("parley bench realtime runs from Parley's source checkout (it drives virtual audio devices "
+              "from its tests): run `make bench-realtime` there", file=sys.stderr)
+        return 2
+    if args.trials < 2:
+        print("--trials must be at least 2 (odd trials play out, even ones are interrupted)", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(root))
+    from benchmarks import realtime
+
+    result = realtime.main(args.trials, progress=not args.json)
+    if not args.json:
+        print(f"response: p50 {result['response_ms']['p50']} ms, p95 {result['response_ms']['p95']} ms; "
+              f"barge-in: p50 {result['barge_in_ms']['p50']} ms, p95 {result['barge_in_ms']['p95']} ms; "
+              f"self-interruptions: {result['self_interruptions']} in {result['trials']} trials")
+    print(json.dumps(result))
+    return 0
 
 
 def _models_list(args) -> int:

@@ -31,7 +31,8 @@ def percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 1) if values else float("nan")
 
 
-def main(trials: int = 20) -> dict:
+def main(trials: int = 20, progress: bool = True) -> dict:
+    """Run the trials and return the result (printed by `parley bench realtime`)."""
     import assistant  # noqa: F401
     from piper import PiperVoice
 
@@ -70,6 +71,8 @@ def main(trials: int = 20) -> dict:
                 chat.wait_for(_is("TurnTimings"), timeout=30)
             if "first_audio" in timings:
                 response.append(timings["first_audio"])
+            if progress:
+                print(f"trial {trial + 1}/{trials}: {question!r} {timings}", file=sys.stderr, flush=True)
             time.sleep(1.0)
         chat.stop()
     finally:
@@ -80,9 +83,8 @@ def main(trials: int = 20) -> dict:
         "self_interruptions": int(self_interruptions),
         "trials": trials,
     }
-    print(json.dumps(result))
     return result
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
+    print(json.dumps(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20)))

@@ -140,3 +140,45 @@ def test_speech_during_a_reply_silences_the_speaker(chat, audio_rig, spoken):
     assert np.sqrt(np.mean(before**2)) > 0.02
     assert np.sqrt(np.mean(after**2)) < 0.005
 
+
+
+QUESTIONS = ["What is the capital of France?", "What color is the sky?", "How many legs does a cat have?",
+             "What is the largest ocean?", "What do bees make?"]
+
+
+def test_with_an_echo_path_twenty_replies_play_out_and_a_real_interruption_still_works(audio_rig, default_store, spoken):
+    """The speaker echoes back into the microphone (10 dB down, 40 ms late), as laptop speakers do."""
+    import dataclasses
+
+    from assistant.settings import Settings, save_settings
+
+    short = Settings()
+    short = dataclasses.replace(short, conversation=dataclasses.replace(
+        short.conversation, system_prompt="Answer in one short sentence."))
+    save_settings(short)  # short replies keep twenty of them within a few minutes
+    audio_rig.enable_echo(latency_ms=40, volume_db=-10)
+    chat = ChatProcess(audio_rig)
+    try:
+        chat.wait_for(_is("StateChanged", state="listening"))
+        time.sleep(0.5)
+        for n in range(20):
+            chat.seen.clear()
+            question = QUESTIONS[n % len(QUESTIONS)]
+            audio_rig.play_into_mic(spoken(question), 22050)
+            said = chat.wait_for(_is("UserSaid"))
+            finished = chat.wait_for(_is("ReplyFinished"))
+            barge_ins = [e for e in chat.seen if e["event"] == "BargeIn"]
+            assert _words(question)[:12] in _words(said["text"]), (n, said)
+            assert not finished["interrupted"] and not barge_ins, f"reply {n + 1} interrupted itself: {chat.seen}"
+            time.sleep(0.8)  # the echo's tail dies away, as a person would wait to hear the answer out
+        # Still a real interruption gets through the gate.
+        chat.seen.clear()
+        audio_rig.play_into_mic(spoken("Tell me a long story about a brave little dragon."), 22050)
+        chat.wait_for(_is("StateChanged", state="speaking"))
+        time.sleep(1.0)
+        audio_rig.play_into_mic(spoken("Stop, stop. Tell me something else."), 22050, wait=False)
+        assert chat.wait_for(_is("BargeIn"))["latency_ms"] > 0
+        chat.wait_for(lambda e: e["event"] == "ReplyFinished" and e["interrupted"])
+    finally:
+        chat.stop()
+        audio_rig.disable_echo()
