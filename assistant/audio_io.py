@@ -20,6 +20,14 @@ from assistant.playback_buffer import PlaybackBuffer
 
 log = logging.getLogger(__name__)
 
+# A device that vanishes does not always end its stream: through PulseAudio (ALSA's pulse plugin) a killed or
+# suspended source leaves PortAudio's stream "active" with no more callbacks. A running stream whose callbacks have
+# stopped for this long has lost its device (one block is 10 ms; a busy machine delays them by tens of ms, and
+# on this 2-core machine with two audio daemons and models running, gaps of over a second were seen)...
+STALL_S = 2.0
+# ...or, before its first callback, for this long (an idle PulseAudio source can take ~2 s to wake up).
+FIRST_BLOCK_S = 3.0
+
 
 @dataclass(frozen=True)
 class AudioConfig:
@@ -61,13 +69,34 @@ def _open_stream(kind: str, name: str, wanted_rate: int, block_ms: int, callback
 
 
 class _StreamOwner:
-    """Holds a PortAudio stream: whether it still runs (a vanished device stops it), and closing it."""
+    """Holds a PortAudio stream: whether it still runs (a vanished device stops or stalls it), and closing it."""
 
     _stream = None
+    _opened_at = 0.0  # time.monotonic() when the stream was started
+    last_block_time = 0.0  # time.monotonic() of the newest callback
 
     @property
     def active(self) -> bool:
-        return bool(self._stream is not None and self._stream.active)
+        """The stream runs and its device still delivers blocks."""
+        return bool(self._stream is not None and self._stream.active) and not self.stalled
+
+    @property
+    def stalled(self) -> bool:
+        """The stream claims to run but its callbacks stopped (or never came): the device is gone."""
+        if self._stream is None or not self._stream.active:
+            return False
+        if self.last_block_time:
+            return time.monotonic() - self.last_block_time > STALL_S
+        return time.monotonic() - self._opened_at > FIRST_BLOCK_S
+
+    def wait_for_first_block(self, timeout: float = FIRST_BLOCK_S) -> bool:
+        """Wait until the device has delivered a block since the stream started (True) or `timeout` passed."""
+        deadline = time.monotonic() + timeout
+        while not self.last_block_time:
+            if self._stream is None or not self._stream.active or time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def stop(self) -> None:
         if self._stream is not None:
@@ -87,6 +116,7 @@ class Microphone(_StreamOwner):
         self.overflows = 0
 
     def start(self) -> None:
+        self._opened_at = time.monotonic()
         self._stream, rate = _open_stream("input", self.config.input_device, self.config.capture_rate,
                                           self.config.block_ms, self._callback)
         if rate != self.config.capture_rate:
@@ -131,6 +161,7 @@ class Speaker(_StreamOwner):
         # The ring must exist before the first callback, at the rate the device ends up with: the
         # device's rate is at most 48 kHz, so size for that and keep the voice's rate when it is taken.
         self.buffer = PlaybackBuffer(48000 * 120)  # two minutes of reply
+        self._opened_at = time.monotonic()
         self._stream, self.rate = _open_stream("output", self.config.output_device, self.voice_rate,
                                                self.config.block_ms, self._callback)
 
@@ -142,6 +173,7 @@ class Speaker(_StreamOwner):
             self.first_sound_time = time.monotonic()
             self._armed = False
         self.reference.write(outdata[:, 0])
+        self.last_block_time = time.monotonic()
 
     def arm(self) -> None:
         """Note the time of the next block that carries audio (the start of a reply) in first_sound_time."""

@@ -13,7 +13,7 @@ from assistant.events import BargeIn, Problem, ReplyFinished, ReplyText, State, 
 
 _STATE_LABELS = {
     State.IDLE: "idle", State.LISTENING: "listening…", State.USER_SPEAKING: "hearing you…",
-    State.THINKING: "thinking…", State.SPEAKING: "speaking",
+    State.THINKING: "thinking…", State.SPEAKING: "speaking", State.MUTED: "muted",
 }
 
 

@@ -15,10 +15,12 @@ history keeps only what was heard, marked as interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -116,6 +118,7 @@ class Conversation:
         self._barge_started = 0.0
         self._pending = 0  # turns queued or being answered
         self._microphone_lost = False
+        self._muted = False
         self._chat_language: str | None = None  # the reply language of the last turn (for "auto")
         self._early = None  # ((start frame, last voiced frame), Future of its Transcript) from a pause
 
@@ -139,7 +142,7 @@ class Conversation:
                 self._echo = _make_echo_canceller(self.microphone.config.capture_rate)
             log.info("echo cancellation %s", "on" if self._echo is not None else "off")
             self._spawn("listen", self._listen_loop)
-        self._set_state(State.LISTENING if listen and self.config.hands_free else State.IDLE)
+        self._set_state(self._resting_state() if listen else State.IDLE)
 
     def stop(self) -> None:
         """Stop listening and speaking, and end the threads."""
@@ -175,7 +178,30 @@ class Conversation:
                 if len(audio) >= FRAME * 4:
                     self._queue("audio", audio, time.monotonic())
                 else:
-                    self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
+                    self._set_state(self._resting_state())
+
+    def set_hands_free(self, on: bool) -> None:
+        """Switch between hands-free (listening all the time) and push-to-talk only, live."""
+        with self._lock:
+            self.config = dataclasses.replace(self.config, hands_free=on)
+            if self.state in (State.IDLE, State.LISTENING):
+                self._set_state(self._resting_state())
+
+    def set_muted(self, muted: bool) -> None:
+        """Mute the microphone: nothing it hears counts (a reply in progress plays on), live."""
+        with self._lock:
+            self._muted = muted
+            if muted and self._ptt_pressed:
+                self._ptt_pressed, self._ptt_frames = False, []
+            if muted and self._reply is not None and self._reply.paused:
+                self._resume_or_listen()  # what paused it will not be heard now
+                return
+            if self.state in (State.IDLE, State.LISTENING, State.MUTED, State.USER_SPEAKING) and self._reply is None:
+                self._set_state(self._resting_state())
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
 
     def wait_until_quiet(self, timeout: float = 300.0) -> bool:
         """Block until no turn is queued or being answered (for scripted use: `chat --text` at end of input)."""
@@ -212,7 +238,7 @@ class Conversation:
         endpointer = Endpointer(self.config.endpoint)
         carry = np.zeros(0, np.float32)
         raw_carry = np.zeros(0, np.float32)  # the same samples before echo cancellation
-        reference = _ReferenceResampler(self.speaker, self.microphone.config.capture_rate) if self._echo else None
+        reference = _ReferenceResampler(lambda: self.speaker, self.microphone.config.capture_rate) if self._echo else None
         gate = EchoGate() if self._echo else None
         while self._running.is_set():
             if not self.microphone.active:
@@ -250,7 +276,9 @@ class Conversation:
             if self._ptt_pressed:
                 self._ptt_frames.append(frame.copy())
                 return
-        if not self.config.hands_free:
+        if self._muted or not self.config.hands_free:
+            # Fed as silence, so that speech cut off by muting closes and frame numbers stay in step.
+            endpointer.push(frame, 0.0)
             return
         for event in endpointer.push(frame, probability):
             if event.kind is EndpointEvent.SPEECH_START:
@@ -364,7 +392,7 @@ class Conversation:
                 self._set_state(State.SPEAKING)
                 self._queue("finish", reply, 0.0)  # the turn thread sees it played to the end
                 return
-        self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
+        self._set_state(self._resting_state())
 
     def _sounds_like_own_reply(self, heard: str) -> bool:
         """True when what the microphone heard during a reply is mostly that reply's own words.
@@ -417,7 +445,7 @@ class Conversation:
             except Exception as exc:  # a failed turn must not end the conversation
                 log.exception("turn failed")
                 self.bus.publish(Problem(f"that turn failed: {exc}", "try again; details are in the log file"))
-                self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
+                self._set_state(self._resting_state())
             finally:
                 with self._lock:
                     self._pending -= 1
@@ -494,6 +522,9 @@ class Conversation:
         while self._running.is_set() and not reply.finished.is_set():
             if reply.paused:
                 return
+            if not self.speaker.active:
+                self._recover_speaker(reply)
+                return
             if self.speaker.buffer.queued == 0:
                 break
             time.sleep(0.01)
@@ -507,7 +538,27 @@ class Conversation:
             if self._pending == 0:  # nobody waiting: read the history into the cache while the user thinks
                 self.engines.chat.prefill(None, self._chat_language)
         self._publish_timings(reply)
-        self._set_state(State.LISTENING if self.config.hands_free else State.IDLE)
+        self._set_state(self._resting_state())
+
+    def _recover_speaker(self, reply: _Reply) -> None:
+        """The output device vanished mid-reply (its stream ended, or stalled): the reply ends where the
+        user stopped hearing it, and the next one plays on the system default output."""
+        log.warning("the speaker stopped (%s)", "no callbacks" if self.speaker.stalled else "stream ended")
+        self.bus.publish(Problem("the speaker stopped; switching to the system default output",
+                                 "check the speaker or headphones connection, or pick one in Settings"))
+        with self._lock:
+            if self._reply is reply and not reply.interrupted:
+                self._cancel(reply)
+            old = self.speaker
+            speaker = Speaker(AudioConfig(block_ms=old.config.block_ms), old.voice_rate)
+            old.stop()
+            try:
+                speaker.start()
+            except Exception as exc:  # tried again at the next reply
+                log.warning("no default output either: %s", exc)
+                return
+            self.speaker = speaker
+        self._set_state(self._resting_state())
 
     def _publish_timings(self, reply: _Reply) -> None:
         first_sound = self.speaker.first_sound_time if self.speaker else 0.0
@@ -535,6 +586,12 @@ class Conversation:
             self._pending += 1
         self._utterances.put((kind, payload, end_of_speech))
 
+    def _resting_state(self) -> State:
+        """The state between turns."""
+        if self._muted:
+            return State.MUTED
+        return State.LISTENING if self.config.hands_free and self.microphone is not None else State.IDLE
+
     def _set_state(self, state: State) -> None:
         if state is not self.state:
             self.state = state
@@ -557,14 +614,20 @@ def _word_list(text: str) -> list[str]:
 class _ReferenceResampler:
     """What the speaker played, at the capture rate, for the echo canceller's reference stream."""
 
-    def __init__(self, speaker: Speaker, rate: int) -> None:
-        import soxr
-
-        self._speaker = speaker
-        self._stream = soxr.ResampleStream(speaker.rate, rate, 1, dtype="float32")
+    def __init__(self, speaker: Callable[[], Speaker], rate: int) -> None:
+        self._speaker = speaker  # the current one: it is replaced when the output device vanishes
+        self._rate = rate
+        self._playing: Speaker | None = None
+        self._stream = None
 
     def read(self) -> np.ndarray:
-        ring = self._speaker.reference
+        import soxr
+
+        speaker = self._speaker()
+        if speaker is not self._playing:
+            self._playing = speaker
+            self._stream = soxr.ResampleStream(speaker.rate, self._rate, 1, dtype="float32")
+        ring = speaker.reference
         out = np.empty(ring.queued, np.float32)
         got = ring.read_into(out)
         return self._stream.resample_chunk(out[:got])

@@ -24,6 +24,7 @@ class State(Enum):
     USER_SPEAKING = "user_speaking"
     THINKING = "thinking"  # transcribing and waiting for the first words of the reply
     SPEAKING = "speaking"
+    MUTED = "muted"  # the microphone is muted: nothing is heard until it is unmuted
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,15 @@ class Problem:
     fix: str = ""
 
 
-Event = StateChanged | UserSaid | ReplyText | ReplyFinished | TurnTimings | BargeIn | Problem
+@dataclass(frozen=True)
+class Loading:
+    """Models are being set up or loaded (`what` says which, for a progress line); `done` when ready."""
+
+    what: str
+    done: bool = False
+
+
+Event = StateChanged | UserSaid | ReplyText | ReplyFinished | TurnTimings | BargeIn | Problem | Loading
 
 
 class EventBus:

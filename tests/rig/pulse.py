@@ -26,6 +26,7 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,9 @@ SPEAKER_SINK = "parley_speaker"
 MIC_FEED_SINK = "parley_mic_feed"
 MIC_SOURCE = "parley_mic"
 SINK_RATE = 48000
+# The microphone: a remap of the mic feed's monitor (so it can be removed and brought back on its own).
+_MIC_SOURCE_ARGS = (f"master={MIC_FEED_SINK}.monitor", f"source_name={MIC_SOURCE}", "channels=1", "channel_map=mono",
+                    "source_properties=device.description=Parley-rig-microphone")
 
 APT_PACKAGES = "libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
 
@@ -335,6 +339,98 @@ class AudioRig:
             if self.running:
                 self._pactl("unload-module", str(module))
 
+    # ---------------------------------------------------------------- unplugging
+
+    def remove_microphone(self, take_streams: bool = True) -> None:
+        """Unplug the microphone: its PulseAudio source disappears and the daemon's default input falls back to
+        another source (the speaker's monitor). restore_microphone() plugs it back.
+
+        PulseAudio itself moves the streams that were recording from a vanished source to its fallback, so a client
+        sees nothing at all (take_streams=False: what a desktop sound server does). take_streams=True also kills
+        those streams, as a device that vanishes under a plain ALSA or CoreAudio host does: PortAudio's stream then
+        stays "active" but its callbacks stop for good."""
+        modules = [line.split("\t") for line in self._pactl("list", "short", "modules").splitlines()]
+        mine = [m[0] for m in modules
+                if len(m) > 2 and m[1] == "module-remap-source" and f"source_name={MIC_SOURCE}" in m[2].split()]
+        if not mine:
+            raise RuntimeError(f"the microphone {MIC_SOURCE} is not plugged in")
+        self._drop_readers(MIC_SOURCE)  # the rig's own keep-alive reader
+        recording = self._stream_indexes("source-outputs", self._device_index("sources", MIC_SOURCE))
+        for module in mine:
+            self._pactl("unload-module", module)
+        if take_streams:
+            for index in recording:  # (one that ended meanwhile answers "No source output found")
+                self._pulse_cli(f"kill-source-output {index}")
+
+    def restore_microphone(self) -> None:
+        """Plug the microphone back in as the default input (a no-op when it is there); wait until it delivers.
+
+        Streams that follow the default input (the app's, opened on the system default) move to it. So do the rig's
+        own keep-alive readers, which are restarted on their sources; a Recorder running across this may move too."""
+        if self.microphone_present:
+            return
+        self._pactl("load-module", "module-remap-source", *_MIC_SOURCE_ARGS)
+        self._pactl("set-default-source", MIC_SOURCE)
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for reader in readers:
+            self._end(reader)
+        self._start_readers()
+        self._wait_for_mic()
+
+    def stall_microphone(self, stalled: bool = True) -> None:
+        """Make the microphone stop delivering audio (PulseAudio suspends the source) or, with False, go on again.
+
+        Its streams stay connected, and PortAudio's stay "active", but their callbacks stop: a device that hangs."""
+        self._pactl("suspend-source", MIC_SOURCE, "1" if stalled else "0")
+
+    @property
+    def microphone_present(self) -> bool:
+        return MIC_SOURCE in self._pactl("list", "short", "sources").split()
+
+    def _drop_readers(self, source: str) -> None:
+        with self._lock:
+            gone = [p for p in self._readers if f"--device={source}" in p.args]
+            self._readers = [p for p in self._readers if p not in gone]
+        for proc in gone:
+            self._end(proc)
+
+    def _device_index(self, kind: str, name: str) -> str | None:
+        for line in self._pactl("list", "short", kind).splitlines():
+            fields = line.split("\t")
+            if len(fields) > 1 and fields[1] == name:
+                return fields[0]
+        return None
+
+    def _stream_indexes(self, kind: str, device_index: str | None) -> list[str]:
+        """Indexes of the streams (sink-inputs / source-outputs) on a device, from `pactl list short`."""
+        if device_index is None:
+            return []
+        rows = [line.split("\t") for line in self._pactl("list", "short", kind).splitlines()]
+        return [row[0] for row in rows if len(row) > 1 and row[1] == device_index]
+
+    def _pulse_cli(self, command: str) -> str:
+        """One command of PulseAudio's CLI protocol (pactl has no kill-source-output), returning the daemon's answer;
+        the protocol's module loads on first use."""
+        socket_path = self._require_root() / "cli"
+        if not socket_path.exists():
+            self._pactl("load-module", "module-cli-protocol-unix", f"socket={socket_path}")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as cli:
+            cli.settimeout(5)
+            cli.connect(str(socket_path))
+            cli.sendall(f"{command}\n".encode())
+            cli.shutdown(socket.SHUT_WR)  # the daemon answers and hangs up ("exit" would end the daemon itself)
+            reply = b""
+            while True:
+                chunk = cli.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        answer = reply.decode(errors="replace").strip()
+        if answer.startswith(("Failed", "Unknown command")):
+            raise RuntimeError(f"pulseaudio cli {command!r}: {answer}")
+        return answer
+
     # ---------------------------------------------------------------- internals
 
     def _require_root(self) -> Path:
@@ -352,8 +448,7 @@ class AudioRig:
             "sink_properties=device.description=Parley-rig-speaker\n"
             f"load-module module-null-sink sink_name={MIC_FEED_SINK} rate={SINK_RATE} channels=1 channel_map=mono "
             "sink_properties=device.description=Parley-rig-mic-feed\n"
-            f"load-module module-remap-source master={MIC_FEED_SINK}.monitor source_name={MIC_SOURCE} "
-            "channels=1 channel_map=mono source_properties=device.description=Parley-rig-microphone\n"
+            f"load-module module-remap-source {' '.join(_MIC_SOURCE_ARGS)}\n"
             f"set-default-sink {SPEAKER_SINK}\n"
             f"set-default-source {MIC_SOURCE}\n"
             + self.extra_config)
