@@ -237,7 +237,6 @@ class Conversation:
         vad.reset()
         endpointer = Endpointer(self.config.endpoint)
         carry = np.zeros(0, np.float32)
-        raw_carry = np.zeros(0, np.float32)  # the same samples before echo cancellation
         reference = _ReferenceResampler(lambda: self.speaker, self.microphone.config.capture_rate) if self._echo else None
         gate = EchoGate() if self._echo else None
         while self._running.is_set():
@@ -253,7 +252,6 @@ class Conversation:
                 played = reference.read()
                 self._echo.played(played)
                 gate.played(played, arrived)
-                raw_carry = np.concatenate([raw_carry, audio])
                 audio = self._echo.captured(audio)
             carry = np.concatenate([carry, audio])
             while len(carry) >= FRAME:
@@ -263,12 +261,11 @@ class Conversation:
                 self._frame_times[index % len(self._frame_times)] = arrived
                 probability = vad.probability(frame)
                 if gate is not None:
-                    raw, raw_carry = raw_carry[:FRAME], raw_carry[FRAME:]
-                    if not gate.allows(_level(raw), _level(frame)):
+                    if not gate.allows(_level(frame)):
                         probability = 0.0  # no louder than Parley's own echo can be
                     elif probability > 0.5 and self.state is State.SPEAKING:
-                        log.debug("speech-like frame while speaking: raw %.4f, cleaned %.4f, played %.4f, return %.2f",
-                                  _level(raw), _level(frame), gate.played_level, gate.echo_return)
+                        log.debug("speech-like frame while speaking: %.4f, played %.4f, residual echo %.3f",
+                                  _level(frame), gate.played_level, gate.echo_return)
                 self._on_frame(endpointer, frame, probability, index)
 
     def _on_frame(self, endpointer: Endpointer, frame: np.ndarray, probability: float, index: int) -> None:

@@ -1,15 +1,16 @@
 """Double-talk gate: while Parley speaks, can this microphone frame be the user, or only Parley's echo?
 
-The echo canceller leaks while it adapts (at the start of a reply, after a pause, when the room
-changes), and a leak loud enough passes the VAD: Parley would interrupt itself. The gate is the
-classic answer of telephone echo cancellers (Geigel's detector), made adaptive. It learns how loud
-the echo comes back, as a ratio of what the microphone hears to what the speaker played lately (the
-echo return), and lets a frame count as speech only when, after echo cancellation, it is still
-`margin` times louder than the loudest echo that ratio allows. A person talking over Parley does
-that easily; the leftover of the echo does not. With nothing playing the gate is open.
+The echo canceller leaks while it adapts (at the start of the first reply, when the room changes),
+and a leak loud enough passes the VAD: Parley would interrupt itself. The gate is the classic answer
+of telephone echo cancellers (Geigel's detector), made adaptive. It learns how much of what the
+speaker played is still there after echo cancellation (the residual echo, as a ratio of the played
+level), and lets a frame count as speech only when it is `margin` times louder than the loudest
+residual that ratio allows. A person talking over Parley does that easily; the echo does not. Once
+the canceller has converged the residual is small and the gate lets a soft voice through; while it
+leaks, the gate holds the leak. With nothing playing the gate is open.
 
-Pure logic, no audio devices: `played()` takes what the speaker played, `allows()` one microphone
-frame (raw and cleaned levels), both from the listening thread.
+Pure logic, no audio devices: `played()` takes what the speaker played, `allows()` the level of one
+microphone frame after echo cancellation, both from the listening thread.
 """
 
 from __future__ import annotations
@@ -28,17 +29,17 @@ class EchoGateConfig:
     # 0.3 s through PulseAudio here): the echo of a
     # frame is compared with the loudest block played this long before it.
     window_ms: int = 600
-    # Echo return assumed until measured: -6 dB, the usual design figure for speakerphones.
+    # Residual echo assumed until measured: -6 dB, the usual design figure for speakerphones.
     initial_return: float = 0.5
     # How much louder than the loudest possible echo a frame must be to count as the user.
     margin: float = 2.0
     # Below this played level (RMS) nothing audible is playing: the gate is open.
     min_played_level: float = 0.003
-    # Frames of measured echo return kept (about 3 s of playback at 32 ms frames) and how many are
+    # Frames of measured residual kept (about 3 s of playback at 32 ms frames) and how many are
     # needed before the measurement replaces the assumption.
     history_frames: int = 100
-    min_measured_frames: int = 20
-    # The echo return is this percentile of the measured ratios: the loud end of the echo, not its mean.
+    min_measured_frames: int = 15
+    # The residual is this percentile of the measured ratios: the loud end of the echo, not its mean.
     percentile: float = 90.0
 
 
@@ -65,17 +66,17 @@ class EchoGate:
 
     @property
     def echo_return(self) -> float:
-        """The measured (or, early on, assumed) ratio of echo at the microphone to the played level."""
+        """The measured (or, early on, assumed) ratio of the echo left after cancellation to the played level."""
         if len(self._ratios) < self.config.min_measured_frames:
             return self.config.initial_return
         return float(np.clip(np.percentile(self._ratios, self.config.percentile), 0.01, 4.0))
 
-    def allows(self, raw_level: float, cleaned_level: float) -> bool:
-        """Whether a frame whose microphone level was `raw_level` (before echo cancellation) and
-        `cleaned_level` (after it) may be the user. Learns the echo return from it while playing."""
+    def allows(self, level: float) -> bool:
+        """Whether a frame whose level after echo cancellation is `level` may be the user. While
+        something plays, the frame also teaches the gate how much echo is left."""
         played = self.played_level
         if played < self.config.min_played_level:
             return True
         threshold = self.config.margin * self.echo_return * played
-        self._ratios.append(raw_level / played)
-        return cleaned_level > threshold
+        self._ratios.append(level / played)
+        return level > threshold

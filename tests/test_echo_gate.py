@@ -15,30 +15,38 @@ def tone(level: float, n: int = 160) -> np.ndarray:
 def test_open_when_nothing_plays():
     gate = EchoGate()
     gate.played(tone(0.0), now=0.0)
-    assert gate.allows(raw_level=0.01, cleaned_level=0.01)
+    assert gate.allows(0.01)
 
 
-def test_echo_leaking_through_the_canceller_is_held_but_a_louder_voice_passes():
+def test_a_leaking_canceller_is_held_but_a_louder_voice_passes():
     gate = EchoGate()
-    for step in range(60):  # Parley speaks at 0.2; its echo comes back 10 dB down (0.063)
+    for step in range(60):  # Parley speaks at 0.2; the canceller lets 0.06 of its echo through
         gate.played(tone(0.2), now=step * 0.032)
-        assert not gate.allows(raw_level=0.063, cleaned_level=0.05)  # the canceller still adapting
-    assert gate.echo_return == pytest.approx(0.063 / 0.2, rel=0.01)  # measured, not the assumed 0.5
-    assert gate.allows(raw_level=0.25, cleaned_level=0.2)  # the user, talking over it
+        assert not gate.allows(0.06)
+    assert gate.echo_return == pytest.approx(0.3, rel=0.01)  # measured, not the assumed 0.5
+    assert gate.allows(0.2)  # the user, talking over it
 
 
-def test_until_measured_the_echo_return_is_assumed_to_be_minus_6_db():
+def test_once_the_canceller_has_converged_a_soft_voice_gets_through():
+    gate = EchoGate()
+    for step in range(60):
+        gate.played(tone(0.2), now=step * 0.032)
+        gate.allows(0.004)  # -34 dB of residual echo
+    assert gate.allows(0.03) and not gate.allows(0.005)
+
+
+def test_until_measured_the_residual_is_assumed_to_be_minus_6_db():
     gate = EchoGate()
     gate.played(tone(0.2), now=0.0)
     assert gate.echo_return == 0.5
-    assert not gate.allows(raw_level=0.19, cleaned_level=0.19)  # could be a loud echo: held
-    assert gate.allows(raw_level=0.3, cleaned_level=0.25)
+    assert not gate.allows(0.19)  # could be a loud echo: held
+    assert gate.allows(0.25)
 
 
 def test_the_echo_of_the_last_word_is_still_expected_after_playback_ends():
     gate = EchoGate(EchoGateConfig(window_ms=600))
     gate.played(tone(0.2), now=0.0)
     gate.played(tone(0.0), now=0.4)  # nothing played since, but the room still rings
-    assert not gate.allows(raw_level=0.05, cleaned_level=0.05)
+    assert not gate.allows(0.05)
     gate.played(tone(0.0), now=0.7)  # past the window: open again
-    assert gate.allows(raw_level=0.05, cleaned_level=0.05)
+    assert gate.allows(0.05)
