@@ -14,15 +14,22 @@ UNAME := $(shell uname -s)
 
 # Debian packages: PortAudio for sound, OpenBLAS for fast MLX matrix products on the CPU, and
 # PulseAudio with its ALSA plugin for the tests' virtual microphone and speaker.
-APT_PACKAGES := libportaudio2 libopenblas0-pthread pulseaudio pulseaudio-utils libasound2-plugins
+# Audio (PortAudio, and the PulseAudio of the virtual test devices), BLAS, Qt's X11 platform plugin, and
+# the virtual screen, tray host and key presses of the desktop-app tests.
+APT_PACKAGES := libportaudio2 libopenblas0-pthread pulseaudio pulseaudio-utils libasound2-plugins \
+	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 \
+	xvfb trayer xdotool x11-utils
 
-.PHONY: run test bench bench-realtime setup system-packages models doctor clean
+.PHONY: run test test-ui bench bench-realtime setup system-packages models doctor clean
 
 run: models
 	$(BIN)/parley
 
 test: models
 	$(BIN)/python -m pytest -q
+
+test-ui: models
+	$(BIN)/python -m pytest -q tests/ui
 
 doctor: models
 	$(BIN)/parley doctor

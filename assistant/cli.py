@@ -18,8 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(verbose=args.verbose)
     if not getattr(args, "handler", None):
-        # No app window yet: `parley` on its own checks the installation.
-        args.handler = _doctor
+        args.handler = _app
     try:
         return args.handler(args)
     except KeyboardInterrupt:
@@ -50,7 +49,8 @@ def _release_mlx_streams() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="parley", description="Parley, a private voice assistant.")
+    parser = argparse.ArgumentParser(prog="parley", description="Parley, a private voice assistant. "
+                                     "On its own, `parley` starts the menu-bar app.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to the console too")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
 
     add_chat_command(commands)
     return parser
+
+
+def _app(args) -> int:
+    """`parley` on its own: the menu-bar app. The engine never imports Qt; only this entry point does."""
+    from ui.app import main as run_app
+
+    return run_app()
 
 
 def _doctor(args) -> int:

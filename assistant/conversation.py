@@ -280,7 +280,7 @@ class Conversation:
         for event in endpointer.push(frame, probability):
             if event.kind is EndpointEvent.SPEECH_START:
                 start_frame = max(0, event.frame - self.config.endpoint.start_frames + 1)
-                self._barge_started = self._frame_times[start_frame % len(self._frame_times)]
+                self._barge_started = float(self._frame_times[start_frame % len(self._frame_times)])
                 with self._lock:
                     self._interrupt(pause_only=True)
                 self._set_state(State.USER_SPEAKING)
@@ -295,7 +295,7 @@ class Conversation:
                         # Whisper needs the MLX thread the reply is generating on: stop generating
                         # (what is already voiced stays, to resume if this held no words).
                         self.engines.chat.cancel()
-                voiced_at = self._frame_times[utterance.last_voiced_frame % len(self._frame_times)]
+                voiced_at = float(self._frame_times[utterance.last_voiced_frame % len(self._frame_times)])
                 self._queue("audio", utterance, voiced_at)
                 self._set_state(State.THINKING)
 

