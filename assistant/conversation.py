@@ -232,7 +232,7 @@ class Conversation:
         try:
             vad = self.engines.vad
         except ModelError as exc:
-            self.bus.publish(Problem(str(exc), "install the default models: parley models setup"))
+            self.bus.publish(Problem(str(exc), "install the default models: parley models setup", "settings"))
             return
         vad.reset()
         endpointer = Endpointer(self.config.endpoint)
@@ -328,7 +328,7 @@ class Conversation:
             self._microphone_lost = True
             log.warning("the microphone stopped (%s)", "no audio" if self.microphone.stalled else "stream ended")
             self.bus.publish(Problem("the microphone stopped; switching to the system default input",
-                                     "check the microphone connection or pick one in Settings"))
+                                     "check the microphone connection or pick one in Settings", "settings"))
         self.microphone.stop()
         self.microphone = Microphone(AudioConfig(capture_rate=self.microphone.config.capture_rate))
         try:
@@ -542,7 +542,7 @@ class Conversation:
         user stopped hearing it, and the next one plays on the system default output."""
         log.warning("the speaker stopped (%s)", "no callbacks" if self.speaker.stalled else "stream ended")
         self.bus.publish(Problem("the speaker stopped; switching to the system default output",
-                                 "check the speaker or headphones connection, or pick one in Settings"))
+                                 "check the speaker or headphones connection, or pick one in Settings", "settings"))
         with self._lock:
             if self._reply is reply and not reply.interrupted:
                 self._cancel(reply)

@@ -80,6 +80,7 @@ class Problem:
 
     message: str
     fix: str = ""
+    action: str = ""  # what would help, for a button in a UI: "settings", "retry" (start again) or ""
 
 
 @dataclass(frozen=True)

@@ -50,13 +50,11 @@ class AssistantSession:
         """Use new settings. A change of models, devices, listening or prompt rebuilds the conversation
         in the background (`Loading` events meanwhile); a change of mode applies at once."""
         old, self.settings = self.settings, settings
-        before, after = _without(old, _LIVE_ONLY), _without(settings, _LIVE_ONLY)
-        if before == after:
-            return
-        if _with_mode(before, after.conversation.mode) == after:
-            self.set_hands_free(after.conversation.mode == "hands_free")
-            return
-        self._jobs.put(self._start)
+        change = what_changed(old, settings)
+        if change == "mode":
+            self.set_hands_free(settings.conversation.mode == "hands_free")
+        elif change == "engines":
+            self._jobs.put(self._start)
 
     def shutdown(self, timeout: float = 15.0) -> None:
         """Stop the conversation and the session thread."""
@@ -123,7 +121,7 @@ class AssistantSession:
             except Exception as exc:  # the app must go on, and say what happened
                 log.exception("session job failed")
                 self.bus.publish(Problem(f"Parley could not start listening: {exc}",
-                                         "check the settings (models and devices); details are in the log file"))
+                                         "check the settings (models and devices); details are in the log file", "retry"))
                 self.bus.publish(StateChanged(State.IDLE))
 
     def _start(self) -> None:
@@ -152,6 +150,17 @@ class AssistantSession:
             conversation.stop()
         if engines is not None:
             engines.close()
+
+
+def what_changed(old: Settings, new: Settings) -> str:
+    """What a change of settings means for a running conversation: "nothing" (or only what the UI
+    handles, the hotkey), "mode" (hands-free or push-to-talk, switched live) or "engines" (rebuild)."""
+    before, after = _without(old, _LIVE_ONLY), _without(new, _LIVE_ONLY)
+    if before == after:
+        return "nothing"
+    if _with_mode(before, after.conversation.mode) == after:
+        return "mode"
+    return "engines"
 
 
 def _without(settings: Settings, sections: tuple[str, ...]) -> Settings:

@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from assistant.settings import Settings, SettingsError, load_settings, save_settings, settings_from_dict, settings_path
+from assistant.settings import (Settings, SettingsError, load_settings, load_settings_or_defaults, save_settings,
+                                settings_from_dict, settings_path)
 
 
 def test_missing_file_gives_defaults(tmp_path):
@@ -81,3 +82,22 @@ def test_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkey
         save_settings(changed, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["settings.toml"]
+
+
+@pytest.mark.parametrize("nonsense", ["[conversation]\nlanguage = \"klingon\"\n", "this is = not [toml", "\xff\xfe"])
+def test_the_app_starts_with_defaults_from_a_broken_file_and_keeps_it(tmp_path, nonsense):
+    path = tmp_path / "settings.toml"
+    path.write_bytes(nonsense.encode("latin-1"))
+    settings, problem = load_settings_or_defaults(path)
+    assert settings == Settings()
+    backups = list(tmp_path.glob("settings.broken-*.toml"))
+    assert len(backups) == 1 and backups[0].read_bytes() == nonsense.encode("latin-1")
+    assert not path.exists()  # the next save writes a fresh file; the user's text stays in the backup
+    assert str(backups[0]) in problem and "default settings" in problem
+
+
+def test_a_good_file_loads_with_no_problem(tmp_path):
+    path = save_settings(dataclasses.replace(Settings(), voice=dataclasses.replace(Settings().voice, speaking_rate=1.2)),
+                         tmp_path / "settings.toml")
+    settings, problem = load_settings_or_defaults(path)
+    assert settings.voice.speaking_rate == 1.2 and problem == ""

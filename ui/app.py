@@ -193,7 +193,7 @@ class ParleyApp(QObject):
                 self.settings_window.set_status("" if event.done else event.what.capitalize() + "…")
         elif isinstance(event, Problem):
             self.tray.show_state(TrayState.ERROR, event.message)
-            action = self.start if "could not start" in event.message else self.show_settings
+            action = {"settings": self.show_settings, "retry": self.start}.get(event.action, self.show_conversation)
             self.notify("Parley", f"{event.message}. {event.fix}".strip().rstrip(".") + ".", error=True, action=action)
 
     def notify(self, title: str, message: str, error: bool = False, action=None) -> None:

@@ -1,0 +1,31 @@
+"""What a change of settings means for the running conversation (pure logic of AssistantSession.apply)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from assistant.session import what_changed
+from assistant.settings import Settings
+
+BASE = Settings()
+
+
+def _with(section: str, **values) -> Settings:
+    return dataclasses.replace(BASE, **{section: dataclasses.replace(getattr(BASE, section), **values)})
+
+
+@pytest.mark.parametrize("new, expected", [
+    (BASE, "nothing"),
+    (_with("hotkey", key="<f9>", style="toggle"), "nothing"),  # the app restarts the key listener itself
+    (_with("conversation", mode="push_to_talk"), "mode"),
+    (_with("models", llm="qwen2.5-0.5b-instruct"), "engines"),
+    (_with("audio", input_device="USB mic", echo_cancellation=False), "engines"),
+    (_with("listening", end_of_turn_silence_ms=800), "engines"),
+    (_with("conversation", language="de"), "engines"),
+    (_with("conversation", mode="push_to_talk", system_prompt="Call me Sam."), "engines"),
+    (_with("voice", speaking_rate=1.2), "engines"),
+])
+def test_what_changed(new, expected):
+    assert what_changed(BASE, new) == expected
