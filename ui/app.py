@@ -13,6 +13,7 @@ import signal
 import sys
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from assistant.events import EventBus, Loading, Problem, ReplyText, State, StateChanged
@@ -47,6 +48,7 @@ class ParleyApp(QObject):
         self.tray = Tray(self)
         self.conversation = ConversationWindow()
         self.conversation.setWindowTitle("Parley")
+        QShortcut(QKeySequence.StandardKey.Close, self.conversation, self.conversation.close)  # ⌘W / Ctrl+W
         self.settings_window: SettingsWindow | None = None
         self.hotkey: PushToTalkHotkey | None = None
         self.instance = InstanceServer(self)

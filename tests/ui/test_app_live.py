@@ -112,7 +112,21 @@ def test_the_conversation_window_shows_the_turns_with_their_timings(desktop, app
     pixels = desktop.screenshot(shot)[top:top + height, left:left + width]
     assert color_share(pixels, "#0a84ff", 30) > 0.005  # the user's blue bubbles are there
     _save_crop(shot, SCREENSHOTS / "conversation.png", left, top, width, height)
-    desktop.xdotool("key", "--window", window, "ctrl+w")
+    desktop.xdotool("windowfocus", "--sync", window)
+    desktop.xdotool("key", "ctrl+w")  # closes it; the app keeps running in the tray
+    Desktop._wait(lambda: desktop.window_named("Parley") is None, "the conversation window to close", 20)
+    assert app.proc.poll() is None
+
+
+def test_a_second_launch_brings_the_running_app_forward_instead_of_starting_twice(desktop, app, app_env, home):
+    import subprocess
+
+    assert desktop.window_named("Parley") is None  # the conversation window is closed
+    second = subprocess.run([sys.executable, "-m", "assistant"], env={**desktop.env, **app_env}, cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0 and "already running" in second.stderr
+    desktop.wait_for_window("Parley", timeout=20)  # the running one showed its window
+    assert app.proc.poll() is None
 
 
 def test_a_setting_changed_in_the_window_is_saved_and_survives_a_restart(desktop, app, app_env, home):
