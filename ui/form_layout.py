@@ -27,10 +27,14 @@ class Form:
         outer.addLayout(self.grid)
         outer.addStretch(1)  # spare height goes below the rows, not between them
 
-    def add_row(self, label: str, field: QWidget | QLayout) -> None:
+    def add_row(self, label: str, field: QWidget | QLayout, buddy: QWidget | None = None) -> None:
+        """A labelled row. An "&" in `label` marks its keyboard mnemonic (Alt+letter on Linux and
+        Windows), which focuses `buddy` (default: `field`, when it is a widget)."""
         row = self.grid.rowCount()
         if label:
             text = QLabel(label)
+            if buddy is not None or isinstance(field, QWidget):
+                text.setBuddy(buddy or field)
             text.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
             text.setContentsMargins(0, max(0, (first_line_height(field) - text.sizeHint().height()) // 2), 0, 0)
             self.grid.addWidget(text, row, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)

@@ -67,9 +67,9 @@ class SettingsWindow(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self._forms: list[Form] = []
-        self.tabs.addTab(self._general_tab(), "General")
-        self.tabs.addTab(self._models_tab(), "Models")
-        self.tabs.addTab(self._audio_tab(), "Audio && Listening")
+        self.tabs.addTab(self._general_tab(), "&General")
+        self.tabs.addTab(self._models_tab(), "&Models")
+        self.tabs.addTab(self._audio_tab(), "&Audio && Listening")
         label_width = max(form.label_width() for form in self._forms)
         for form in self._forms:  # the same label column on every tab: switching tabs doesn't shift the fields
             form.grid.setColumnMinimumWidth(0, label_width)
@@ -233,7 +233,7 @@ class SettingsWindow(QWidget):
         for code in sorted((c for c in codes if c != "auto"), key=language_name):
             self.language.addItem(language_name(code), code)
         self.language.currentIndexChanged.connect(self._on_language_picked)
-        form.add_row("Language:", self.language)
+        form.add_row("&Language:", self.language)
         self.advice = QVBoxLayout()
         self.advice.setSpacing(6)
         form.add_row("", self.advice)
@@ -276,16 +276,16 @@ class SettingsWindow(QWidget):
         self._forms.append(form)
         self.pickers: dict[str, ModelPicker] = {}
         for kind, label, tooltip in (
-            ("stt", "Speech recognition:", "Turns what you say into text. Larger models are more accurate and slower."),
-            ("llm", "Chat model:", "Writes the replies. Larger models answer better and take longer."),
-            ("tts", "Voice:", "Reads the replies aloud."),
+            ("stt", "Speech &recognition:", "Turns what you say into text. Larger models are more accurate and slower."),
+            ("llm", "Cha&t model:", "Writes the replies. Larger models answer better and take longer."),
+            ("tts", "&Voice:", "Reads the replies aloud."),
         ):
             picker = ModelPicker(kind, self.choices, self.downloads, page)
             picker.changed.connect(self._on_model_picked)
-            picker.menu.setAccessibleName(label.rstrip(":"))
+            picker.menu.setAccessibleName(label.replace("&", "").rstrip(":"))
             picker.menu.setToolTip(tooltip)
             self.pickers[kind] = picker
-            form.add_row(label, picker)
+            form.add_row(label, picker, buddy=picker.menu)
             form.add_gap()
 
         rate = _limits(VoiceSettings, "speaking_rate")
@@ -313,8 +313,8 @@ class SettingsWindow(QWidget):
         self.output_device = DeviceMenu(page)
         for menu in (self.input_device, self.output_device):
             menu.currentIndexChanged.connect(self._on_changed)
-        form.add_row("Microphone:", self.input_device)
-        form.add_row("Speaker:", self.output_device)
+        form.add_row("M&icrophone:", self.input_device)
+        form.add_row("Spea&ker:", self.output_device)
         self.refresh_devices_button = QPushButton("Refresh Devices", page)
         self.refresh_devices_button.setAutoDefault(False)
         self.refresh_devices_button.setToolTip("List the microphones and speakers connected now")

@@ -129,21 +129,43 @@ def test_a_second_launch_brings_the_running_app_forward_instead_of_starting_twic
     assert app.proc.poll() is None
 
 
+def _open_settings(desktop: Desktop, app: ParleyProcess, after: int) -> str:
+    x, y = desktop.tray_icon_center()
+    desktop.click(x, y, button=3)
+    app.wait_for_log(r"tray: menu shown", after=after, timeout=20)
+    desktop.xdotool("key", "s")  # Settings…
+    window, _ = desktop.wait_for_window("Parley Settings")
+    time.sleep(1.0)  # the menu closes and the window settles before it takes keys
+    desktop.xdotool("windowfocus", "--sync", window)
+    time.sleep(0.5)
+    return window
+
+
+def _keys(desktop: Desktop, *keys: str) -> None:
+    for key in keys:
+        desktop.xdotool("key", key)
+        time.sleep(0.4)
+
+
+def test_a_model_changed_in_the_window_reloads_in_the_background(desktop, app, audio_rig, spoken):
+    start = len(app.log())
+    window = _open_settings(desktop, app, start)
+    _keys(desktop, "alt+m", "alt+r", "Down", "Return", "ctrl+s")  # Models tab, speech model: the next one
+    app.wait_for_log(r"event Loading\(what='loading whisper-base", after=start, timeout=30)
+    app.wait_for_log(r"listening with whisper-base", after=start, timeout=120)
+    audio_rig.play_into_mic(spoken("What is the capital of France?"), 22050)
+    said = app.wait_for_log(r"event UserSaid\(turn=\d+, text='([^']*)'", after=start)
+    assert "capital of france" in _words(said.group(1))
+    desktop.xdotool("windowfocus", "--sync", window)
+    _keys(desktop, "ctrl+w")
+
+
 def test_a_setting_changed_in_the_window_is_saved_and_survives_a_restart(desktop, app, app_env, home):
     from assistant.settings import load_settings
 
     start = len(app.log())
-    x, y = desktop.tray_icon_center()
-    desktop.click(x, y, button=3)
-    app.wait_for_log(r"tray: menu shown", after=start, timeout=20)
-    desktop.xdotool("key", "s")  # Settings…
-    window, geometry = desktop.wait_for_window("Parley Settings")
-    time.sleep(1.0)  # the menu closes and the window settles before it takes keys
-    desktop.xdotool("windowfocus", "--sync", window)
-    time.sleep(0.5)
-    desktop.xdotool("key", "alt+p")  # Push-to-talk
-    time.sleep(0.5)
-    desktop.xdotool("key", "ctrl+s")  # Save
+    _open_settings(desktop, app, start)
+    _keys(desktop, "alt+g", "alt+p", "ctrl+s")  # General tab, Push-to-talk, Save
     app.wait_for_log(r"tray: idle", after=start, timeout=30)  # applied live: no longer listening all the time
     saved = load_settings(home / "config" / "settings.toml")
     assert saved.conversation.mode == "push_to_talk"
