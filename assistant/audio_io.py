@@ -89,6 +89,12 @@ class _StreamOwner:
             return time.monotonic() - self.last_block_time > STALL_S
         return time.monotonic() - self._opened_at > FIRST_BLOCK_S
 
+    @property
+    def worked(self) -> bool:
+        """The device took (or gave) blocks for longer than a stall lasts, whatever it does now. (A stream opened
+        on a device that hangs gets the few blocks that fill its buffer, and then none.)"""
+        return self.last_block_time - self._opened_at > STALL_S
+
     def wait_for_first_block(self, timeout: float = FIRST_BLOCK_S) -> bool:
         """Wait until the device has delivered a block since the stream started (True) or `timeout` passed."""
         deadline = time.monotonic() + timeout
@@ -150,17 +156,19 @@ class Speaker(_StreamOwner):
     def __init__(self, config: AudioConfig, voice_rate: int) -> None:
         self.config = config
         self.voice_rate = voice_rate
-        self.buffer: PlaybackBuffer | None = None
+        # The ring must exist before the first callback, at the rate the device ends up with: the
+        # device's rate is at most 48 kHz, so size for that and keep the voice's rate when it is taken.
+        # It exists before start() too, so that a speaker that failed to open still takes writes.
+        self.buffer = PlaybackBuffer(48000 * 120)  # two minutes of reply
+        self.rate = voice_rate  # the device's rate, once start() has opened it
         self.reference = PlaybackBuffer(voice_rate * 6)  # what was played, for the echo canceller
         self._stream = None
         self.first_sound_time = 0.0  # time.monotonic() of the first block with audio since arm()
         self._armed = False
         self.underruns = 0
+        self.replaces_lost = False  # opened on the system default in place of a speaker that stopped
 
     def start(self) -> None:
-        # The ring must exist before the first callback, at the rate the device ends up with: the
-        # device's rate is at most 48 kHz, so size for that and keep the voice's rate when it is taken.
-        self.buffer = PlaybackBuffer(48000 * 120)  # two minutes of reply
         self._opened_at = time.monotonic()
         self._stream, self.rate = _open_stream("output", self.config.output_device, self.voice_rate,
                                                self.config.block_ms, self._callback)

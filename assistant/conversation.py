@@ -516,11 +516,14 @@ class Conversation:
         A paused reply is left pending: the next utterance decides between resuming it (no words)
         and cancelling it (a real interruption), and this is called again after a resume.
         """
+        moved = False  # to a new speaker already: if that one fails too, the reply ends
         while self._running.is_set() and not reply.finished.is_set():
             if reply.paused:
                 return
             if not self.speaker.active:
-                self._recover_speaker(reply)
+                if self._recover_speaker(reply, move_reply=not moved):
+                    moved = True
+                    continue
                 return
             if self.speaker.buffer.queued == 0:
                 break
@@ -537,25 +540,51 @@ class Conversation:
         self._publish_timings(reply)
         self._set_state(self._resting_state())
 
-    def _recover_speaker(self, reply: _Reply) -> None:
-        """The output device vanished mid-reply (its stream ended, or stalled): the reply ends where the
-        user stopped hearing it, and the next one plays on the system default output."""
-        log.warning("the speaker stopped (%s)", "no callbacks" if self.speaker.stalled else "stream ended")
-        self.bus.publish(Problem("the speaker stopped; switching to the system default output",
-                                 "check the speaker or headphones connection, or pick one in Settings", "settings"))
+    def _recover_speaker(self, reply: _Reply, move_reply: bool = True) -> bool:
+        """The output device vanished (its stream ended, or stalled): reopen on the system default output.
+
+        A reply the user heard part of ends where they stopped hearing it. One they heard nothing of yet (the
+        speaker went while Parley was quiet, or before it got to play) plays on the new output instead, unless
+        `move_reply` is False. The outage is reported once: a speaker that opened in place of a lost one and
+        never worked (the default output is gone or hangs too) fails quietly. Returns True when the reply goes
+        on playing on the new speaker."""
+        old = self.speaker
+        cause = "no callbacks" if old.stalled else "stream ended"
+        if old.replaces_lost and not old.worked:
+            log.info("the output opened in place of the speaker stopped too (%s)", cause)
+        else:
+            log.warning("the speaker stopped (%s)", cause)
+            self.bus.publish(Problem("the speaker stopped; switching to the system default output",
+                                     "check the speaker or headphones connection, or pick one in Settings",
+                                     "settings"))
         with self._lock:
-            if self._reply is reply and not reply.interrupted:
-                self._cancel(reply)
-            old = self.speaker
+            current = self._reply is reply and not reply.interrupted
+            # (a speaker that never worked took at most the blocks that fill its buffer: nobody heard those)
+            heard = old.worked and any(old.buffer.played_for(piece.tag) for piece in reply.pieces)
+            move = move_reply and current and not reply.paused and not heard
+            if current and not move:
+                self._cancel(reply)  # (heard text from the old speaker's buffer)
             speaker = Speaker(AudioConfig(block_ms=old.config.block_ms), old.voice_rate)
+            speaker.replaces_lost = True
             old.stop()
             try:
                 speaker.start()
-            except Exception as exc:  # tried again at the next reply
+            except Exception as exc:
+                # Kept unopened (writes go nowhere): the next reply tries again, without a second report.
                 log.warning("no default output either: %s", exc)
-                return
+                if move:
+                    self._cancel(reply)
+                    move = False
+            if move:
+                speaker.arm()
+                for piece in reply.pieces:
+                    piece.audio = speaker.resample_for_device(piece.audio, old.rate)
+                    speaker.buffer.write(piece.audio, piece.tag)
+                log.info("turn %d plays on the system default output", reply.turn)
             self.speaker = speaker
-        self._set_state(self._resting_state())
+        if not move:
+            self._set_state(self._resting_state())
+        return move
 
     def _publish_timings(self, reply: _Reply) -> None:
         first_sound = self.speaker.first_sound_time if self.speaker else 0.0

@@ -5,6 +5,7 @@ Layout (all inside one throw-away daemon; nothing touches the user's own sound s
     app ──▶ parley_speaker (null sink, default output) ──▶ .monitor ──▶ record_speaker(), speaker_recorder()
     play_into_mic() ──▶ parley_mic_feed (null sink) ──▶ .monitor ──▶ parley_mic (remap source, default input) ──▶ app
     enable_echo(): parley_speaker.monitor ──(module-loopback, latency, volume)──▶ parley_mic_feed
+    remove_speaker() … restore_speaker(): parley_other_speaker (null sink) is the default output meanwhile
 
 PortAudio (Debian's build has ALSA/JACK/OSS only) reaches the daemon through the ALSA `pulse` plugin
 (libasound2-plugins): an extra ALSA config file, appended through ALSA_CONFIG_PATH, makes the ALSA "default" PCM
@@ -40,6 +41,13 @@ SPEAKER_SINK = "parley_speaker"
 MIC_FEED_SINK = "parley_mic_feed"
 MIC_SOURCE = "parley_mic"
 SINK_RATE = 48000
+# The speaker: a null sink of its own module (so it can be removed and brought back on its own).
+_SPEAKER_SINK_ARGS = (f"sink_name={SPEAKER_SINK}", f"rate={SINK_RATE}", "channels=2",
+                      "sink_properties=device.description=Parley-rig-speaker")
+# While the speaker is removed: the machine's other output (as a laptop's own speakers are when headphones go).
+OTHER_SPEAKER_SINK = "parley_other_speaker"
+_OTHER_SPEAKER_SINK_ARGS = (f"sink_name={OTHER_SPEAKER_SINK}", f"rate={SINK_RATE}", "channels=2",
+                            "sink_properties=device.description=Parley-rig-other-speaker")
 # The microphone: a remap of the mic feed's monitor (so it can be removed and brought back on its own).
 _MIC_SOURCE_ARGS = (f"master={MIC_FEED_SINK}.monitor", f"source_name={MIC_SOURCE}", "channels=1", "channel_map=mono",
                     "source_properties=device.description=Parley-rig-microphone")
@@ -150,6 +158,7 @@ class AudioRig:
         self._procs: list[subprocess.Popen] = []  # readers, players, recorders: everything we spawned
         self._readers: list[subprocess.Popen] = []
         self._echo_module: int | None = None
+        self._echo_settings: tuple[int, float] | None = None  # (latency_ms, volume_db) of the echo path
         self._saved_environ: dict[str, str | None] | None = None
         self._lock = threading.Lock()
         self._atexit_registered = False
@@ -200,6 +209,7 @@ class AudioRig:
             self._end(self._daemon, grace=3.0)
             self._daemon = None
         self._echo_module = None
+        self._echo_settings = None
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None
@@ -322,6 +332,7 @@ class AudioRig:
         own latency: the app measures about latency_ms + 50 ms from its output callback to its input callback),
         `volume_db` quieter."""
         self.disable_echo()
+        self._echo_settings = (latency_ms, volume_db)
         out = self._pactl("load-module", "module-loopback", f"source={self.speaker_monitor}", f"sink={MIC_FEED_SINK}",
                           f"latency_msec={int(latency_ms)}", "source_dont_move=true", "sink_dont_move=true",
                           "remix=true", "sink_input_properties=media.name=parley-rig-echo")
@@ -334,6 +345,7 @@ class AudioRig:
         self._pactl("set-sink-input-volume", str(mine[0]), f"{factor:.6f}")
 
     def disable_echo(self) -> None:
+        self._echo_settings = None
         if self._echo_module is not None:
             module, self._echo_module = self._echo_module, None
             if self.running:
@@ -387,6 +399,85 @@ class AudioRig:
     @property
     def microphone_present(self) -> bool:
         return MIC_SOURCE in self._pactl("list", "short", "sources").split()
+
+    def remove_speaker(self, take_streams: bool = True) -> None:
+        """Unplug the speaker: its PulseAudio sink disappears and the daemon's default output becomes the machine's
+        other output, `other_speaker_monitor` records it (never the mic feed: Parley must not play into its own
+        microphone). restore_speaker() plugs the speaker back.
+
+        PulseAudio itself moves the streams that were playing on a vanished sink to the default output, so a client
+        sees nothing at all (take_streams=False: what a desktop sound server does). take_streams=True also kills
+        those streams, as a device that vanishes under a plain ALSA or CoreAudio host does: PortAudio's stream then
+        ends (its ALSA poll fails). An echo path (enable_echo) goes with the speaker and comes back with it."""
+        mine = self._speaker_modules()
+        if not mine:
+            raise RuntimeError(f"the speaker {SPEAKER_SINK} is not plugged in")
+        if OTHER_SPEAKER_SINK not in self._pactl("list", "short", "sinks").split():
+            self._pactl("load-module", "module-null-sink", *_OTHER_SPEAKER_SINK_ARGS)
+            reader = self._spawn(["pacat", "--record", f"--device={self.other_speaker_monitor}", "--raw",
+                                  "--latency-msec=10", "--client-name=parley-rig-keepalive"], stdout=subprocess.DEVNULL)
+            with self._lock:
+                self._readers.append(reader)
+        if self._echo_module is not None:  # module-loopback would unload itself with the monitor it records
+            module, self._echo_module = self._echo_module, None
+            self._pactl("unload-module", str(module))
+        self._drop_readers(self.speaker_monitor)  # the rig's own keep-alive reader
+        playing = self._stream_indexes("sink-inputs", self._device_index("sinks", SPEAKER_SINK))
+        # The other output is the default before the speaker goes, so the streams that follow the default move
+        # there and not, for a moment, to the mic feed (the only other sink PulseAudio could fall back to).
+        self._pactl("set-default-sink", OTHER_SPEAKER_SINK)
+        for module in mine:
+            self._pactl("unload-module", module)
+        if take_streams:
+            for index in playing:  # (one that ended meanwhile answers "No sink input found")
+                try:
+                    self._pulse_cli(f"kill-sink-input {index}")
+                except RuntimeError:
+                    pass
+
+    def restore_speaker(self) -> None:
+        """Plug the speaker back in as the default output (a no-op when it is there); wait until its monitor delivers.
+
+        Streams that follow the default output (the app's, opened on the system default) move to it; the other
+        output goes away again (what still plays there moves to the speaker), and the echo path comes back."""
+        if self.speaker_present:
+            return
+        self._pactl("load-module", "module-null-sink", *_SPEAKER_SINK_ARGS)
+        self._pactl("set-default-sink", SPEAKER_SINK)
+        self._drop_readers(self.other_speaker_monitor)
+        others = [line.split("\t") for line in self._pactl("list", "short", "modules").splitlines()]
+        for module in [m[0] for m in others if len(m) > 2 and m[1] == "module-null-sink"
+                       and f"sink_name={OTHER_SPEAKER_SINK}" in m[2].split()]:
+            self._pactl("unload-module", module)
+        reader = self._spawn(["pacat", "--record", f"--device={self.speaker_monitor}", "--raw", "--latency-msec=10",
+                              "--client-name=parley-rig-keepalive"], stdout=subprocess.DEVNULL)
+        with self._lock:
+            self._readers.append(reader)
+        if self._echo_settings is not None:
+            self.enable_echo(*self._echo_settings)
+        self._wait_for_mic(source=self.speaker_monitor)
+
+    def stall_speaker(self, stalled: bool = True) -> None:
+        """Make the speaker stop playing (PulseAudio suspends the sink) or, with False, go on again.
+
+        Its streams stay connected, and PortAudio's stay "active", but their callbacks stop (a new stream gets the
+        few blocks that fill its buffer, then none): a device that hangs. Its monitor stops too."""
+        self._pactl("suspend-sink", SPEAKER_SINK, "1" if stalled else "0")
+
+    @property
+    def speaker_present(self) -> bool:
+        return SPEAKER_SINK in self._pactl("list", "short", "sinks").split()
+
+    other_speaker_monitor = f"{OTHER_SPEAKER_SINK}.monitor"
+
+    def other_speaker_recorder(self, rate: int = SINK_RATE) -> Recorder:
+        """Records the default output while the speaker is removed (see remove_speaker)."""
+        return Recorder(self, self.other_speaker_monitor, rate)
+
+    def _speaker_modules(self) -> list[str]:
+        modules = [line.split("\t") for line in self._pactl("list", "short", "modules").splitlines()]
+        return [m[0] for m in modules
+                if len(m) > 2 and m[1] == "module-null-sink" and f"sink_name={SPEAKER_SINK}" in m[2].split()]
 
     def _drop_readers(self, source: str) -> None:
         with self._lock:
@@ -444,8 +535,7 @@ class AudioRig:
             (root / sub).mkdir(mode=0o700, exist_ok=True)
         (root / "daemon.pa").write_text(
             "load-module module-native-protocol-unix auth-anonymous=1\n"
-            f"load-module module-null-sink sink_name={SPEAKER_SINK} rate={SINK_RATE} channels=2 "
-            "sink_properties=device.description=Parley-rig-speaker\n"
+            f"load-module module-null-sink {' '.join(_SPEAKER_SINK_ARGS)}\n"
             f"load-module module-null-sink sink_name={MIC_FEED_SINK} rate={SINK_RATE} channels=1 channel_map=mono "
             "sink_properties=device.description=Parley-rig-mic-feed\n"
             f"load-module module-remap-source {' '.join(_MIC_SOURCE_ARGS)}\n"
@@ -518,10 +608,10 @@ class AudioRig:
                                   "--client-name=parley-rig-keepalive"], stdout=subprocess.DEVNULL)
             self._readers.append(reader)
 
-    def _wait_for_mic(self, timeout: float = 10.0) -> None:
-        """Wait until the microphone delivers data at real-time speed."""
+    def _wait_for_mic(self, timeout: float = 10.0, source: str = MIC_SOURCE) -> None:
+        """Wait until the microphone (or another source) delivers data at real-time speed."""
         rate, bytes_per_s = 16000, 16000 * 2
-        proc = self._spawn(["pacat", "--record", f"--device={MIC_SOURCE}", "--raw", "--format=s16le", "--channels=1",
+        proc = self._spawn(["pacat", "--record", f"--device={source}", "--raw", "--format=s16le", "--channels=1",
                             f"--rate={rate}", "--latency-msec=10"], stdout=subprocess.PIPE)
         try:
             deadline = time.monotonic() + timeout
@@ -543,7 +633,7 @@ class AudioRig:
                         return
                 if proc.poll() is not None:
                     break
-            raise RuntimeError(f"the virtual microphone delivered no steady audio within {timeout:.0f} s "
+            raise RuntimeError(f"{source} delivered no steady audio within {timeout:.0f} s "
                                f"(got {got} bytes)\n{self.daemon_log()}")
         finally:
             self._end(proc)
