@@ -402,11 +402,7 @@ class Conversation:
             if reply is None or not reply.paused:
                 return False
             spoken = " ".join(piece.text for piece in reply.pieces) + " " + reply.text
-        heard_words = _word_list(heard)
-        reply_words = set(_word_list(spoken))
-        if not heard_words or not reply_words:
-            return False
-        return sum(word in reply_words for word in heard_words) >= 0.6 * len(heard_words)
+        return mostly_own_words(heard, spoken)
 
     def _heard_text(self, reply: _Reply) -> str:
         """The words of the reply that actually came out of the speaker (partial pieces by proportion)."""
@@ -631,6 +627,18 @@ class Conversation:
 
 def _level(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0
+
+
+def mostly_own_words(heard: str, spoken: str) -> bool:
+    """True when most words of `heard` are words of `spoken`. Short words ("what", "is", "the", "of")
+    are in almost any reply, so only words of four or more characters count when there are any:
+    "What is the capital of France?" asked over a reply about the moon is not its echo."""
+    heard_words = _word_list(heard)
+    reply_words = set(_word_list(spoken))
+    if not heard_words or not reply_words:
+        return False
+    telling = [word for word in heard_words if len(word) >= 4] or heard_words
+    return sum(word in reply_words for word in telling) >= 0.6 * len(telling)
 
 
 def _word_list(text: str) -> list[str]:

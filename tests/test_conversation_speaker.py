@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from test_conversation_live import ChatProcess, _is, _words, spoken  # noqa: F401  (spoken: a fixture)
+from test_conversation_live import ChatProcess, _asked_about_france, _is, _words, spoken  # noqa: F401  (spoken: a fixture)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux")
 
@@ -143,7 +143,8 @@ def test_a_speaker_that_stops_playing_mid_reply_is_reported_and_plays_again(hand
 
     # A reply asked for while the speaker hangs: it cannot be heard, and must end rather than wait for ever.
     audio_rig.play_into_mic(_then_silence(spoken("What is the capital of France?")), VOICE_RATE)
-    said = chat.wait_for(lambda e: e["event"] == "UserSaid" and "france" in _words(e["text"]), timeout=60)
+    said = chat.wait_for(lambda e: e["event"] == "UserSaid" and _asked_about_france(e["text"]),
+                         timeout=60)
     unheard = chat.wait_for(_is("ReplyFinished", turn=said["turn"]), timeout=60)
     assert unheard["interrupted"], f"a reply nobody could hear counted as played: {unheard}"
     chat.wait_for(_is("StateChanged", state="listening"), timeout=30)
@@ -177,7 +178,7 @@ def test_a_speaker_the_sound_server_moves_keeps_the_reply_going(hands_free_chat,
     device returns: PortAudio sees nothing, and the reply must simply play on there."""
     chat = hands_free_chat
     audio_rig.play_into_mic(_then_silence(spoken("What is the capital of France?")), VOICE_RATE)
-    said = chat.wait_for(lambda e: e["event"] == "UserSaid" and "france" in _words(e["text"]), timeout=60)
+    said = chat.wait_for(lambda e: e["event"] == "UserSaid" and _asked_about_france(e["text"]), timeout=60)
     chat.wait_for(_is("StateChanged", state="speaking"), timeout=60)
     audio_rig.remove_speaker(take_streams=False)
     with audio_rig.other_speaker_recorder() as recording:

@@ -50,3 +50,17 @@ def test_the_echo_of_the_last_word_is_still_expected_after_playback_ends():
     assert not gate.allows(0.05)
     gate.played(tone(0.0), now=0.7)  # past the window: open again
     assert gate.allows(0.05)
+
+
+@pytest.mark.parametrize("heard, spoken, own", [
+    ("The capital of France is Paris.", "The capital of France is Paris.", True),  # the reply, heard back
+    ("capital France", "The capital of France is Paris.", True),
+    ("What is the capital of France?", "The weather on the moon is cold, and the dust is fine.", False),
+    ("Stop, stop. Tell me something else.", "Once upon a time there was a brave little dragon.", False),
+    ("the", "the", True),  # only short words: all of them count
+    ("", "anything", False),
+])
+def test_mostly_own_words(heard, spoken, own):
+    from assistant.conversation import mostly_own_words
+
+    assert mostly_own_words(heard, spoken) is own
