@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from test_conversation_live import ChatProcess, _asked_about_france, _is, _words, spoken  # noqa: F401  (spoken: a fixture)
+from test_conversation_live import ChatProcess, _asked_about_france, _is, _words, listening_chat, spoken  # noqa: F401  (spoken: a fixture)
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
@@ -85,13 +85,10 @@ def test_push_to_talk_turn_and_a_key_press_that_interrupts_the_reply(ptt_chat, a
 
 @pytest.fixture()
 def hands_free_chat(audio_rig, default_store):
-    process = ChatProcess(audio_rig)
     try:
-        process.wait_for(_is("StateChanged", state="listening"))
-        time.sleep(0.5)
-        yield process
+        with listening_chat(audio_rig) as process:
+            yield process
     finally:
-        process.stop()
         audio_rig.restore_microphone()  # whatever a test did to the microphone
         audio_rig.stall_microphone(False)
 

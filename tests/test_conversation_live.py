@@ -4,6 +4,7 @@ interrupt itself."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -84,15 +85,22 @@ def spoken(default_store):
     return say
 
 
-@pytest.fixture()
-def chat(audio_rig, default_store):
-    process = ChatProcess(audio_rig)
+@contextlib.contextmanager
+def listening_chat(rig, *extra: str):
+    """`parley chat --json` on the rig, once it listens; stopped (Ctrl+C) at the end."""
+    process = ChatProcess(rig, *extra)
     try:
         process.wait_for(_is("StateChanged", state="listening"))
         time.sleep(0.5)
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture()
+def chat(audio_rig, default_store):
+    with listening_chat(audio_rig) as process:
+        yield process
 
 
 def _words(text: str) -> str:

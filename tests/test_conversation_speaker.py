@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from test_conversation_live import ChatProcess, _asked_about_france, _is, _words, spoken  # noqa: F401  (spoken: a fixture)
+from test_conversation_live import ChatProcess, _asked_about_france, _is, _words, listening_chat, spoken  # noqa: F401  (spoken: a fixture)
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
@@ -57,13 +57,10 @@ def _stop_cleanly(chat: ChatProcess) -> None:
 
 @pytest.fixture()
 def hands_free_chat(audio_rig, default_store):
-    process = ChatProcess(audio_rig)
     try:
-        process.wait_for(_is("StateChanged", state="listening"))
-        time.sleep(0.5)
-        yield process
+        with listening_chat(audio_rig) as process:
+            yield process
     finally:
-        process.stop()
         audio_rig.restore_speaker()  # whatever a test did to the speaker
         audio_rig.stall_speaker(False)
 
