@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from test_conversation_live import ChatProcess, _asked_about_france, _is, _words, listening_chat, spoken  # noqa: F401  (spoken: a fixture)
+from test_conversation_live import ChatProcess, _asked_about_france, _is, _stop_cleanly, _words, listening_chat, spoken  # noqa: F401  (spoken: a fixture)
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
@@ -34,13 +34,6 @@ def _then_silence(audio: np.ndarray, seconds: float = 0.4) -> np.ndarray:
 
 def _microphone_problem(event: dict) -> bool:
     return event["event"] == "Problem" and "microphone" in event["message"]
-
-
-def _stop_cleanly(chat: ChatProcess) -> None:
-    """Ctrl+C, as a user stops it; a process that hung (killed after 20 s) or crashed fails the test."""
-    chat.stop()
-    assert chat.proc.returncode in (0, 130), f"parley chat ended with {chat.proc.returncode}: " \
-                                              f"{chat.proc.stderr.read()[-2000:]}"
 
 
 @pytest.fixture()

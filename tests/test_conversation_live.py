@@ -85,6 +85,13 @@ def spoken(default_store):
     return say
 
 
+def _stop_cleanly(chat: ChatProcess) -> None:
+    """Ctrl+C, as a user stops it; a process that hung (killed after 20 s) or crashed fails the test."""
+    chat.stop()
+    assert chat.proc.returncode in (0, 130), f"parley chat ended with {chat.proc.returncode}: " \
+                                              f"{chat.proc.stderr.read()[-2000:]}"
+
+
 @contextlib.contextmanager
 def listening_chat(rig, *extra: str):
     """`parley chat --json` on the rig, once it listens; stopped (Ctrl+C) at the end."""

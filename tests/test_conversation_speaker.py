@@ -23,7 +23,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from test_conversation_live import ChatProcess, _asked_about_france, _is, _words, listening_chat, spoken  # noqa: F401  (spoken: a fixture)
+from test_conversation_live import ChatProcess, _asked_about_france, _is, _stop_cleanly, _words, listening_chat, spoken  # noqa: F401  (spoken: a fixture)
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
@@ -46,13 +46,6 @@ def _speaker_problem(event: dict) -> bool:
 
 def _rms(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0
-
-
-def _stop_cleanly(chat: ChatProcess) -> None:
-    """Ctrl+C, as a user stops it; a process that hung (killed after 20 s) or crashed fails the test."""
-    chat.stop()
-    assert chat.proc.returncode in (0, 130), f"parley chat ended with {chat.proc.returncode}: " \
-                                              f"{chat.proc.stderr.read()[-2000:]}"
 
 
 @pytest.fixture()
