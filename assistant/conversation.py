@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.audio_io import AudioConfig, Microphone, Speaker
-from assistant.echo_gate import EchoGate
+from assistant.echo_aware_vad import EchoAwareVad
 from assistant.endpointing import EndpointConfig, EndpointEvent, Endpointer, Utterance
 from assistant.engines import Engines
 from assistant.events import (BargeIn, EventBus, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
@@ -230,15 +230,12 @@ class Conversation:
         from assistant.models.errors import ModelError
 
         try:
-            vad = self.engines.vad
+            listener = EchoAwareVad(self.engines.new_vad, self._echo)
         except ModelError as exc:
             self.bus.publish(Problem(str(exc), "install the default models: parley models setup", "settings"))
             return
-        vad.reset()
         endpointer = Endpointer(self.config.endpoint)
-        carry = np.zeros(0, np.float32)
         reference = _ReferenceResampler(lambda: self.speaker, self.microphone.config.capture_rate) if self._echo else None
-        gate = EchoGate() if self._echo else None
         while self._running.is_set():
             if not self.microphone.active:
                 self._recover_microphone()
@@ -248,24 +245,11 @@ class Conversation:
             if not len(audio):
                 time.sleep(0.005)
                 continue
-            if self._echo is not None:
-                played = reference.read()
-                self._echo.played(played)
-                gate.played(played, arrived)
-                audio = self._echo.captured(audio)
-            carry = np.concatenate([carry, audio])
-            while len(carry) >= FRAME:
-                frame, carry = carry[:FRAME], carry[FRAME:]
+            played = reference.read() if reference is not None else audio[:0]
+            for frame, probability in listener.push(audio, played, arrived):
                 index = self._frames_seen
                 self._frames_seen += 1
                 self._frame_times[index % len(self._frame_times)] = arrived
-                probability = vad.probability(frame)
-                if gate is not None:
-                    if not gate.allows(_level(frame)):
-                        probability = 0.0  # no louder than Parley's own echo can be
-                    elif probability > 0.5 and self.state is State.SPEAKING:
-                        log.debug("speech-like frame while speaking: %.4f, played %.4f, residual echo %.3f",
-                                  _level(frame), gate.played_level, gate.echo_return)
                 self._on_frame(endpointer, frame, probability, index)
 
     def _on_frame(self, endpointer: Endpointer, frame: np.ndarray, probability: float, index: int) -> None:
@@ -623,10 +607,6 @@ class Conversation:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
-
-
-def _level(audio: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0
 
 
 def mostly_own_words(heard: str, spoken: str) -> bool:

@@ -29,7 +29,8 @@ class EchoGateConfig:
     # 0.3 s through PulseAudio here): the echo of a
     # frame is compared with the loudest block played this long before it.
     window_ms: int = 600
-    # Residual echo assumed until measured: -6 dB, the usual design figure for speakerphones.
+    # Residual echo assumed until measured: -6 dB, the usual design figure for speakerphones (inf: the
+    # gate holds everything that plays until it has measured).
     initial_return: float = 0.5
     # How much louder than the loudest possible echo a frame must be to count as the user.
     margin: float = 2.0
@@ -53,8 +54,7 @@ class EchoGate:
 
     def played(self, audio: np.ndarray, now: float) -> None:
         """What the speaker played since the last call (any length, any rate), at time `now` (seconds)."""
-        level = float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0
-        self._played.append((now, level))
+        self._played.append((now, rms(audio)))
         horizon = now - self.config.window_ms / 1000
         while self._played and self._played[0][0] < horizon:
             self._played.popleft()
@@ -63,6 +63,11 @@ class EchoGate:
     def played_level(self) -> float:
         """The loudest level played within the window: what the echo can be at most, before the return."""
         return max((level for _, level in self._played), default=0.0)
+
+    @property
+    def playing(self) -> bool:
+        """Whether anything audible played within the window (else the gate is open)."""
+        return self.played_level >= self.config.min_played_level
 
     @property
     def echo_return(self) -> float:
@@ -80,3 +85,8 @@ class EchoGate:
         threshold = self.config.margin * self.echo_return * played
         self._ratios.append(level / played)
         return level > threshold
+
+
+def rms(audio: np.ndarray) -> float:
+    """The level of a block of audio: its root mean square (0 for an empty one)."""
+    return float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0

@@ -65,6 +65,10 @@ class Engines:
 
     @functools.cached_property
     def vad(self) -> SileroVad:
+        return self.new_vad()
+
+    def new_vad(self) -> SileroVad:
+        """A VAD of its own (each keeps the state of the stream it is fed): for a second listener."""
         from assistant.models.importers.silero_vad import VAD_FILE
 
         model = installed_model(self.store, self.settings.models.vad, "vad")

@@ -4,14 +4,17 @@ interrupt itself."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,16 +30,22 @@ pytestmark = [
 
 
 class ChatProcess:
-    """`parley chat --json` in a subprocess on the rig's devices, with its events readable as they come."""
+    """`parley chat --json` in a subprocess on the rig's devices, with its events readable as they come.
+
+    Its stderr is read all along (a full pipe would block the process in its next write) and its log goes to a
+    folder of its own: a failure shows the tail of both."""
 
     def __init__(self, rig, *extra: str) -> None:
-        env = dict(os.environ, **rig.env())
+        self.log_dir = Path(tempfile.mkdtemp(prefix="parley-chat-log-"))
+        env = dict(os.environ, **rig.env(), PARLEY_LOG_DIR=str(self.log_dir))
         self.proc = subprocess.Popen([sys.executable, "-m", "assistant", "chat", "--json", *extra], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      preexec_fn=_die_with_parent)
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.seen: list[dict] = []
+        self.stderr: collections.deque[str] = collections.deque(maxlen=40)
         threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
 
     def _pump(self) -> None:
         for line in self.proc.stdout:
@@ -45,6 +54,12 @@ class ChatProcess:
             except ValueError:
                 pass
 
+    def diagnosis(self) -> str:
+        """The last lines of its stderr and of its log file, for a failure message."""
+        log = self.log_dir / "parley.log"
+        lines = log.read_text(errors="replace").splitlines()[-60:] if log.exists() else ["(no log file)"]
+        return "\n--- stderr ---\n" + "".join(self.stderr) + "--- log ---\n" + "\n".join(lines)
+
     def wait_for(self, predicate, timeout: float = 120.0) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -52,12 +67,12 @@ class ChatProcess:
                 event = self.events.get(timeout=0.2)
             except queue.Empty:
                 if self.proc.poll() is not None:
-                    raise AssertionError(f"parley chat exited: {self.proc.stderr.read()[-2000:]}")
+                    raise AssertionError(f"parley chat exited with {self.proc.returncode}{self.diagnosis()}")
                 continue
             self.seen.append(event)
             if predicate(event):
                 return event
-        raise AssertionError(f"timed out; events so far: {[e['event'] for e in self.seen][-30:]}")
+        raise AssertionError(f"timed out; events so far: {[e['event'] for e in self.seen][-30:]}{self.diagnosis()}")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -66,6 +81,7 @@ class ChatProcess:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait()
 
 
 def _is(name: str, **fields):
@@ -88,8 +104,7 @@ def spoken(default_store):
 def _stop_cleanly(chat: ChatProcess) -> None:
     """Ctrl+C, as a user stops it; a process that hung (killed after 20 s) or crashed fails the test."""
     chat.stop()
-    assert chat.proc.returncode in (0, 130), f"parley chat ended with {chat.proc.returncode}: " \
-                                              f"{chat.proc.stderr.read()[-2000:]}"
+    assert chat.proc.returncode in (0, 130), f"parley chat ended with {chat.proc.returncode}{chat.diagnosis()}"
 
 
 @contextlib.contextmanager
