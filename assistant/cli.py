@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
         "realtime", help="live response and barge-in latency through virtual audio devices, with an echo path")
     realtime.add_argument("--trials", type=int, default=20, help="spoken questions to ask (default 20)")
     realtime.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
+    realtime.add_argument("--no-echo-path", dest="echo_path", action="store_false",
+                          help="the speaker does not echo into the microphone (as with headphones)")
     realtime.set_defaults(handler=_bench_realtime)
 
     from assistant.speech_commands import add_speech_commands
@@ -123,11 +125,12 @@ def _bench_realtime(args) -> int:
     sys.path.insert(0, str(root))
     from benchmarks import realtime
 
-    result = realtime.main(args.trials, progress=not args.json)
+    result = realtime.main(args.trials, progress=not args.json, echo_path=args.echo_path)
     if not args.json:
         print(f"response: p50 {result['response_ms']['p50']} ms, p95 {result['response_ms']['p95']} ms; "
               f"barge-in: p50 {result['barge_in_ms']['p50']} ms, p95 {result['barge_in_ms']['p95']} ms; "
-              f"self-interruptions: {result['self_interruptions']} in {result['trials']} trials")
+              f"self-interruptions: {result['self_interruptions']}, missed barge-ins: {result['missed_barge_ins']} "
+              f"in {result['trials']} trials")
     print(json.dumps(result))
     return 0
 

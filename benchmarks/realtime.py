@@ -1,12 +1,15 @@
 """Live latency on the virtual audio rig (`make bench-realtime`): the real `parley chat` hears spoken
 questions through a virtual microphone and answers on a virtual speaker that echoes back into the
-microphone (about 10 dB down, 40 ms late), as laptop speakers do.
+microphone (about 10 dB down, 40 ms late), as laptop speakers do; with `echo_path=False` it does not, as
+with headphones (echo cancellation stays on, as a user who never changed it would have it).
 
-Prints {"response_ms": {"p50", "p95"}, "barge_in_ms": {"p50", "p95"}, "self_interruptions": N, "trials": N}.
+Prints {"response_ms": {"p50", "p95"}, "barge_in_ms": {"p50", "p95"}, "self_interruptions": N,
+"missed_barge_ins": N, "trials": N}.
 response_ms: last voiced sample of the question as the microphone delivered it → first reply sample handed
 to the output device (the end-of-turn silence wait included), as Parley measures it per turn.
 barge_in_ms: first microphone frame of the interrupting speech → the speaker's flush (plus one block).
-Odd trials let the reply play out (a barge-in there is a self-interruption); even trials talk over it.
+Odd trials let the reply play out (a barge-in there is a self-interruption); even trials talk over it
+(no barge-in within 30 s is a missed one).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ def percentile(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 1) if values else float("nan")
 
 
-def main(trials: int = 20, progress: bool = True) -> dict:
+def main(trials: int = 20, progress: bool = True, echo_path: bool = True) -> dict:
     """Run the trials and return the result (printed by `parley bench realtime`)."""
     import assistant  # noqa: F401
     from piper import PiperVoice
@@ -46,10 +49,11 @@ def main(trials: int = 20, progress: bool = True) -> dict:
         return np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
 
     interruption = say("Wait, stop. Something else please.")
-    response, barge, self_interruptions = [], [], 0
+    response, barge, self_interruptions, missed = [], [], 0, 0
     rig = AudioRig().start()
     try:
-        rig.enable_echo(latency_ms=40, volume_db=-10)
+        if echo_path:
+            rig.enable_echo(latency_ms=40, volume_db=-10)
         chat = ChatProcess(rig)
         chat.wait_for(_is("StateChanged", state="listening"))
         time.sleep(1.0)
@@ -65,10 +69,16 @@ def main(trials: int = 20, progress: bool = True) -> dict:
                 chat.wait_for(_is("StateChanged", state="speaking"), timeout=180)
                 time.sleep(0.8)
                 rig.play_into_mic(interruption, 22050, wait=False)
-                barge.append(chat.wait_for(_is("BargeIn"), timeout=30)["latency_ms"])
-                timings = chat.wait_for(_is("TurnTimings"), timeout=30)["timings_ms"]
-                chat.wait_for(_is("ReplyFinished"), timeout=180)  # the answer to the interruption
-                chat.wait_for(_is("TurnTimings"), timeout=30)
+                try:
+                    barge.append(chat.wait_for(_is("BargeIn"), timeout=30)["latency_ms"])
+                except AssertionError:  # not heard: the reply plays out
+                    missed += 1
+                    chat.seen_or_wait(_is("ReplyFinished"), timeout=180)
+                    timings = chat.seen_or_wait(_is("TurnTimings"), timeout=30)["timings_ms"]
+                else:
+                    timings = chat.wait_for(_is("TurnTimings"), timeout=30)["timings_ms"]
+                    chat.wait_for(_is("ReplyFinished"), timeout=180)  # the answer to the interruption
+                    chat.wait_for(_is("TurnTimings"), timeout=30)
             if "first_audio" in timings:
                 response.append(timings["first_audio"])
             if progress:
@@ -81,6 +91,7 @@ def main(trials: int = 20, progress: bool = True) -> dict:
         "response_ms": {"p50": percentile(response, 50), "p95": percentile(response, 95)},
         "barge_in_ms": {"p50": percentile(barge, 50), "p95": percentile(barge, 95)},
         "self_interruptions": int(self_interruptions),
+        "missed_barge_ins": missed,
         "trials": trials,
     }
     return result

@@ -74,6 +74,20 @@ class ChatProcess:
                 return event
         raise AssertionError(f"timed out; events so far: {[e['event'] for e in self.seen][-30:]}{self.diagnosis()}")
 
+    def drain(self) -> None:
+        """Take in the events that have come so far (`seen` holds only those that wait_for has looked at)."""
+        while True:
+            try:
+                self.seen.append(self.events.get_nowait())
+            except queue.Empty:
+                return
+
+    def seen_or_wait(self, predicate, timeout: float = 120.0) -> dict:
+        """The first event seen so far that matches, else the next one that does (events of one moment may
+        come in any order)."""
+        earlier = [e for e in self.seen if predicate(e)]
+        return earlier[0] if earlier else self.wait_for(predicate, timeout=timeout)
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(2)

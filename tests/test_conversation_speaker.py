@@ -14,7 +14,6 @@ question gets a spoken answer on it."""
 
 from __future__ import annotations
 
-import queue
 import sys
 import threading
 import time
@@ -65,34 +64,18 @@ def _interrupt_a_long_reply(chat: ChatProcess, rig, spoken, lose_the_speaker) ->
     said = chat.wait_for(lambda e: e["event"] == "UserSaid" and "dragon" in _words(e["text"]), timeout=60)
     chat.wait_for(_is("StateChanged", state="speaking"), timeout=60)
     time.sleep(1.0)  # the story plays for a moment
-    _drain(chat)
+    chat.drain()
     assert not [e for e in chat.seen if e["event"] == "ReplyFinished"], "the story ended before the speaker went"
     lose_the_speaker()
     # Parley notices once the reply is fully generated and voiced (it checks the speaker while the reply plays
     # out), which can take a while for a long story on a slow machine.
-    problem = _seen_or_wait(chat, _speaker_problem, timeout=60)
-    finished = _seen_or_wait(chat, _is("ReplyFinished", turn=said["turn"]), timeout=30)
+    problem = chat.seen_or_wait(_speaker_problem, timeout=60)
+    finished = chat.seen_or_wait(_is("ReplyFinished", turn=said["turn"]), timeout=30)
     assert finished["interrupted"], f"the reply played out on a speaker that was gone: {finished}"
     assert not [e for e in chat.seen if e["event"] == "BargeIn"], "the reply was cut off by something else"
     chat.wait_for(_is("StateChanged", state="listening"), timeout=30)
     assert chat.proc.poll() is None
     return problem
-
-
-def _drain(chat: ChatProcess) -> None:
-    """Take in the events that have come so far (chat.seen holds only those that wait_for has looked at)."""
-    while True:
-        try:
-            chat.seen.append(chat.events.get_nowait())
-        except queue.Empty:
-            return
-
-
-def _seen_or_wait(chat: ChatProcess, predicate, timeout: float) -> dict:
-    """The first event so far that matches, else the next one that does (events of one moment may come in any
-    order)."""
-    earlier = [e for e in chat.seen if predicate(e)]
-    return earlier[0] if earlier else chat.wait_for(predicate, timeout=timeout)
 
 
 def _answer_is_heard(chat: ChatProcess, rig, spoken, recorder, question: str, keyword: str) -> dict:
