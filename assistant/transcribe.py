@@ -40,6 +40,10 @@ _UNSURE_NO_SPEECH_PROB = 0.3
 SHORT_AUDIO_S = 20  # up to this long, one pass on a shortened audio context (see _transcribe_short)
 MIN_CONTEXT_S = 10
 PADDING_S = 2
+# Tokens the short pass may decode per second of audio (quick speech is about 5 a second), plus a margin:
+# a decoder stuck repeating itself stops there instead of at Whisper's limit of 224 (3.5 s of decoding here).
+TOKENS_PER_S = 8
+TOKEN_MARGIN = 16
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,20 @@ class Transcript:
 
 def _normalized(text: str) -> str:
     return re.sub(r"[^\w\s-]", "", text.lower()).strip()
+
+
+def repeated_sentence(text: str) -> str | None:
+    """The sentence (or sentences) that `text` is nothing but repetitions of, the last one perhaps cut off;
+    None when it is not. Whisper's decoder sometimes loops on a short utterance, saying it over and over:
+    "Tell me about rain. Tell me about rain. Tell me abou"."""
+    text = text.strip()
+    for end in re.finditer(r"[.!?…。！？]+\s*", text):
+        unit = text[: end.end()]
+        if 2 * len(unit.rstrip()) > len(text):
+            return None
+        if text == (unit * (len(text) // len(unit) + 1))[: len(text)]:
+            return unit.strip()
+    return None
 
 
 def is_invented(text: str, no_speech_prob: float) -> bool:
@@ -169,16 +187,23 @@ class Transcriber:
             features = encoder(mel[None].astype(mx.float32))
             # decode() treats input of shape (n_audio_ctx, n_audio_state) as already encoded.
             model.dims.n_audio_ctx = frames // 2
-            result = decode(model, features[0], DecodingOptions(language=language, fp16=False, without_timestamps=True))
+            most = int(TOKENS_PER_S * len(audio) / 16000) + TOKEN_MARGIN
+            result = decode(model, features[0], DecodingOptions(language=language, fp16=False, without_timestamps=True,
+                                                                sample_len=most))
         finally:
             encoder._positional_embedding, model.dims.n_audio_ctx = full_embedding, full_ctx
-        if result.compression_ratio > 2.4 or result.avg_logprob < -1.0:
+        text = result.text.strip()
+        if result.compression_ratio > 2.4 or result.avg_logprob < -1.0 or len(result.tokens) >= most:
             if result.no_speech_prob > 0.6:
                 return "", result.language or language or ""
-            log.info("short-context pass unsure (compression %.2f, logprob %.2f); using the full window",
-                     result.compression_ratio, result.avg_logprob)
-            return None
-        text = "" if is_invented(result.text, result.no_speech_prob) else result.text.strip()
+            once = repeated_sentence(text) if result.avg_logprob >= -1.0 else None
+            if once is None:
+                log.info("short-context pass unsure (compression %.2f, logprob %.2f, %d tokens); using the full "
+                         "window", result.compression_ratio, result.avg_logprob, len(result.tokens))
+                return None
+            log.info("short-context pass said one sentence over and over; kept it once")
+            text = once
+        text = "" if is_invented(text, result.no_speech_prob) else text
         return text, result.language or language or ""
 
     def _transcribe_windows(self, audio: np.ndarray, language: str | None, progress: bool) -> Transcript:
