@@ -10,7 +10,9 @@ the canceller has converged the residual is small and the gate lets a soft voice
 leaks, the gate holds the leak. With nothing playing the gate is open.
 
 Pure logic, no audio devices: `played()` takes what the speaker played, `allows()` the level of one
-microphone frame after echo cancellation, both from the listening thread.
+microphone frame after echo cancellation, both from the listening thread. `EchoAwareVad` also keeps a
+second gate on the frames as captured, before cancellation (the same logic: there the "residual" is the
+whole echo).
 """
 
 from __future__ import annotations

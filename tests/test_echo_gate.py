@@ -64,3 +64,24 @@ def test_mostly_own_words(heard, spoken, own):
     from assistant.conversation import mostly_own_words
 
     assert mostly_own_words(heard, spoken) is own
+
+
+def test_an_infinite_assumed_return_holds_everything_until_measured():
+    gate = EchoGate(EchoGateConfig(initial_return=float("inf"), margin=4.0))
+    gate.played(tone(0.2), now=0.0)
+    assert gate.playing
+    assert not gate.allows(0.9)  # even a frame far louder than anything played: not measured yet
+    for step in range(1, 20):
+        gate.played(tone(0.2), now=step * 0.032)
+        gate.allows(0.0)  # no echo at all
+    assert gate.allows(0.05)  # measured: a soft voice is heard over playback
+
+
+def test_playing_only_while_something_audible_played_within_the_window():
+    gate = EchoGate(EchoGateConfig(window_ms=600))
+    assert not gate.playing
+    gate.played(tone(0.2), now=0.0)
+    gate.played(tone(0.0), now=0.5)
+    assert gate.playing
+    gate.played(tone(0.0), now=0.7)
+    assert not gate.playing
