@@ -45,7 +45,8 @@ class ChatProcess:
         self.seen: list[dict] = []
         self.stderr: collections.deque[str] = collections.deque(maxlen=40)
         threading.Thread(target=self._pump, daemon=True).start()
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+        self._stderr_reader = threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)
+        self._stderr_reader.start()
 
     def _pump(self) -> None:
         for line in self.proc.stdout:
@@ -56,6 +57,8 @@ class ChatProcess:
 
     def diagnosis(self) -> str:
         """The last lines of its stderr and of its log file, for a failure message."""
+        if self.proc.poll() is not None:
+            self._stderr_reader.join(timeout=2)  # what it wrote last
         log = self.log_dir / "parley.log"
         lines = log.read_text(errors="replace").splitlines()[-60:] if log.exists() else ["(no log file)"]
         return "\n--- stderr ---\n" + "".join(self.stderr) + "--- log ---\n" + "\n".join(lines)
