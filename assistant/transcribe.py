@@ -62,14 +62,21 @@ def _normalized(text: str) -> str:
 def repeated_sentence(text: str) -> str | None:
     """The sentence (or sentences) that `text` is nothing but repetitions of, the last one perhaps cut off;
     None when it is not. Whisper's decoder sometimes loops on a short utterance, saying it over and over:
-    "Tell me about rain. Tell me about rain. Tell me abou"."""
+    "Tell me about rain. Tell me about rain. Tell me abou", at times with the punctuation or the case of a
+    repetition changed ("Tell me about dogs? tell me about dogs")."""
     text = text.strip()
-    for end in re.finditer(r"[.!?…。！？]+\s*", text):
+    for end in re.finditer(r"[.!?…。！？]+\s*", text):  # repeated exactly (any script, CJK included)
         unit = text[: end.end()]
         if 2 * len(unit.rstrip()) > len(text):
-            return None
+            break
         if text == (unit * (len(text) // len(unit) + 1))[: len(text)]:
             return unit.strip()
+    words = [(m.group().lower(), m.start()) for m in re.finditer(r"\w+", text)]  # repeated word for word
+    for size in range(1, len(words) // 2 + 1):
+        expected = [words[i % size][0] for i in range(len(words))]
+        whole_but_last = all(word == want for (word, _), want in zip(words[:-1], expected))
+        if whole_but_last and expected[-1].startswith(words[-1][0]):  # (the last one may be cut off)
+            return text[: words[size][1]].strip()
     return None
 
 

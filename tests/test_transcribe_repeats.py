@@ -20,6 +20,9 @@ REPEATS = Path(__file__).parent / "data" / "question-whisper-repeats.wav"
     ("Stop! Stop! Stop!", "Stop!"),
     ("Hi. How are you? Hi. How are you? Hi.", "Hi. How are you?"),
     ("何ですか？何ですか？何ですか？", "何ですか？"),
+    ("Tell me about dogs? tell me about dogs. Tell me ab", "Tell me about dogs?"),
+    ("Tell me about dogs Tell me about dogs Tell", "Tell me about dogs"),
+    ("no no no no", "no"),
 ])
 def test_a_sentence_said_over_and_over_is_kept_once(text, once):
     assert repeated_sentence(text) == once
@@ -30,7 +33,7 @@ def test_a_sentence_said_over_and_over_is_kept_once(text, once):
     "Tell me about rain. And then tell me about snow.",
     "Tell me about rain. Tell me about snow. Tell me about rain.",
     "Tell me about rain. T",  # not even twice
-    "no no no no",  # no sentence end to repeat
+    "Tell me about dogs? Tell me about cats. Tell me about dogs?",
     "",
 ])
 def test_anything_else_is_not_a_repeat(text):
