@@ -11,8 +11,8 @@ Every frame is looked at twice while something plays:
   WebRTC's AEC3 takes the user's voice for echo it has not found yet and suppresses it while Parley talks.
   Measured with Parley's voice reading a story and "Stop, stop. Tell me something else." spoken over it
   (tests/test_echo_aware_vad.py's set-up; 15 onsets and delays): with no echo at all, speech opened after
-  cancellation 5-64 frames (0.2-2 s) after the first word, or never (1 of 15); as captured, after 3-5
-  frames (96-160 ms). With an echo 10 or 20 dB down both views open within 5-8 frames.
+  cancellation 5-64 frames (0.2-2 s) after the first word, or never (1 of 15); as captured, after 3-6
+  frames (96-192 ms). With an echo 10 or 20 dB down both views open within 5-8 frames.
 
 A frame's probability is the higher of the two views that pass their gates; with nothing playing it is the
 cleaned view's. The frames handed on (to the endpointer, and from there to Whisper) are the cleaned ones.
