@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from test_conversation_live import ChatProcess, _asked_about_france, _is, _stop_cleanly, _words, listening_chat, spoken  # noqa: F401  (spoken: a fixture)
+from test_conversation_live import ChatProcess, _asked_about_france, _is, _stop_cleanly, _words, hands_free_chat, spoken  # noqa: F401  (fixtures)
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
@@ -74,16 +74,6 @@ def test_push_to_talk_turn_and_a_key_press_that_interrupts_the_reply(ptt_chat, a
     chat.wait_for(_is("StateChanged", state="user_speaking"))  # and a new turn has begun
     _stop_cleanly(chat)
     assert not [e for e in chat.seen if e["event"] == "Problem"], "no device trouble in a normal conversation"
-
-
-@pytest.fixture()
-def hands_free_chat(audio_rig, default_store):
-    try:
-        with listening_chat(audio_rig) as process:
-            yield process
-    finally:
-        audio_rig.restore_microphone()  # whatever a test did to the microphone
-        audio_rig.stall_microphone(False)
 
 
 def test_a_microphone_unplugged_mid_turn_is_reported_and_replaced(hands_free_chat, audio_rig, spoken):

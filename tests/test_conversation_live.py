@@ -142,6 +142,19 @@ def chat(audio_rig, default_store):
         yield process
 
 
+@pytest.fixture()
+def hands_free_chat(audio_rig, default_store):
+    """`chat`, for tests that unplug or stall a device: afterwards both are plugged in and working again."""
+    try:
+        with listening_chat(audio_rig) as process:
+            yield process
+    finally:
+        audio_rig.restore_microphone()
+        audio_rig.stall_microphone(False)
+        audio_rig.restore_speaker()
+        audio_rig.stall_speaker(False)
+
+
 def _words(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum() or c.isspace())
 

@@ -22,7 +22,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from test_conversation_live import ChatProcess, _asked_about_france, _is, _stop_cleanly, _words, listening_chat, spoken  # noqa: F401  (spoken: a fixture)
+from assistant.echo_gate import rms
+from test_conversation_live import ChatProcess, _asked_about_france, _is, _stop_cleanly, _words, hands_free_chat, spoken  # noqa: F401  (fixtures)
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
@@ -41,20 +42,6 @@ def _then_silence(audio: np.ndarray, seconds: float = 0.4) -> np.ndarray:
 
 def _speaker_problem(event: dict) -> bool:
     return event["event"] == "Problem" and "speaker" in event["message"]
-
-
-def _rms(audio: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0
-
-
-@pytest.fixture()
-def hands_free_chat(audio_rig, default_store):
-    try:
-        with listening_chat(audio_rig) as process:
-            yield process
-    finally:
-        audio_rig.restore_speaker()  # whatever a test did to the speaker
-        audio_rig.stall_speaker(False)
 
 
 def _interrupt_a_long_reply(chat: ChatProcess, rig, spoken, lose_the_speaker) -> dict:
@@ -88,7 +75,7 @@ def _answer_is_heard(chat: ChatProcess, rig, spoken, recorder, question: str, ke
     assert not finished["interrupted"], f"the answer did not play out: {finished}"
     assert finished["text"].strip()
     # Parley's voice peaks well above 0.1 on the rig; silence (a stream nobody hears) is exact zeros.
-    assert np.abs(recording.audio).max() > 0.1 and _rms(recording.audio) > 0.005, \
+    assert np.abs(recording.audio).max() > 0.1 and rms(recording.audio) > 0.005, \
         f"the answer was not heard there (peak {np.abs(recording.audio).max():.4f})"
     return finished
 
