@@ -159,6 +159,14 @@ def _words(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum() or c.isspace())
 
 
+def _heard_as(question: str, keyword: str, text: str) -> bool:
+    """The transcript is of `question`: it holds the keyword, or (Whisper having misheard that one word under
+    load) most of the question's words."""
+    heard = set(_words(text).split())
+    words = _words(question).split()
+    return keyword in _words(text) or sum(word in heard for word in words) >= 0.6 * len(words)
+
+
 def _asked_about_france(text: str) -> bool:
     """Whisper sometimes mishears one word of the question under load; either telling word will do."""
     return bool({"capital", "france"} & set(_words(text).split()))
@@ -240,7 +248,7 @@ def test_with_an_echo_path_twenty_replies_play_out_and_a_real_interruption_still
             said = chat.wait_for(_is("UserSaid"))
             finished = chat.wait_for(_is("ReplyFinished"))
             barge_ins = [e for e in chat.seen if e["event"] == "BargeIn"]
-            assert keyword in _words(said["text"]), (n, said)
+            assert _heard_as(question, keyword, said["text"]), (n, said)
             assert not finished["interrupted"] and not barge_ins, f"reply {n + 1} interrupted itself: {chat.seen}"
             time.sleep(0.8)  # the echo's tail dies away, as a person would wait to hear the answer out
         # Still a real interruption gets through the gate.
