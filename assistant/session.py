@@ -136,11 +136,12 @@ class AssistantSession:
         except Exception:
             conversation.stop()
             engines.close()
-            raise
-        finally:
             self.bus.publish(Loading("", done=True))
+            raise
         conversation.set_muted(self._muted)
         self._engines, self._conversation = engines, conversation
+        # Only now: whoever handles it asks `state`, which must be the new conversation's.
+        self.bus.publish(Loading("", done=True))
         log.info("listening with %s / %s / %s", settings.models.stt, settings.models.llm, settings.models.tts)
 
     def _stop(self) -> None:
