@@ -10,6 +10,7 @@ with a streaming resampler (soxr) on the consumer's side, never in the callback.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 STALL_S = 2.0
 # ...or, before its first callback, for this long (an idle PulseAudio source can take ~2 s to wake up).
 FIRST_BLOCK_S = 3.0
+# How long stop() waits for PortAudio to close a stream.
+CLOSE_WAIT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -95,19 +98,32 @@ class _StreamOwner:
         on a device that hangs gets the few blocks that fill its buffer, and then none.)"""
         return self.last_block_time - self._opened_at > STALL_S
 
-    def wait_for_first_block(self, timeout: float = FIRST_BLOCK_S) -> bool:
-        """Wait until the device has delivered a block since the stream started (True) or `timeout` passed."""
+    def wait_for_first_block(self, timeout: float = FIRST_BLOCK_S, give_up=lambda: False) -> bool:
+        """Wait until the device has delivered a block since the stream started (True), or `timeout` passed
+        or `give_up()` says to stop waiting (False)."""
         deadline = time.monotonic() + timeout
         while not self.last_block_time:
-            if self._stream is None or not self._stream.active or time.monotonic() > deadline:
+            if self._stream is None or not self._stream.active or time.monotonic() > deadline or give_up():
                 return False
             time.sleep(0.01)
         return True
 
-    def stop(self) -> None:
-        if self._stream is not None:
-            self._stream.close(ignore_errors=True)
-            self._stream = None
+    def stop(self, timeout: float = CLOSE_WAIT_S) -> bool:
+        """Close the stream, waiting at most `timeout` s: on a device that vanished, PortAudio's close can
+        block inside ALSA for good, and nothing must hang on that (the closing goes on in the background).
+        Returns whether it closed in time."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return True
+        closer = threading.Thread(target=stream.close, kwargs={"ignore_errors": True},
+                                  name=f"close-{type(self).__name__.lower()}", daemon=True)
+        closer.start()
+        closer.join(timeout)
+        if closer.is_alive():
+            log.warning("closing the %s stream is stuck (its device is gone?); left to finish in the background",
+                        type(self).__name__.lower())
+            return False
+        return True
 
 
 class Microphone(_StreamOwner):

@@ -80,9 +80,9 @@ def run_chat(args: argparse.Namespace) -> int:
     bus = EventBus()
     bus.subscribe(json_line_view if args.json else TerminalView())
     conversation = Conversation(engines, bus, config)
-    print("Loading models…", file=sys.stderr, flush=True)
-    conversation.start(listen=not args.text)
     try:
+        print("Loading models…", file=sys.stderr, flush=True)
+        conversation.start(listen=not args.text)
         if args.text:
             print("Type a message and press Enter (Ctrl+D or Ctrl+C to quit).", file=sys.stderr, flush=True)
             for line in sys.stdin:
@@ -99,9 +99,10 @@ def run_chat(args: argparse.Namespace) -> int:
                 conversation.say_text(line)
             threading.Event().wait()
         conversation.wait_until_quiet()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl+C or SIGTERM, at any point, loading included
         print("\nStopping…", file=sys.stderr)
+        return 130
     finally:
         conversation.stop()
-        engines.close()
+        engines.close(timeout=0.3)
     return 0

@@ -12,6 +12,15 @@ from assistant.logs import setup_logging
 log = logging.getLogger("parley")
 
 
+def run() -> None:
+    """The process entry point (`parley`, `python -m assistant`): `main()`, and the process ends within
+    shutdown.QUIT_WITHIN_S of Ctrl+C, SIGTERM or the command's end, whatever a thread is stuck in."""
+    from assistant import shutdown
+
+    shutdown.install_signal_handlers()
+    shutdown.exit_within(main())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a `parley` subcommand; returns the process exit code."""
     parser = _parser()

@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 # least the trailing silence an utterance keeps (200 ms), so the early transcript is of exactly the
 # audio that the end of the turn would hand over.
 EARLY_TRANSCRIPT_MS = 224
+# How long stop() waits for the threads and the devices: quitting is bounded (assistant/shutdown.py).
+STOP_WAIT_S = 0.8
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class Conversation:
         self._reply: _Reply | None = None
         self._utterances: queue.SimpleQueue = queue.SimpleQueue()
         self._running = threading.Event()
+        self._stopping = threading.Event()  # set by stop(): waits give up early
         self._ptt_pressed = False
         self._ptt_frames: list[np.ndarray] = []
         self._threads: list[threading.Thread] = []
@@ -144,18 +147,26 @@ class Conversation:
             self._spawn("listen", self._listen_loop)
         self._set_state(self._resting_state() if listen else State.IDLE)
 
-    def stop(self) -> None:
-        """Stop listening and speaking, and end the threads."""
+    def stop(self, timeout: float = STOP_WAIT_S) -> None:
+        """Stop listening and speaking, and end the threads, within about `timeout` s: a thread still busy
+        then (a Whisper pass, a device stuck in ALSA) is logged and left to end in the background, where
+        it can do no harm (the devices are closed and nothing it produces is played)."""
+        deadline = time.monotonic() + timeout
         self._running.clear()
+        self._stopping.set()
         self.cancel_reply()
         self._utterances.put(None)
-        for thread in self._threads:
-            thread.join(timeout=10)
-        for device in (self.microphone, self.speaker):
-            if device:
-                device.stop()
         if self._speech:
-            self._speech.close()
+            self._speech.cancel()  # the sentence being voiced is dropped, not finished
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("the %s thread is still busy; not waiting for it", thread.name)
+        for device in (self.speaker, self.microphone):
+            if device:
+                device.stop(timeout=max(0.1, (deadline - time.monotonic()) / 2))
+        if self._speech:
+            self._speech.close(timeout=max(0.1, deadline - time.monotonic()))
         self._set_state(State.IDLE)
 
     def say_text(self, text: str) -> None:
@@ -314,14 +325,18 @@ class Conversation:
             self.bus.publish(Problem("the microphone stopped; switching to the system default input",
                                      "check the microphone connection or pick one in Settings", "settings"))
         self.microphone.stop()
-        self.microphone = Microphone(AudioConfig(capture_rate=self.microphone.config.capture_rate))
+        microphone = Microphone(AudioConfig(capture_rate=self.microphone.config.capture_rate))
+        self.microphone = microphone
         try:
-            self.microphone.start()
+            microphone.start()
         except Exception as exc:
             log.debug("still no microphone: %s", exc)
-            time.sleep(1.0)
+            self._stopping.wait(1.0)
             return
-        if self.microphone.wait_for_first_block():
+        if self._stopping.is_set():  # stop() may have closed the devices while this one opened
+            microphone.stop()
+            return
+        if microphone.wait_for_first_block(give_up=self._stopping.is_set):
             self._microphone_lost = False
             log.info("microphone recovered")
 

@@ -120,6 +120,7 @@ class Engines:
         for done in loads:
             done.result()
 
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the MLX thread (waiting at most `timeout` s for the job it is running)."""
         if "worker" in self.__dict__:
-            self.worker.close()
+            self.worker.close(timeout)

@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,9 @@ class MlxWorker:
                     generator.close()  # its clean-up runs here, on the MLX thread
             items.put((_DONE, None))
 
-        self.submit(produce)
+        job = self.submit(produce)
+        # A job cancelled before it ran (the worker closing) never produces: the consumer must not wait on it.
+        job.add_done_callback(lambda f: items.put((_DONE, CancelledError())) if f.cancelled() else None)
         try:
             while True:
                 item, error = items.get()
@@ -95,15 +97,34 @@ class MlxWorker:
         finally:
             stop.set()
 
-    def close(self) -> None:
-        """Finish queued work, release MLX's streams on the thread, and stop it. Idempotent."""
+    def close(self, timeout: float | None = None) -> bool:
+        """Stop the thread: jobs not yet started are cancelled (their futures say so), the one running
+        finishes, then MLX's streams are released on the thread. Idempotent.
+
+        Waits up to `timeout` seconds (None: as long as it takes) and returns whether the thread ended;
+        a model load or a Whisper pass cannot be cut short, so a quitting app waits a bounded time.
+        """
         with self._lock:
-            if self._closed:
+            if not self._closed:
+                self._closed = True
+                self._cancel_queued()
+                self._jobs.put(_STOP)
+        if threading.current_thread() is self._thread:
+            return True
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.info("the MLX thread is still busy after %.1f s; not waiting for it", timeout)
+            return False
+        return True
+
+    def _cancel_queued(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
                 return
-            self._closed = True
-            self._jobs.put(_STOP)
-        if threading.current_thread() is not self._thread:
-            self._thread.join()
+            if job is not _STOP:
+                job[0].cancel()
 
     def _run(self) -> None:
         while True:

@@ -136,9 +136,10 @@ class SpeechWorker:
         """Block until everything queued so far has been voiced (or dropped)."""
         return self._idle.wait(timeout)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """End the thread once what is queued is voiced or dropped, waiting at most `timeout` s for it."""
         self._texts.put(None)
-        self._thread.join(timeout=5)
+        self._thread.join(timeout)
 
     def _run(self) -> None:
         while True:

@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.shutdown import QUIT_WITHIN_S
 from rig.pulse import _die_with_parent
 
 pytestmark = [
@@ -91,14 +93,19 @@ class ChatProcess:
         earlier = [e for e in self.seen if predicate(e)]
         return earlier[0] if earlier else self.wait_for(predicate, timeout=timeout)
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(2)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def stop(self, signum: int = signal.SIGINT) -> float:
+        """Ctrl+C (or `signum`), and wait for the process to end. Returns the seconds that took, measured
+        from here; one still running after 20 s is killed."""
+        if self.proc.poll() is not None:
+            return 0.0
+        sent = time.monotonic()
+        self.proc.send_signal(signum)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return time.monotonic() - sent
 
 
 def _is(name: str, **fields):
@@ -118,10 +125,12 @@ def spoken(default_store):
     return say
 
 
-def _stop_cleanly(chat: ChatProcess) -> None:
-    """Ctrl+C, as a user stops it; a process that hung (killed after 20 s) or crashed fails the test."""
-    chat.stop()
+def _stop_cleanly(chat: ChatProcess, signum: int = signal.SIGINT) -> None:
+    """Ctrl+C (or `signum`), as a user stops it: the process must end within the bound Parley promises,
+    measured from outside, with status 0 or 130."""
+    took = chat.stop(signum)
     assert chat.proc.returncode in (0, 130), f"parley chat ended with {chat.proc.returncode}{chat.diagnosis()}"
+    assert took <= QUIT_WITHIN_S, f"parley chat took {took:.2f} s to quit{chat.diagnosis()}"
 
 
 @contextlib.contextmanager

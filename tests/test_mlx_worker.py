@@ -7,6 +7,8 @@ only guards against a hang (no test depends on how long anything takes).
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import CancelledError
 
 import assistant  # noqa: F401  (preloads OpenBLAS before anything imports mlx)
 import pytest
@@ -137,19 +139,20 @@ def test_breaking_out_of_a_stream_stops_the_producer(worker):
     assert len(closed_on) == 1 and closed_on[0].name == "mlx"
 
 
-def test_close_is_idempotent_finishes_queued_work_and_refuses_new_work():
+def test_close_lets_the_running_job_finish_cancels_queued_ones_and_refuses_new_work():
     worker = MlxWorker()
     mlx_thread = worker.call(threading.current_thread)
     release = threading.Event()
     done: list[int] = []
-    worker.submit(lambda: release.wait(HANG_GUARD_S))
+    running = worker.submit(lambda: release.wait(HANG_GUARD_S))
     queued = [worker.submit(lambda i=i: done.append(i)) for i in range(3)]
     closer = threading.Thread(target=worker.close)
     closer.start()
     release.set()
     closer.join(HANG_GUARD_S)
     assert not closer.is_alive()
-    assert done == [0, 1, 2] and all(f.done() for f in queued)
+    assert running.result() is True
+    assert done == [] and all(f.cancelled() for f in queued)
     worker.close()  # a second close is a no-op
     worker.close()
     with pytest.raises(RuntimeError, match="closed"):
@@ -159,6 +162,31 @@ def test_close_is_idempotent_finishes_queued_work_and_refuses_new_work():
     with pytest.raises(RuntimeError, match="closed"):
         next(worker.stream(lambda: iter([1])))
     assert not mlx_thread.is_alive()
+
+
+def test_close_with_a_timeout_returns_while_a_job_still_runs_and_a_queued_stream_ends():
+    worker = MlxWorker()
+    release = threading.Event()
+    worker.submit(lambda: release.wait(HANG_GUARD_S))
+    items = worker.stream(lambda: iter([1, 2]))
+    received: list = []
+
+    def consume() -> None:
+        try:
+            received.extend(items)
+        except BaseException as exc:  # the cancelled producer's end
+            received.append(exc)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    deadline = time.monotonic() + HANG_GUARD_S
+    while worker._jobs.qsize() < 1 and time.monotonic() < deadline:  # the stream's job is queued
+        time.sleep(0.01)
+    assert worker.close(timeout=0.2) is False  # the first job still runs
+    consumer.join(HANG_GUARD_S)
+    assert not consumer.is_alive() and len(received) == 1 and isinstance(received[0], CancelledError)
+    release.set()
+    assert worker.close(timeout=HANG_GUARD_S) is True
 
 
 def test_call_from_a_job_on_the_worker_runs_at_once(worker):
@@ -173,7 +201,7 @@ def test_call_from_a_job_on_the_worker_runs_at_once(worker):
 def test_close_from_a_job_on_the_worker_does_not_deadlock():
     worker = MlxWorker()
     future = worker.submit(worker.close)
-    assert future.result(HANG_GUARD_S) is None
+    assert future.result(HANG_GUARD_S) is True
     with pytest.raises(RuntimeError):
         worker.submit(lambda: None)
     worker.close()

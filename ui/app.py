@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
+from assistant import shutdown
 from assistant.events import EventBus, Loading, Problem, ReplyText, State, StateChanged
 from assistant.models.catalog import load_catalog
 from assistant.models.store import ModelStore
@@ -119,10 +120,12 @@ class ParleyApp(QObject):
         log.info("push-to-talk key %s (%s) ready", settings.hotkey.key, settings.hotkey.style)
 
     def quit(self) -> None:
+        """Quit Parley: the process ends within shutdown.QUIT_WITHIN_S, whatever the engine is doing."""
+        shutdown.request_quit(0)
         if self.hotkey is not None:
             self.hotkey.stop()
         self.bridge.close()
-        self.session.shutdown()
+        self.session.shutdown(timeout=0.8)
         self.tray.icon.hide()
         QApplication.instance().quit()
 

@@ -172,14 +172,24 @@ class ParleyProcess:
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {pattern!r}; log tail:\n{self.log()[-3000:]}")
 
-    def quit(self, timeout: float = 30.0) -> int:
-        """SIGTERM, as a logout sends: the app must quit cleanly."""
+    def quit(self) -> int:
+        """SIGTERM, as a logout sends: the app must quit cleanly, within the bound Parley promises."""
         if self.proc.poll() is None:
+            sent = time.monotonic()
             self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError(f"the app did not quit within {timeout:.0f} s of SIGTERM")
+            self.wait_for_exit(sent, "SIGTERM")
+        return self.proc.returncode
+
+    def wait_for_exit(self, since: float, what: str) -> int:
+        """Wait for the process to end; fails when it took longer than QUIT_WITHIN_S after `since`
+        (time.monotonic() of `what`, the quit request). A process that hangs is killed after 20 s."""
+        from assistant.shutdown import QUIT_WITHIN_S
+
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        took = time.monotonic() - since
+        assert took <= QUIT_WITHIN_S, f"the app took {took:.2f} s to quit after {what}; log tail:\n{self.log()[-3000:]}"
         return self.proc.returncode

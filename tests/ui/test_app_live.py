@@ -186,6 +186,39 @@ def test_a_setting_changed_in_the_window_is_saved_and_survives_a_restart(desktop
         assert again.quit() == 0
 
 
+def _own_app(desktop: Desktop, app_env: dict[str, str], folder: Path) -> ParleyProcess:
+    """A Parley of its own (fresh settings, its own log), for a test that ends it."""
+    env = {**app_env, "PARLEY_CONFIG_DIR": str(folder / "config"), "PARLEY_LOG_DIR": str(folder / "logs")}
+    return ParleyProcess(desktop, env, folder / "logs" / "parley.log")
+
+
+def test_quit_in_the_tray_menu_ends_the_app_within_the_bound(desktop, app, app_env, tmp_path):
+    app.quit()  # one Parley at a time: a second launch would only bring the first one forward
+    own = _own_app(desktop, app_env, tmp_path)
+    try:
+        own.wait_for_log(r"tray: listening")
+        x, y = desktop.tray_icon_center()
+        desktop.click(x, y, button=3)
+        own.wait_for_log(r"tray: menu shown", timeout=20)
+        time.sleep(0.3)  # drawn, and taking keys
+        clicked = time.monotonic()
+        desktop.xdotool("key", "q")  # &Quit Parley
+        assert own.wait_for_exit(clicked, "Quit in the tray menu") == 0
+    finally:
+        own.quit()
+
+
+def test_sigterm_while_the_models_load_ends_the_app_within_the_bound(desktop, app, app_env, tmp_path):
+    app.quit()
+    own = _own_app(desktop, app_env, tmp_path)
+    try:
+        own.wait_for_log(r"event Loading\(what='loading")
+        assert "tray: listening" not in own.log()  # still loading
+        assert own.quit() == 0
+    finally:
+        own.quit()
+
+
 def _save_crop(source: Path, target: Path, x: int, y: int, width: int, height: int, scale: int = 1) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QImage
