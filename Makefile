@@ -20,7 +20,7 @@ APT_PACKAGES := libportaudio2 libopenblas0-pthread pulseaudio pulseaudio-utils l
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 \
 	xvfb trayer xdotool x11-utils
 
-.PHONY: run test test-ui bench bench-realtime setup system-packages models doctor clean
+.PHONY: run test test-ui test-busy bench bench-realtime soak setup system-packages models doctor clean
 
 run: models
 	$(BIN)/parley
@@ -31,6 +31,15 @@ test: models
 test-ui: models
 	$(BIN)/python -m pytest -q tests/ui
 
+# The live tests while another program keeps one core fully busy (stress-ng), as on a person's machine.
+LIVE_TESTS := tests/test_quit.py tests/test_conversation_live.py tests/test_conversation_devices.py \
+	tests/test_conversation_speaker.py tests/ui/test_app_live.py
+test-busy: models
+	@command -v stress-ng >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq stress-ng; } \
+	  || { echo "make test-busy needs stress-ng: sudo apt-get install stress-ng"; exit 1; }
+	stress-ng --cpu 1 --timeout 7200s --quiet & busy=$$!; \
+	  $(BIN)/python -m pytest -q $(LIVE_TESTS); status=$$?; kill $$busy; wait $$busy 2>/dev/null; exit $$status
+
 doctor: models
 	$(BIN)/parley doctor
 
@@ -40,6 +49,10 @@ bench: models
 # Live latency through virtual audio devices (brings up its own PulseAudio rig).
 bench-realtime: models
 	$(BIN)/parley bench realtime --json
+
+# An hour of conversation on the virtual rig (not in CI): hangs, lost turns, memory, threads, descriptors.
+soak: models
+	$(BIN)/python -m benchmarks.soak --minutes 60
 
 setup: system-packages $(STAMP)
 
