@@ -15,10 +15,10 @@ UNAME := $(shell uname -s)
 # Debian packages: PortAudio for sound, OpenBLAS for fast MLX matrix products on the CPU, and
 # PulseAudio with its ALSA plugin for the tests' virtual microphone and speaker.
 # Audio (PortAudio, and the PulseAudio of the virtual test devices), BLAS, Qt's X11 platform plugin, and
-# the virtual screen, tray host and key presses of the desktop-app tests.
+# the virtual screen, tray host and key presses of the desktop-app tests, and stress-ng for `make test-busy`.
 APT_PACKAGES := libportaudio2 libopenblas0-pthread pulseaudio pulseaudio-utils libasound2-plugins \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 \
-	xvfb trayer xdotool x11-utils
+	xvfb trayer xdotool x11-utils stress-ng
 
 .PHONY: run test test-ui test-busy bench bench-realtime soak setup system-packages models doctor clean
 
@@ -35,8 +35,6 @@ test-ui: models
 LIVE_TESTS := tests/test_quit.py tests/test_conversation_live.py tests/test_conversation_devices.py \
 	tests/test_conversation_speaker.py tests/ui/test_app_live.py
 test-busy: models
-	@command -v stress-ng >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq stress-ng; } \
-	  || { echo "make test-busy needs stress-ng: sudo apt-get install stress-ng"; exit 1; }
 	stress-ng --cpu 1 --timeout 7200s --quiet & busy=$$!; \
 	  $(BIN)/python -m pytest -q $(LIVE_TESTS); status=$$?; kill $$busy; wait $$busy 2>/dev/null; exit $$status
 
