@@ -8,6 +8,7 @@ import json
 import sys
 import threading
 import time
+from concurrent.futures import Future
 
 from assistant.events import BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings, UserSaid
 
@@ -66,23 +67,45 @@ def json_line_view(event) -> None:
     print(json.dumps({"event": type(event).__name__, "t": round(time.monotonic(), 4), **fields}, ensure_ascii=False), flush=True)
 
 
+def _start_off_the_main_thread(conversation, listen: bool) -> None:
+    """`conversation.start()` on a thread of its own while this one waits for it. Python runs signal handlers
+    on the main thread only, between bytecodes: a model being loaded there (an ONNX session, seconds on a busy
+    machine) would hold Ctrl+C back, while a wait is interrupted at once."""
+    started: Future = Future()
+
+    def start() -> None:
+        try:
+            conversation.start(listen=listen)
+            started.set_result(None)
+        except BaseException as exc:  # re-raised on the main thread
+            started.set_exception(exc)
+
+    threading.Thread(target=start, name="loading", daemon=True).start()
+    started.result()
+
+
 def run_chat(args: argparse.Namespace) -> int:
+    from assistant.cli_checks import check_settings_models
     from assistant.conversation import Conversation, conversation_config
     from assistant.engines import Engines
     from assistant.events import EventBus
+    from assistant.models.store import ModelStore
     from assistant.settings import load_settings
 
     settings = load_settings()
+    store = ModelStore()
+    # A settings.toml that names a model that doesn't exist, or one for another job, fails now, before loading.
+    check_settings_models(settings, store, ("vad", "stt", "llm", "tts"))
     push_to_talk = args.ptt or (settings.conversation.mode == "push_to_talk" and not args.text)
     config = conversation_config(settings, hands_free=not push_to_talk and not args.text,
                                  echo_cancellation=not args.no_echo_cancellation)
-    engines = Engines(settings)
+    engines = Engines(settings, store)
     bus = EventBus()
     bus.subscribe(json_line_view if args.json else TerminalView())
     conversation = Conversation(engines, bus, config)
     try:
         print("Loading models…", file=sys.stderr, flush=True)
-        conversation.start(listen=not args.text)
+        _start_off_the_main_thread(conversation, listen=not args.text)
         if args.text:
             print("Type a message and press Enter (Ctrl+D or Ctrl+C to quit).", file=sys.stderr, flush=True)
             for line in sys.stdin:

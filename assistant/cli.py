@@ -7,9 +7,15 @@ import logging
 import sys
 from pathlib import Path
 
+from assistant import cli_checks
+from assistant.cli_checks import BadInput
 from assistant.logs import setup_logging
 
 log = logging.getLogger("parley")
+
+# A trial takes about 10 s: a thousand is a night's run; beyond that a typo, not a plan.
+MAX_TRIALS = 1000
+TRIALS_WHY = "odd trials play out, even ones are interrupted; each takes about 10 s"
 
 
 def run() -> None:
@@ -40,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         from assistant.settings import SettingsError
         from assistant.turn import NoSpeech
 
-        if isinstance(exc, (ModelError, SettingsError, AudioFileError, AudioDeviceError, NoSpeech)):
+        if isinstance(exc, (BadInput, SettingsError)):  # what the user asked for can't be: exit 2, as argparse
+            log.error("%s", exc)
+            print(f"parley: {exc}", file=sys.stderr)
+            return 2
+        if isinstance(exc, (ModelError, AudioFileError, AudioDeviceError, NoSpeech)):
             log.error("%s", exc)
             print(f"parley: {exc}", file=sys.stderr)
             return 1
@@ -57,9 +67,18 @@ def _release_mlx_streams() -> None:
         sys.modules["mlx.core"].clear_streams()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line: the command, what is wrong, and (for a command line that
+    doesn't fit the usage) where the usage is; still exit status 2. Subcommands inherit it."""
+
+    def error(self, message: str):
+        hint = "" if message.startswith("argument ") else f" (`{self.prog} --help` shows the usage)"
+        self.exit(2, f"{self.prog}: {message}{hint}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="parley", description="Parley, a private voice assistant. "
-                                     "On its own, `parley` starts the menu-bar app.")
+    parser = _Parser(prog="parley", description="Parley, a private voice assistant. "
+                     "On its own, `parley` starts the menu-bar app.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to the console too")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -73,24 +92,25 @@ def _parser() -> argparse.ArgumentParser:
     setup = model_commands.add_parser("setup", help="install the default pack (offline packs; skips what is installed)")
     setup.set_defaults(handler=_models_setup)
     pull = model_commands.add_parser("pull", help="download a catalog model")
-    pull.add_argument("model_id", metavar="ID")
+    pull.add_argument("model_id", metavar="ID", type=cli_checks.model_id)
     pull.add_argument("--from", dest="source", choices=("hub", "pack"), default=None,
                       help="hub = Hugging Face (default when the model is there), pack = its offline pack")
     pull.set_defaults(handler=_models_pull)
     imp = model_commands.add_parser(
         "import", help="import a faster-whisper folder, a .gguf file (or Ollama blob), an MLX folder or a Piper .onnx voice")
-    imp.add_argument("path", type=Path)
-    imp.add_argument("--id", dest="model_id", help="store id (default: from the file name)")
+    imp.add_argument("path", type=cli_checks.existing_path)
+    imp.add_argument("--id", dest="model_id", type=cli_checks.model_id, help="store id (default: from the file name)")
     imp.set_defaults(handler=_models_import)
     remove = model_commands.add_parser("remove", help="delete an installed model")
-    remove.add_argument("model_id", metavar="ID")
+    remove.add_argument("model_id", metavar="ID", type=cli_checks.model_id)
     remove.set_defaults(handler=_models_remove)
 
     bench = commands.add_parser("bench", help="measure Parley on this machine (from a source checkout)")
     bench_commands = bench.add_subparsers(title="benchmarks", metavar="BENCHMARK", required=True)
     realtime = bench_commands.add_parser(
         "realtime", help="live response and barge-in latency through virtual audio devices, with an echo path")
-    realtime.add_argument("--trials", type=int, default=20, help="spoken questions to ask (default 20)")
+    realtime.add_argument("--trials", type=cli_checks.whole_number(2, MAX_TRIALS, TRIALS_WHY), default=20,
+                          help=f"spoken questions to ask, 2 to {MAX_TRIALS} (default 20)")
     realtime.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
     realtime.add_argument("--no-echo-path", dest="echo_path", action="store_false",
                           help="the speaker does not echo into the microphone (as with headphones)")
@@ -127,9 +147,6 @@ def _bench_realtime(args) -> int:
     if not (root / "benchmarks" / "realtime.py").is_file() or not (root / "tests" / "rig").is_dir():
         print("parley bench realtime runs from Parley's source checkout (it drives virtual audio devices "
               "from its tests): run `make bench-realtime` there", file=sys.stderr)
-        return 2
-    if args.trials < 2:
-        print("--trials must be at least 2 (odd trials play out, even ones are interrupted)", file=sys.stderr)
         return 2
     sys.path.insert(0, str(root))
     from benchmarks import realtime
@@ -180,16 +197,19 @@ def _models_setup(args) -> int:
 
 def _models_pull(args) -> int:
     from assistant.models.catalog import load_catalog
-    from assistant.models.errors import ModelError
     from assistant.models.install import install_from_hub, install_from_pack
     from assistant.models.store import ModelStore
 
     catalog = load_catalog()
     entry = catalog.get(args.model_id)
     if entry is None:
-        raise ModelError(f"{args.model_id} is not in the catalog; `parley models list` shows the ids, "
-                         "and `parley models import PATH` takes a model you already have")
+        raise BadInput(f"{args.model_id} is not in the catalog; `parley models list` shows the ids, "
+                       "and `parley models import PATH` takes a model you already have")
     source = args.source or ("hub" if entry.hub else "pack")
+    if getattr(entry, source) is None:  # asked for a source this model doesn't have
+        other = "pack" if source == "hub" else "hub"
+        raise BadInput(f"{entry.id} has no {'offline pack' if source == 'pack' else 'Hugging Face hub'} source; "
+                       f"use --from {other}, or leave --from out")
     store = ModelStore()
     installed = install_from_hub(store, entry) if source == "hub" else install_from_pack(store, entry)
     print(f"Installed {installed.id} ({installed.format}, {installed.size_bytes / 1e6:.0f} MB) in {installed.path}")
@@ -207,8 +227,12 @@ def _models_import(args) -> int:
 
 
 def _models_remove(args) -> int:
+    from assistant.models.errors import ModelError
     from assistant.models.store import ModelStore
 
-    ModelStore().remove(args.model_id)
+    try:
+        ModelStore().remove(args.model_id)
+    except ModelError as exc:  # the store refuses only an id that isn't installed: the user's input
+        raise BadInput(str(exc)) from exc
     print(f"Removed {args.model_id}")
     return 0

@@ -134,13 +134,18 @@ def _section_from_dict(cls: type, section: str, data: dict[str, Any], source: st
     return cls(**values)
 
 
+# How a settings.toml value of each type is written, for messages (the type's name too, for those who know it).
+_TYPE_WORDS = {str: "text in quotes (str)", int: "a whole number (int)", float: "a number (float)",
+               bool: "true or false (bool)"}
+
+
 def _checked(f: dataclasses.Field, key: str, value: Any, source: str) -> Any:
     meta = f.metadata
     expected = f.type if isinstance(f.type, type) else {"str": str, "int": int, "float": float, "bool": bool}[f.type]
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise SettingsError(f"{source}: {key} must be a {expected.__name__} ({meta.get('doc', '')}), not {value!r}")
+        raise SettingsError(f"{source}: {key} must be {_TYPE_WORDS[expected]}, not {value!r} — {meta.get('doc', '')}")
     if "choices" in meta and value not in meta["choices"]:
         raise SettingsError(f"{source}: {key} = {value!r} is not allowed; use one of: {', '.join(meta['choices'])}")
     if "min" in meta and not meta["min"] <= value <= meta["max"]:

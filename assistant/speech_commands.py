@@ -6,57 +6,69 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
+
+from assistant import cli_checks
 
 
 def add_speech_commands(commands) -> None:
     """Register the speech subcommands on the `parley` argument parser."""
     transcribe = commands.add_parser("transcribe", help="speech to text from an audio file")
-    transcribe.add_argument("file", type=Path, help="WAV, FLAC, OGG or MP3; any rate and channel count")
-    transcribe.add_argument("--language", help="ISO code such as en, ko, zh; default: the setting (auto = detect)")
-    transcribe.add_argument("--model", help="speech model id; default: the setting, or one that knows the language")
+    transcribe.add_argument("file", type=cli_checks.input_file, help="WAV, FLAC, OGG or MP3; any rate and channel count")
+    transcribe.add_argument("--language", type=cli_checks.language,
+                            help="ISO code such as en, ko, zh (or a name: german); default: the setting (auto = detect)")
+    transcribe.add_argument("--model", type=cli_checks.model_id,
+                            help="speech model id; default: the setting, or one that knows the language")
     transcribe.add_argument("--json", action="store_true", help='print {"text", "language", "timings_ms"}')
     transcribe.set_defaults(handler=_transcribe)
 
     say = commands.add_parser("say", help="speak text with the voice")
-    say.add_argument("text")
-    say.add_argument("-o", "--output", type=Path, help="write a WAV file instead of playing")
-    say.add_argument("--voice", help="voice id; default: the setting")
+    say.add_argument("text", type=cli_checks.text_for("say", "Hello there"))
+    say.add_argument("-o", "--output", type=cli_checks.output_file, help="write a WAV file instead of playing")
+    say.add_argument("--voice", type=cli_checks.model_id, help="voice id; default: the setting")
     say.set_defaults(handler=_say)
 
     ask = commands.add_parser("ask", help="ask the chat model; the reply streams to the terminal")
-    ask.add_argument("text")
+    ask.add_argument("text", type=cli_checks.text_for("ask", "What is the capital of France?"))
     ask.add_argument("--speak", action="store_true", help="also speak the reply")
     ask.set_defaults(handler=_ask)
 
     reply = commands.add_parser("reply", help="one whole spoken turn: question audio in, spoken answer out")
-    reply.add_argument("input", type=Path, help="the spoken question (WAV, FLAC, OGG, MP3)")
-    reply.add_argument("-o", "--output", type=Path, required=True, help="WAV file for the spoken answer")
+    reply.add_argument("input", type=cli_checks.input_file, help="the spoken question (WAV, FLAC, OGG, MP3)")
+    reply.add_argument("-o", "--output", type=cli_checks.output_file, required=True, help="WAV file for the spoken answer")
     reply.add_argument("--json", action="store_true",
                        help='print {"transcript", "language", "reply", "timings_ms": {"stt", "llm_first_token", "first_audio", "total"}}')
     reply.set_defaults(handler=_reply)
 
 
-def _engines():
+def _engines(kinds: tuple[str, ...]):
+    """The engines for the settings (which load nothing yet), once the models the settings choose for
+    the jobs in `kinds` are known to exist and to do that job: a bad settings.toml fails here, at once."""
     from assistant.engines import Engines
+    from assistant.models.store import ModelStore
     from assistant.settings import load_settings
 
-    return Engines(load_settings())
+    settings = load_settings()
+    store = ModelStore()
+    cli_checks.check_settings_models(settings, store, kinds)
+    return Engines(settings, store)
 
 
 def _transcribe(args: argparse.Namespace) -> int:
     from assistant.audio_files import read_audio
     from assistant.turn import NoSpeech, trim_to_speech
 
-    engines = _engines()
+    engines = _engines(("vad",) if args.model else ("vad", "stt"))
+    setting = engines.settings.conversation.language
+    language = args.language or (None if setting == "auto" else setting)
+    if language == "auto":
+        language = None
+    if args.model:
+        chosen = cli_checks.check_model(engines.store, args.model, "stt", "--model")
+        cli_checks.check_model_language(chosen, language, "--model")
     try:
         started = time.perf_counter()
         audio = read_audio(args.file)
         decode_ms = 1000 * (time.perf_counter() - started)
-        setting = engines.settings.conversation.language
-        language = args.language or (None if setting == "auto" else setting)
-        if language == "auto":
-            language = None
         transcriber = engines.transcriber(language, args.model)
         long_file = len(audio) > 60 * 16000
         try:
@@ -85,7 +97,9 @@ def _say(args: argparse.Namespace) -> int:
     from assistant.audio_files import write_wav
     from assistant.playback import play_blocking
 
-    engines = _engines()
+    engines = _engines(() if args.voice else ("tts",))
+    if args.voice:
+        cli_checks.check_model(engines.store, args.voice, "tts", "--voice")
     synthesizer = engines.synthesizer(args.voice)
     chunks = list(synthesizer.synthesize(args.text))
     if not chunks:
@@ -105,10 +119,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     from assistant.playback import play_blocking
 
-    if not args.text.strip():
-        print("parley: ask what? Give a question, e.g. parley ask \"What is the capital of France?\"", file=sys.stderr)
-        return 1
-    engines = _engines()
+    engines = _engines(("llm", "tts") if args.speak else ("llm",))
     try:
         parts = []
         for delta in engines.chat.reply(args.text):
@@ -131,8 +142,8 @@ def _reply(args: argparse.Namespace) -> int:
     from assistant.audio_files import read_audio, write_wav
     from assistant.turn import reply_to_audio
 
+    engines = _engines(("vad", "stt", "llm", "tts"))
     audio = read_audio(args.input)
-    engines = _engines()
     try:
         setting = engines.settings.conversation.language
         engines.preload(None if setting == "auto" else setting)

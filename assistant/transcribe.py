@@ -137,6 +137,13 @@ class Transcriber:
         return self._worker.submit(self._transcribe_on_worker, audio, language, progress)
 
     def _check_language(self, language: str | None) -> None:
+        """ModelError, before any decoding, when `language` is no language Whisper knows (its decoder would
+        raise a bare ValueError deep inside) or one this model can't do."""
+        from mlx_whisper.tokenizer import LANGUAGES
+
+        if language and language not in LANGUAGES:
+            raise ModelError(f"{language!r} is not a language Whisper knows; use one of: "
+                             f"{', '.join(sorted(LANGUAGES))} (or none, to detect it)")
         if language and not self.multilingual and language not in self.languages:
             raise ModelError(
                 f"{self.model_id} only understands {', '.join(self.languages)}, not {language!r}; "

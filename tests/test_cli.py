@@ -78,8 +78,9 @@ def test_python_dash_m_and_console_script_agree():
 
 @pytest.mark.parametrize("args", [["models", "remove", "nothing-here"], ["models", "pull", "nope"]])
 def test_errors_exit_non_zero_with_a_message(empty_store, args):
+    """An id that names no model is bad input: exit status 2, as for any usage error."""
     result = _parley(*args)
-    assert result.returncode == 1 and result.stderr.startswith("parley: ")
+    assert result.returncode == 2 and result.stderr.startswith("parley: ")
 
 
 def test_import_an_mlx_folder(default_store, empty_store):

@@ -135,7 +135,7 @@ def test_missing_voice_is_a_message(tmp_path):
 
 def test_missing_file_is_a_message(tmp_path):
     result = _parley("transcribe", str(tmp_path / "nope.wav"))
-    assert result.returncode == 1 and "no such file" in result.stderr
+    assert result.returncode == 2 and "no such file" in result.stderr  # bad input, refused before any model loads
 
 
 def test_long_recording_is_transcribed_whole(question_wav, tmp_path):
