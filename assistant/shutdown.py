@@ -18,6 +18,7 @@ never ends its test runner.
 
 from __future__ import annotations
 
+import atexit
 import faulthandler
 import logging
 import os
@@ -75,20 +76,27 @@ def install_signal_handlers() -> None:
 
 
 def exit_within(exit_code: int, budget_s: float = WATCHDOG_S) -> None:
-    """End the process with `exit_code` (sys.exit), and at most `budget_s` from now even if a non-daemon
-    thread or an exit handler would keep it alive."""
+    """End the process with `exit_code`, at most `budget_s` from now (or from an earlier quit request).
+
+    Interpreter exit would wait for every non-daemon thread (the MLX worker in a model load, say) and then
+    tear every module down, which took seconds on a busy machine (and MLX's own teardown can abort): the
+    non-daemon threads get what is left of the budget, the exit handlers run (logging's flush,
+    PortAudio's clean-up; the watchdog bounds them), and the process ends there, without the teardown.
+    """
     request_quit(exit_code, budget_s)
     with _lock:
         code = _exit_code  # a signal's status wins over the command's
-    # Interpreter exit would wait for every non-daemon thread (the MLX worker in a model load, say):
-    # give them what is left of the budget, then end without them.
     deadline = _armed_at + budget_s - 0.2
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 _exit_now(code, f"the {thread.name} thread is still busy")
-    sys.exit(code)
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        _flush()
+        os._exit(code)
 
 
 def _watch(budget_s: float) -> None:
@@ -102,6 +110,11 @@ def _exit_now(code: int, why: str) -> None:
         log.warning("%s; exiting anyway with status %d. Threads still running:\n%s", why, code, _thread_stacks())
     except Exception:  # the exit matters more than the report
         pass
+    _flush()
+    os._exit(code)
+
+
+def _flush() -> None:
     for handler in logging.getLogger().handlers:
         try:
             handler.flush()
@@ -112,7 +125,6 @@ def _exit_now(code: int, why: str) -> None:
             stream.flush()
         except Exception:
             pass
-    os._exit(code)
 
 
 def _thread_stacks() -> str:

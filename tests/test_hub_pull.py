@@ -82,7 +82,7 @@ def test_pull_of_a_model_not_in_the_cache_says_so_and_installs_nothing(hub_cache
 
 def test_pull_of_an_unknown_id(hub_cache, empty_store):
     result = _parley("models", "pull", "gpt-17")
-    assert result.returncode == 1 and "not in the catalog" in result.stderr
+    assert result.returncode == 2 and "not in the catalog" in result.stderr
 
 
 def _words(text: str) -> list[str]:
