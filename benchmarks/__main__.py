@@ -2,9 +2,10 @@
 
 import platform
 
-from benchmarks import blas, models, turn
+from benchmarks import blas, idle, models, turn
 
 print(f"# {platform.platform()}, {platform.processor() or platform.machine()}")
 blas.main()
 models.main()
 turn.main()
+idle.main()

@@ -39,10 +39,14 @@ def make_vad(default_store):
     return lambda: SileroVad(path)
 
 
-def listen(make_vad, reply, user=None, onset_s=0.0, echo_db=None, echo_ms=40, lead_ms=0, cancel=True):
+def listen(make_vad, reply, user=None, onset_s=0.0, echo_db=None, echo_ms=40, lead_ms=0, cancel=True,
+           quiet_s=0.0):
     """Parley plays `reply` while the microphone hears its echo (`echo_db` down, `echo_ms` late; None: no echo)
     and `user` from `onset_s`. The speaker's frames reach the listener `lead_ms` before the microphone's, as
-    they do when the output buffer runs ahead. Returns the probability of every frame, and the frames."""
+    they do when the output buffer runs ahead. Returns the probability of every frame, and the frames.
+    `quiet_s`: the reply plays after that much silence (the echo canceller idles first)."""
+    if quiet_s:
+        reply = np.concatenate([np.zeros(int(quiet_s * RATE), np.float32), reply])
     total = len(reply) + RATE
     played = np.zeros(total, np.float32)
     played[: len(reply)] = reply
@@ -120,3 +124,35 @@ def test_cleaned_frames_keep_pace_with_the_microphone(make_vad, voices):
 
 def _blocks(reply: np.ndarray) -> int:
     return len(range(0, len(reply) + RATE - BLOCK, BLOCK))  # as listen() reads them
+
+
+@pytest.mark.parametrize("echo_db", [-10, 0])
+@pytest.mark.parametrize("lead_ms", [0, 100])
+def test_after_a_quiet_spell_the_echo_is_still_never_taken_for_the_user(make_vad, voices, echo_db, lead_ms):
+    """Nothing played for 3 s (the canceller idled, one VAD ran), then the reply: cancelled from its first word."""
+    reply, _ = voices
+    probabilities, _ = listen(make_vad, reply, echo_db=echo_db, lead_ms=lead_ms, quiet_s=3.0)
+    assert (probabilities > 0.5).sum() == 0
+
+
+@pytest.mark.parametrize("echo_db", [None, -10])
+def test_after_a_quiet_spell_the_user_is_still_heard_over_playback(make_vad, voices, echo_db):
+    """The captured view's VAD, skipped while the canceller idled, takes over the cleaned one's state and hears
+    the user over the reply as soon as it does without the quiet spell."""
+    reply, user = voices
+    quiet, onset = 3.0, 2.0
+    probabilities, _ = listen(make_vad, reply, user, quiet + onset, echo_db=echo_db, quiet_s=quiet)
+    start = int((quiet + onset) * RATE) // FRAME
+    assert (probabilities[:start] > 0.5).sum() == 0
+    frames = opening(probabilities, start)
+    assert frames is not None and frames <= (10 if echo_db is not None else 8), frames
+
+
+def test_the_user_is_heard_while_nothing_plays(make_vad, voices):
+    """Idle listening (one VAD, the canceller bypassed): the user opens speech as without echo cancellation."""
+    _, user = voices
+    silence = np.zeros(4 * RATE, np.float32)
+    probabilities, frames = listen(make_vad, silence, user, 2.0, quiet_s=0.0)
+    assert opening(probabilities, 2 * RATE // FRAME) <= 5
+    mic = np.concatenate(frames)
+    assert np.array_equal(mic[2 * RATE : 2 * RATE + len(user)], user)  # passed on as captured

@@ -278,3 +278,42 @@ def test_native_failure_falls_back_to_passthrough(monkeypatch, caplog):
     np.testing.assert_allclose(canceller.captured(tone[:10]), np.concatenate([tone[230:], tone[:10]]), atol=1e-6)
     canceller.played(tone)  # ignored now
     assert sum("echo cancellation failed" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_idles_while_nothing_plays_and_cancels_again_at_once(far, vad_path):
+    """Nothing played for a while: the module is bypassed (the microphone passes unchanged); the next reply is
+    cancelled from its first sample with what the canceller had learnt, as well as by one that never idled."""
+    gap = np.zeros(3 * RATE, np.float32)
+    played = np.concatenate([far, gap, far])
+    mic = _echo(played) + _mic_noise(len(played))
+    idling, busy = _live_canceller(), _live_canceller(idle_after_ms=0)
+    out, idle_at = [], []
+    for start, end in _chunks(len(mic)):
+        idling.played(played[start:end])
+        out.append(idling.captured(mic[start:end]))
+        idle_at.append((start, idling.idle))
+    cleaned = np.concatenate(out)
+    assert len(mic) - RATE // 100 < len(cleaned) <= len(mic)
+    reference = _run(busy, played, mic)
+    assert not busy.idle
+
+    quiet = [start for start, idle in idle_at if idle]
+    assert quiet and len(far) + RATE <= quiet[0] <= len(far) + RATE + 300  # 1 s after the last sound
+    assert quiet[-1] < len(far) + len(gap)  # and no longer once it plays again
+    # Bypassed: the microphone exactly as captured (its samples in the same place: nothing held back).
+    span = slice(len(far) + int(1.5 * RATE), len(far) + len(gap) - RATE // 10)
+    np.testing.assert_array_equal(cleaned[span], mic[span])
+
+    second = slice(len(far) + len(gap), len(mic) - RATE // 100)
+    first_words = slice(second.start, second.start + CONVERGE)  # no time to adapt again: from the first sample
+
+    def erle_db(out: np.ndarray, span: slice) -> float:
+        return float(10 * np.log10(np.sum(mic[span].astype(np.float64) ** 2) / np.sum(out[span].astype(np.float64) ** 2)))
+
+    erle, erle_busy = erle_db(cleaned, first_words), erle_db(reference, first_words)
+    raw_speech = _speech_frames(vad_path, mic[second])
+    clean_speech = _speech_frames(vad_path, cleaned[second])
+    print(f"\nafter idling, first 2 s: ERLE {erle:.1f} dB (never idled: {erle_busy:.1f} dB); VAD frames > 0.5: "
+          f"raw {raw_speech.sum()}, cleaned {clean_speech.sum()} of {len(raw_speech)}")
+    assert erle >= 10.0 and erle >= erle_busy - 2.0
+    assert clean_speech.sum() <= raw_speech.sum() // 10
