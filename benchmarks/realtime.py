@@ -21,11 +21,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from benchmarks.live import piper_say  # (also puts tests/ on sys.path, for the rig and ChatProcess)
 
 QUESTIONS = [
     "What is the capital of France?", "Tell me about the moon.", "What is the largest ocean?",
@@ -74,17 +73,9 @@ def heard_barge_in_ms(microphone, speaker, interruption: np.ndarray) -> float | 
 
 def main(trials: int = 20, progress: bool = True, echo_path: bool = True) -> dict:
     """Run the trials and return the result (printed by `parley bench realtime`)."""
-    import assistant  # noqa: F401
-    from piper import PiperVoice
-
-    from assistant.models.store import ModelStore
+    say = piper_say()
     from rig import AudioRig
     from test_conversation_live import ChatProcess, _is
-
-    voice = PiperVoice.load(ModelStore().get("piper-en_US-joe-medium").path / "voice.onnx")
-
-    def say(text: str) -> np.ndarray:
-        return np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
 
     interruption = say("Wait, stop. Something else please.")
     from assistant.audio_files import resample
