@@ -42,8 +42,9 @@ class AudioConfig:
     block_ms: int = 10  # PortAudio block: small blocks make barge-in fast
 
 
-def _open_stream(kind: str, name: str, wanted_rate: int, block_ms: int, callback):
+def _open_stream(kind: str, name: str, wanted_rate: int, block_ms: int, callback, raw: bool = False):
     """Open and start a mono float32 stream at `wanted_rate` if the device takes it, else at its own rate.
+    `raw`: the callback gets the block as a buffer (sounddevice's Raw streams), not as a numpy array.
 
     Returns (stream, rate). AudioDeviceError, saying what to do, when the device can't be opened.
     """
@@ -58,7 +59,10 @@ def _open_stream(kind: str, name: str, wanted_rate: int, block_ms: int, callback
             rate = wanted_rate
         except Exception:
             rate = int(sd.query_devices(device, kind=kind)["default_samplerate"])
-        stream_class = sd.InputStream if kind == "input" else sd.OutputStream
+        if kind == "input":
+            stream_class = sd.RawInputStream if raw else sd.InputStream
+        else:
+            stream_class = sd.RawOutputStream if raw else sd.OutputStream
         stream = stream_class(device=device, samplerate=rate, channels=1, dtype="float32",
                               blocksize=int(rate * block_ms / 1000), callback=callback)
         stream.start()
@@ -140,7 +144,7 @@ class Microphone(_StreamOwner):
     def start(self) -> None:
         self._opened_at = time.monotonic()
         self._stream, rate = _open_stream("input", self.config.input_device, self.config.capture_rate,
-                                          self.config.block_ms, self._callback)
+                                          self.config.block_ms, self._callback, raw=True)
         if rate != self.config.capture_rate:
             import soxr
 
@@ -148,9 +152,10 @@ class Microphone(_StreamOwner):
         self.device_rate = rate
 
     def _callback(self, indata, frames, time_info, status) -> None:
-        if status.input_overflow:
+        if status and status.input_overflow:
             self.overflows += 1
-        self._ring.write(indata[:, 0])
+        # (a buffer: a Raw stream skips the numpy array sounddevice would build for every 10 ms block)
+        self._ring.write(np.frombuffer(indata, np.float32))
         self.last_block_time = time.monotonic()
 
     def read(self) -> np.ndarray:
@@ -166,8 +171,32 @@ class Microphone(_StreamOwner):
         return audio
 
 
+def _bounded(call, timeout: float, name: str) -> bool:
+    """Run `call` (a PortAudio start or stop) on a thread of its own, waiting at most `timeout` s: on a device
+    that vanished ALSA can block for good. Returns whether it returned in time without raising."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except Exception as exc:  # reported by the caller's log line
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive() or failed:
+        log.warning("%s %s", name, f"failed: {failed[0]}" if failed else "is stuck; left to finish in the background")
+        return False
+    return True
+
+
 class Speaker(_StreamOwner):
-    """The output stream, playing whatever the voice wrote into `buffer` (silence when it's empty)."""
+    """The output stream, playing whatever the voice wrote into `buffer` (silence when it's empty).
+
+    While nothing is to play for a while its stream can rest (`rest()`: stopped, so no callback runs 100 times a
+    second to hand out silence), and `wake()` (or `arm()`, at the start of a reply) starts it again within about a
+    millisecond. A resting speaker counts as active."""
 
     def __init__(self, config: AudioConfig, voice_rate: int) -> None:
         self.config = config
@@ -183,6 +212,9 @@ class Speaker(_StreamOwner):
         self._armed = False
         self.underruns = 0
         self.replaces_lost = False  # opened on the system default in place of a speaker that stopped
+        self._rest_lock = threading.Lock()
+        self._resting = False
+        self._woke_at = 0.0
 
     def start(self) -> None:
         self._opened_at = time.monotonic()
@@ -190,7 +222,7 @@ class Speaker(_StreamOwner):
                                                self.config.block_ms, self._callback)
 
     def _callback(self, outdata, frames, time_info, status) -> None:
-        if status.output_underflow:
+        if status and status.output_underflow:
             self.underruns += 1
         played = self.buffer.read_into(outdata[:, 0])
         if played and self._armed:
@@ -200,9 +232,50 @@ class Speaker(_StreamOwner):
         self.last_block_time = time.monotonic()
 
     def arm(self) -> None:
-        """Note the time of the next block that carries audio (the start of a reply) in first_sound_time."""
+        """Note the time of the next block that carries audio (the start of a reply) in first_sound_time; a resting
+        stream starts again."""
         self.first_sound_time = 0.0
         self._armed = True
+        self.wake()
+
+    @property
+    def resting(self) -> bool:
+        return self._resting
+
+    @property
+    def active(self) -> bool:
+        return self._resting or super().active
+
+    @property
+    def stalled(self) -> bool:
+        if self._resting or (self._woke_at and time.monotonic() - self._woke_at < STALL_S):
+            return False  # stopped on purpose, or started again just now (its first block is still to come)
+        return super().stalled
+
+    def rest(self) -> bool:
+        """Stop the stream while nothing is queued (from a thread that is not the callback's); True if it rests
+        now. Nothing queued is lost: `wake()` before writing again."""
+        with self._rest_lock:
+            stream = self._stream
+            if self._resting or stream is None or not stream.active or self.stalled or self.buffer.queued:
+                return self._resting
+            if not _bounded(stream.abort, CLOSE_WAIT_S, "rest-speaker"):
+                return False  # the device is going: the stall or the ended stream shows it
+            self._resting = True
+            log.debug("speaker resting")
+            return True
+
+    def wake(self) -> None:
+        """Start a resting stream again (its first callback comes about a millisecond later)."""
+        with self._rest_lock:
+            if not self._resting:
+                return
+            self._resting = False
+            self._woke_at = time.monotonic()
+            stream = self._stream
+            if stream is not None and _bounded(stream.start, CLOSE_WAIT_S, "wake-speaker"):
+                log.debug("speaker awake")
+            # else: the stream is not active, so `active` is False and the speaker is replaced
 
     def resample_for_device(self, audio: np.ndarray, rate: int) -> np.ndarray:
         """Voice audio converted to the device rate (on the caller's thread, not the callback)."""

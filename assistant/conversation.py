@@ -46,6 +46,11 @@ EARLY_TRANSCRIPT_MS = 224
 # margin; audio that is late is looked for this often.
 LISTEN_MARGIN_S = 0.001
 LISTEN_POLL_S = 0.002
+# While nobody speaks and nothing plays, the VAD takes frames this many at a time (speech starts are seen up to
+# 96 ms later then; barge-in and the end of a turn are frame by frame).
+QUIET_BATCH_FRAMES = 4
+# The speaker's stream rests after this long without a turn (nothing plays then); a reply starts it again.
+SPEAKER_REST_S = 3.0
 # How long stop() waits for the threads and the devices: quitting is bounded (assistant/shutdown.py).
 STOP_WAIT_S = 0.8
 
@@ -273,12 +278,23 @@ class Conversation:
                 delivery = len(audio)  # what came at once after waiting for it: one delivery
             looked_in_vain = False
             played = reference.read() if reference is not None else audio[:0]
+            probability = 0.0
             for frame, probability in listener.push(audio, played, arrived):
                 index = self._frames_seen
                 self._frames_seen += 1
                 self._frame_times[index % len(self._frame_times)] = arrived
                 self._on_frame(endpointer, frame, probability, index)
-            deliveries = -(-listener.missing // delivery)  # that complete the next frame
+            # Waiting for speech: nothing plays or is about to, no speech has begun and the last frame was quiet.
+            # Then frames are taken a few at a time (each wake-up of the VAD costs far more than the frames after it,
+            # its weights long gone from the CPU caches); the first hint of speech goes back to frame by frame.
+            batch = 1
+            if (probability < self.config.endpoint.stop_threshold and listener.quiet and not endpointer.speaking
+                    and self.state in (State.LISTENING, State.MUTED, State.IDLE)):
+                with self._lock:
+                    if self._reply is None and self._pending == 0 and not self._ptt_pressed:
+                        batch = QUIET_BATCH_FRAMES
+            # Sleep until the deliveries that complete the next frame (or batch of frames) are due.
+            deliveries = -(-(listener.missing + (batch - 1) * FRAME) // delivery)
             due = arrived + deliveries * delivery / rate + LISTEN_MARGIN_S - time.monotonic()
             if due > 0:
                 time.sleep(due)
@@ -400,6 +416,7 @@ class Conversation:
             reply = self._reply
             if reply is not None and reply.paused and not reply.interrupted:
                 reply.paused = False
+                self.speaker.wake()  # (a reply in progress keeps it awake: this is cheap)
                 for piece in reply.pieces:
                     rest = piece.audio[self.speaker.buffer.played_for(piece.tag):]
                     if len(rest):
@@ -441,7 +458,11 @@ class Conversation:
 
     def _turn_loop(self) -> None:
         while self._running.is_set():
-            item = self._utterances.get()
+            try:
+                item = self._utterances.get(timeout=SPEAKER_REST_S)
+            except queue.Empty:
+                self._rest_speaker()
+                continue
             if item is None:
                 return
             kind, payload, end_of_speech = item
@@ -461,6 +482,16 @@ class Conversation:
             finally:
                 with self._lock:
                     self._pending -= 1
+
+    def _rest_speaker(self) -> None:
+        """No turn for a while: stop the speaker's stream until the next reply (its callback would hand out
+        silence 100 times a second). By now its echo canceller idles too: the silence it played covered the tail
+        of the last reply's echo."""
+        with self._lock:
+            idle = self._reply is None and self._pending == 0 and not self._ptt_pressed
+        speaker = self.speaker
+        if idle and speaker is not None and self._running.is_set():
+            speaker.rest()
 
     def _answer_speech(self, audio: np.ndarray | Utterance, end_of_speech: float) -> None:
         self._set_state(State.THINKING)
@@ -681,6 +712,8 @@ class _ReferenceResampler:
             self._silent = 0
             self._owed = 0.0
         ring = speaker.reference
+        if not ring.queued:
+            return np.zeros(0, np.float32)  # nothing played since the last call (or the speaker rests)
         out = np.empty(ring.queued, np.float32)
         got = ring.read_into(out)
         out = out[:got]

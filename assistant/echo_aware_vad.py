@@ -69,6 +69,11 @@ class EchoAwareVad:
         self._raw_behind = False
 
     @property
+    def quiet(self) -> bool:
+        """Nothing has played for a while (the canceller idles), or echo cancellation is off."""
+        return self._echo is None or self._echo.idle
+
+    @property
     def missing(self) -> int:
         """Microphone samples still needed to complete the next frame (of the view that is further behind, give
         or take the few samples the canceller holds)."""

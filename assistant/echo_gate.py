@@ -56,7 +56,8 @@ class EchoGate:
 
     def played(self, audio: np.ndarray, now: float) -> None:
         """What the speaker played since the last call (any length, any rate), at time `now` (seconds)."""
-        self._played.append((now, rms(audio)))
+        if len(audio):
+            self._played.append((now, rms(audio)))
         horizon = now - self.config.window_ms / 1000
         while self._played and self._played[0][0] < horizon:
             self._played.popleft()
