@@ -4,7 +4,9 @@ The callbacks only copy: the microphone's into a preallocated ring that the voic
 thread drains, the speaker's out of the playback ring. Whatever the speaker plays is also copied
 into a second ring, the echo canceller's reference. Rates: a stream opens at the rate Parley
 wants (16 kHz in, the voice's rate out) when the device takes it, else at the device's own rate
-with a streaming resampler (soxr) on the consumer's side, never in the callback.
+with a streaming resampler (soxr) on the consumer's side, never in the callback. While Parley has nothing to say
+for a while the speaker's stream rests (stopped: no callback 100 times a second to hand out silence); a reply
+starts it again.
 """
 
 from __future__ import annotations
@@ -244,7 +246,7 @@ class Speaker(_StreamOwner):
 
     @property
     def active(self) -> bool:
-        return self._resting or super().active
+        return (self._resting and self._stream is not None) or super().active
 
     @property
     def stalled(self) -> bool:

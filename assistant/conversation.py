@@ -263,6 +263,7 @@ class Conversation:
         rate = self.microphone.config.capture_rate
         delivery = rate * self.config.audio.block_ms // 1000
         looked_in_vain = False
+        probability = 0.0  # of the newest frame
         while self._running.is_set():
             audio = self.microphone.read()
             arrived = self.microphone.last_block_time or time.monotonic()
@@ -278,7 +279,6 @@ class Conversation:
                 delivery = len(audio)  # what came at once after waiting for it: one delivery
             looked_in_vain = False
             played = reference.read() if reference is not None else audio[:0]
-            probability = 0.0
             for frame, probability in listener.push(audio, played, arrived):
                 index = self._frames_seen
                 self._frames_seen += 1
