@@ -91,8 +91,9 @@ def trim_history(
         )
     kept: list[dict] = []
     for message in reversed(history):
-        content = message.content + (" …(interrupted)" if message.interrupted else "")
-        candidate = [{"role": message.role, "content": content}] + kept
+        # An interrupted reply is kept as far as it was heard, unmarked: a small model copied a marker such as
+        # "…(interrupted)" into its next replies, and the voice read it out.
+        candidate = [{"role": message.role, "content": message.content}] + kept
         if count_tokens(head + candidate + tail) > budget:
             break
         kept = candidate

@@ -381,11 +381,11 @@ def test_trim_history_never_opens_with_an_assistant_turn():
     assert messages[1]["content"] == "question 3 one two"
 
 
-def test_trim_history_marks_interrupted_replies():
+def test_trim_history_keeps_an_interrupted_reply_as_heard_with_no_marker_to_copy():
     history = [Message("user", "tell me a long story"), Message("assistant", "Once upon a", interrupted=True)]
     messages = trim_history(SYSTEM, history, USER, _words, budget=100)
-    assert messages[2] == {"role": "assistant", "content": "Once upon a …(interrupted)"}
-    assert "interrupted" not in messages[1]["content"]
+    assert messages[2] == {"role": "assistant", "content": "Once upon a"}
+    assert not any("interrupted" in m["content"] for m in messages)
 
 
 def test_trim_history_within_budget_for_every_budget():
@@ -401,7 +401,7 @@ def test_trim_history_within_budget_for_every_budget():
         kept = messages[1:-1]
         assert not kept or kept[0]["role"] == "user"
         # What is kept is the newest end of the history, in order.
-        tail = [{"role": m.role, "content": m.content + (" …(interrupted)" if m.interrupted else "")} for m in history]
+        tail = [{"role": m.role, "content": m.content} for m in history]
         assert kept == (tail[len(tail) - len(kept):] if kept else [])
         assert len(kept) >= previous_kept  # more room never keeps less
         previous_kept = len(kept)
