@@ -49,8 +49,10 @@ LISTEN_POLL_S = 0.002
 # While nobody speaks and nothing plays, the VAD takes frames this many at a time (speech starts are seen up to
 # 96 ms later then; barge-in and the end of a turn are frame by frame).
 QUIET_BATCH_FRAMES = 4
-# The speaker's stream rests after this long without a turn (nothing plays then); a reply starts it again.
-SPEAKER_REST_S = 3.0
+# The speaker's stream could rest after this long without a turn (nothing plays then; a reply starts it again),
+# saving its 100 callbacks a second. None: it never rests, because the echo canceller needs the far end without gaps
+# unless it idles (EchoConfig.idle_after_ms, off).
+SPEAKER_REST_S: float | None = None
 # How long stop() waits for the threads and the devices: quitting is bounded (assistant/shutdown.py).
 STOP_WAIT_S = 0.8
 
@@ -459,7 +461,7 @@ class Conversation:
     def _turn_loop(self) -> None:
         while self._running.is_set():
             try:
-                item = self._utterances.get(timeout=SPEAKER_REST_S)
+                item = self._utterances.get(timeout=SPEAKER_REST_S)  # (None: waits)
             except queue.Empty:
                 self._rest_speaker()
                 continue

@@ -18,9 +18,9 @@ A frame's probability is the higher of the two views that pass their gates; with
 cleaned view's. The frames handed on (to the endpointer, and from there to Whisper) are the cleaned ones.
 Without echo cancellation (headphones chosen in the settings) there is one view, the microphone's own.
 
-While the echo canceller idles (nothing has played for a while, see echo_cancel.py), the two views are the same
-audio and neither gate holds anything: only the cleaned view's VAD runs, and the captured view's VAD takes over
-its state when the canceller resumes, so listening costs one VAD while Parley is quiet.
+While nothing has played within the gates' window neither gate holds anything and the captured view's verdict is
+not used: only the cleaned view's VAD runs, and the captured view's VAD takes over its state when something plays
+(the same audio but for the canceller's noise suppression), so listening costs one VAD while Parley is quiet.
 
 Not thread-safe: the listening thread owns it.
 """
@@ -70,8 +70,8 @@ class EchoAwareVad:
 
     @property
     def quiet(self) -> bool:
-        """Nothing has played for a while (the canceller idles), or echo cancellation is off."""
-        return self._echo is None or self._echo.idle
+        """Nothing has played within the echo gates' window (or echo cancellation is off)."""
+        return self._echo is None or not (self._gate.playing or self._raw_gate.playing)
 
     @property
     def missing(self) -> int:
@@ -100,9 +100,9 @@ class EchoAwareVad:
         # ahead of the cleaned one, which is close enough to pair their 32 ms frames.
         self._cleaned = np.concatenate([self._cleaned, self._echo.captured(captured)])
         self._captured = np.concatenate([self._captured, captured])
-        # Idle canceller (the audio passes through it) and an open gate on the captured view: its VAD would
-        # see the cleaned view's frames.
-        same = self._echo.idle and not self._raw_gate.playing
+        # Nothing played within the window: the captured view's gate is open and its VAD's verdict unused, so it
+        # is skipped (it takes over the cleaned view's state when something plays).
+        same = not self._raw_gate.playing
         frames = []
         while len(self._cleaned) >= FRAME and len(self._captured) >= FRAME:
             frame, self._cleaned = self._cleaned[:FRAME], self._cleaned[FRAME:]

@@ -149,10 +149,8 @@ def test_after_a_quiet_spell_the_user_is_still_heard_over_playback(make_vad, voi
 
 
 def test_the_user_is_heard_while_nothing_plays(make_vad, voices):
-    """Idle listening (one VAD, the canceller bypassed): the user opens speech as without echo cancellation."""
+    """Idle listening (one VAD): the user opens speech as without echo cancellation."""
     _, user = voices
     silence = np.zeros(4 * RATE, np.float32)
-    probabilities, frames = listen(make_vad, silence, user, 2.0, quiet_s=0.0)
+    probabilities, _ = listen(make_vad, silence, user, 2.0, quiet_s=0.0)
     assert opening(probabilities, 2 * RATE // FRAME) <= 5
-    mic = np.concatenate(frames)
-    assert np.array_equal(mic[2 * RATE : 2 * RATE + len(user)], user)  # passed on as captured

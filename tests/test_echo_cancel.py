@@ -286,7 +286,7 @@ def test_idles_while_nothing_plays_and_cancels_again_at_once(far, vad_path):
     gap = np.zeros(3 * RATE, np.float32)
     played = np.concatenate([far, gap, far])
     mic = _echo(played) + _mic_noise(len(played))
-    idling, busy = _live_canceller(), _live_canceller(idle_after_ms=0)
+    idling, busy = _live_canceller(idle_after_ms=1000), _live_canceller(idle_after_ms=0)
     out, idle_at = [], []
     for start, end in _chunks(len(mic)):
         idling.played(played[start:end])
