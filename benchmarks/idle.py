@@ -6,6 +6,11 @@ with cpu_percent (the process's own CPU time over the wall time, in % of one cor
 machine do not count), rss_mb (VmRSS at the end), threads, and busiest_threads (the threads with the most CPU
 time in the window, by their OS name, in % of one core).
 
+Measured side by side on this project's 2-core machine (shared, load ~1.5): echo cancellation on 8.4% -> 4.7% of one
+core, off 5.0% -> 3.2% (ad714bd -> 02721f8). Of what is left with it on: the listening thread ~2.7% (WebRTC per
+10 ms, and Silero, whose weights are out of the caches at every wake-up: ~500 us a frame, 4x the hot figure), the
+speaker's and the microphone's callbacks and PulseAudio's threads ~2%.
+
 `python -m benchmarks.idle --source DIR [--source DIR2]` measures the Parley code in other source trees (a
 `git worktree` of an older commit, say) one after the other in the same run, for before/after figures.
 """
