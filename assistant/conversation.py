@@ -53,6 +53,8 @@ QUIET_BATCH_FRAMES = 4
 # saving its 100 callbacks a second. None: it never rests, because the echo canceller needs the far end without gaps
 # unless it idles (EchoConfig.idle_after_ms, off).
 SPEAKER_REST_S: float | None = None
+# Speech that begins this soon after a reply played out and is mostly its words is its echo, not the user.
+OWN_ECHO_TAIL_S = 1.5
 # How long stop() waits for the threads and the devices: quitting is bounded (assistant/shutdown.py).
 STOP_WAIT_S = 0.8
 
@@ -135,6 +137,7 @@ class Conversation:
         self._muted = False
         self._chat_language: str | None = None  # the reply language of the last turn (for "auto")
         self._early = None  # ((start frame, last voiced frame), Future of its Transcript) from a pause
+        self._last_played = (float("-inf"), "")  # (time.monotonic() it ended, text) of the last reply played out
 
     # --- public, thread-safe ---------------------------------------------------------------
 
@@ -429,17 +432,23 @@ class Conversation:
                 return
         self._set_state(self._resting_state())
 
-    def _sounds_like_own_reply(self, heard: str) -> bool:
-        """True when what the microphone heard during a reply is mostly that reply's own words.
+    def _sounds_like_own_reply(self, heard: str, started: float | None = None) -> bool:
+        """True when what the microphone heard during a reply, or beginning within OWN_ECHO_TAIL_S after one
+        played out (`started`: time.monotonic() of its first frame), is mostly that reply's own words.
 
-        The echo canceller leaks while it adapts; a leak loud enough to pass the VAD is Parley's voice,
-        and Whisper turns it back into the reply's words. A person talking over it says something else.
+        The echo canceller leaks while it adapts, and more when a busy machine delays the sound server; a leak
+        loud enough to pass the VAD is Parley's voice, and Whisper turns it back into the reply's words. A
+        person talking over it says something else. Heard after the reply ended, such a leak was answered as a
+        question, whose reply leaked in turn: Parley talked to itself for minutes.
         """
         with self._lock:
             reply = self._reply
-            if reply is None or not reply.paused:
+            if reply is not None and reply.paused:
+                spoken = " ".join(piece.text for piece in reply.pieces) + " " + reply.text
+            elif started is not None and started - self._last_played[0] < OWN_ECHO_TAIL_S:
+                spoken = self._last_played[1]
+            else:
                 return False
-            spoken = " ".join(piece.text for piece in reply.pieces) + " " + reply.text
         return mostly_own_words(heard, spoken)
 
     def _heard_text(self, reply: _Reply) -> str:
@@ -500,7 +509,9 @@ class Conversation:
         setting = self.engines.settings.conversation.language
         language = None if setting == "auto" else setting
         transcript = None
+        started = None  # when the utterance began (not known for push-to-talk audio)
         if isinstance(audio, Utterance):
+            started = float(self._frame_times[audio.start_frame % len(self._frame_times)])
             with self._lock:
                 early, self._early = self._early, None
             if early is not None and early[0] == (audio.start_frame, audio.last_voiced_frame):
@@ -516,7 +527,7 @@ class Conversation:
             log.info("no words in the utterance")
             self._resume_or_listen()
             return
-        if self._sounds_like_own_reply(transcript.text):
+        if self._sounds_like_own_reply(transcript.text, started):
             log.info("heard Parley's own words (%r): echo, not the user", transcript.text)
             self._resume_or_listen()
             return
@@ -583,6 +594,7 @@ class Conversation:
             self.bus.publish(ReplyFinished(reply.turn, reply.text, False))
             reply.finished.set()
             self._reply = None
+            self._last_played = (time.monotonic(), reply.text)
             if self._pending == 0:  # nobody waiting: read the history into the cache while the user thinks
                 self.engines.chat.prefill(None, self._chat_language)
         self._publish_timings(reply)
