@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 # A device that vanishes does not always end its stream: through PulseAudio (ALSA's pulse plugin) a killed or
 # suspended source leaves PortAudio's stream "active" with no more callbacks. A running stream whose callbacks have
 # stopped for this long has lost its device (one block is 10 ms; a busy machine delays them by tens of ms, and
-# on this 2-core machine with two audio daemons and models running, gaps of over a second were seen)...
-STALL_S = 2.0
+# on this 2-core machine with two audio daemons and models running, gaps of over a second were seen, and of over
+# two seconds when other programs started up beside it: an hour on the rig reported a speaker that had not gone)...
+STALL_S = 4.0
 # ...or, before its first callback, for this long (an idle PulseAudio source can take ~2 s to wake up).
 FIRST_BLOCK_S = 3.0
 # How long stop() waits for PortAudio to close a stream.
@@ -121,15 +122,7 @@ class _StreamOwner:
         stream, self._stream = self._stream, None
         if stream is None:
             return True
-        closer = threading.Thread(target=stream.close, kwargs={"ignore_errors": True},
-                                  name=f"close-{type(self).__name__.lower()}", daemon=True)
-        closer.start()
-        closer.join(timeout)
-        if closer.is_alive():
-            log.warning("closing the %s stream is stuck (its device is gone?); left to finish in the background",
-                        type(self).__name__.lower())
-            return False
-        return True
+        return _bounded(lambda: stream.close(ignore_errors=True), timeout, f"closing-{type(self).__name__.lower()}")
 
 
 class Microphone(_StreamOwner):
@@ -174,7 +167,7 @@ class Microphone(_StreamOwner):
 
 
 def _bounded(call, timeout: float, name: str) -> bool:
-    """Run `call` (a PortAudio start or stop) on a thread of its own, waiting at most `timeout` s: on a device
+    """Run `call` (a PortAudio start, stop or close) on a thread of its own, waiting at most `timeout` s: on a device
     that vanished ALSA can block for good. Returns whether it returned in time without raising."""
     failed: list[BaseException] = []
 

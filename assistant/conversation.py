@@ -588,7 +588,8 @@ class Conversation:
                 break
             time.sleep(0.01)
         with self._lock:
-            if reply.interrupted or reply.finished.is_set():
+            # (paused: a barge-in flushed the speaker after the loop looked; the next utterance decides)
+            if reply.interrupted or reply.finished.is_set() or reply.paused:
                 return
             self.engines.chat.record_reply(reply.text)
             self.bus.publish(ReplyFinished(reply.turn, reply.text, False))
