@@ -70,7 +70,7 @@ FLAT = 2  # threads or descriptors "flat": at most this many more at the end tha
 
 # Short questions, each with a word its transcript should hold (reported as "misheard" when it does not).
 QUESTIONS = [
-    ("What is the capital of France?", "france"), ("What color is the sky?", "sky"),
+    ("What is the capital of France?", "france"), ("What is the color of the sky?", "sky"),
     ("How many legs does a cat have?", "legs"), ("What is the largest ocean?", "ocean"),
     ("What do bees make?", "bees"), ("How many days are in a week?", "week"),
 ]

@@ -230,7 +230,7 @@ def test_speech_during_a_reply_silences_the_speaker(chat, audio_rig, spoken):
 
 
 # Each question with a word that its transcript must hold (Whisper may word the rest a little differently).
-QUESTIONS = [("What is the capital of France?", "france"), ("What color is the sky?", "sky"),
+QUESTIONS = [("What is the capital of France?", "france"), ("What is the color of the sky?", "sky"),
              ("How many legs does a cat have?", "legs"), ("What is the largest ocean?", "ocean"),
              ("What do bees make?", "bees")]
 

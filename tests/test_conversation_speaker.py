@@ -92,7 +92,7 @@ def test_a_speaker_unplugged_mid_reply_is_reported_and_the_next_reply_plays(hand
                      "What is the capital of France?", "france")
 
     audio_rig.restore_speaker()  # plugged back in: the system default again
-    _answer_is_heard(chat, audio_rig, spoken, audio_rig.speaker_recorder(), "What color is the sky?", "sky")
+    _answer_is_heard(chat, audio_rig, spoken, audio_rig.speaker_recorder(), "What is the color of the sky?", "sky")
     problems = [e for e in chat.seen if e["event"] == "Problem"]
     assert len(problems) == 1, f"the outage is reported once: {problems}"
     _stop_cleanly(chat)
@@ -115,7 +115,7 @@ def test_a_speaker_that_stops_playing_mid_reply_is_reported_and_plays_again(hand
     chat.wait_for(_is("StateChanged", state="listening"), timeout=30)
 
     audio_rig.stall_speaker(False)
-    _answer_is_heard(chat, audio_rig, spoken, audio_rig.speaker_recorder(), "What color is the sky?", "sky")
+    _answer_is_heard(chat, audio_rig, spoken, audio_rig.speaker_recorder(), "What is the color of the sky?", "sky")
     problems = [e for e in chat.seen if e["event"] == "Problem"]
     assert len(problems) == 1, f"the outage is reported once: {problems}"
     _stop_cleanly(chat)
@@ -133,7 +133,7 @@ def test_a_reply_after_the_speaker_was_unplugged_plays_on_the_system_default(han
     assert len(problems) == 1 and "stopped" in problems[0]["message"], f"the outage is reported once: {problems}"
 
     audio_rig.restore_speaker()
-    _answer_is_heard(chat, audio_rig, spoken, audio_rig.speaker_recorder(), "What color is the sky?", "sky")
+    _answer_is_heard(chat, audio_rig, spoken, audio_rig.speaker_recorder(), "What is the color of the sky?", "sky")
     assert len([e for e in chat.seen if e["event"] == "Problem"]) == 1
     _stop_cleanly(chat)
 
@@ -153,7 +153,7 @@ def test_a_speaker_the_sound_server_moves_keeps_the_reply_going(hands_free_chat,
     assert np.abs(recording.audio).max() > 0.1, "the rest of the reply was not heard on the fallback output"
 
     audio_rig.restore_speaker()
-    _answer_is_heard(chat, audio_rig, spoken, audio_rig.speaker_recorder(), "What color is the sky?", "sky")
+    _answer_is_heard(chat, audio_rig, spoken, audio_rig.speaker_recorder(), "What is the color of the sky?", "sky")
     assert not [e for e in chat.seen if e["event"] == "Problem"], "no outage that Parley could see"
     _stop_cleanly(chat)
 

@@ -79,9 +79,9 @@ def test_an_exit_handler_that_hangs_is_cut_short_with_the_right_status(tmp_path)
 def test_sigterm_ends_a_process_whose_main_thread_swallows_the_interrupt(tmp_path):
     proc = _start(tmp_path, """
         shutdown.install_signal_handlers()
-        print("ready", flush=True)
         while True:
-            try:
+            try:  # ready only inside the try: an interrupt between two statements outside it would end the process
+                print("ready", flush=True)
                 time.sleep(60)
             except KeyboardInterrupt:
                 pass  # a command that goes on regardless
@@ -95,8 +95,8 @@ def test_sigterm_ends_a_process_whose_main_thread_swallows_the_interrupt(tmp_pat
 def test_a_second_ctrl_c_ends_the_process_at_once(tmp_path):
     proc = _start(tmp_path, """
         shutdown.install_signal_handlers()
-        print("ready", flush=True)
         try:
+            print("ready", flush=True)
             time.sleep(60)
         except KeyboardInterrupt:
             print("cleaning up", flush=True)
