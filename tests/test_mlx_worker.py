@@ -142,10 +142,11 @@ def test_breaking_out_of_a_stream_stops_the_producer(worker):
 def test_close_lets_the_running_job_finish_cancels_queued_ones_and_refuses_new_work():
     worker = MlxWorker()
     mlx_thread = worker.call(threading.current_thread)
-    release = threading.Event()
+    started, release = threading.Event(), threading.Event()
     done: list[int] = []
-    running = worker.submit(lambda: release.wait(HANG_GUARD_S))
+    running = worker.submit(lambda: started.set() or release.wait(HANG_GUARD_S))
     queued = [worker.submit(lambda i=i: done.append(i)) for i in range(3)]
+    assert started.wait(HANG_GUARD_S)  # the first job runs (not queued) when the worker closes
     closer = threading.Thread(target=worker.close)
     closer.start()
     release.set()
@@ -166,8 +167,9 @@ def test_close_lets_the_running_job_finish_cancels_queued_ones_and_refuses_new_w
 
 def test_close_with_a_timeout_returns_while_a_job_still_runs_and_a_queued_stream_ends():
     worker = MlxWorker()
-    release = threading.Event()
-    worker.submit(lambda: release.wait(HANG_GUARD_S))
+    started, release = threading.Event(), threading.Event()
+    worker.submit(lambda: started.set() or release.wait(HANG_GUARD_S))
+    assert started.wait(HANG_GUARD_S)
     items = worker.stream(lambda: iter([1, 2]))
     received: list = []
 
