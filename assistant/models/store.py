@@ -41,6 +41,18 @@ class InstalledModel:
     size_bytes: int
     source: str
     details: dict = field(default_factory=dict)
+    revision: int = 1  # the catalog revision it was installed from
+
+    @property
+    def gguf_file(self) -> Path | None:
+        """The GGUF file llama.cpp runs, for a chat model that keeps one."""
+        path = self.path / "model.gguf"
+        return path if path.is_file() else None
+
+    @property
+    def has_mlx_weights(self) -> bool:
+        """True when mlx-lm / mlx-whisper can load the folder."""
+        return (self.path / "config.json").is_file()
 
     def speaks(self, language: str) -> bool:
         return "multi" in self.languages or language in self.languages
@@ -72,7 +84,7 @@ class ModelStore:
         return self._read_manifest(folder) if folder.is_dir() else None
 
     def install(
-        self, model_id: str, build: Callable[[Path], ConvertedModel], source: str
+        self, model_id: str, build: Callable[[Path], ConvertedModel], source: str, revision: int = 1
     ) -> InstalledModel:
         """Build a model into a staging folder with `build(folder)`, then move it into place.
 
@@ -94,6 +106,7 @@ class ModelStore:
                 "size_bytes": size,
                 "source": source,
                 "details": converted.details,
+                "revision": revision,
                 "installed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             }
             with open(staging / MANIFEST, "w", encoding="utf-8") as out:
@@ -150,6 +163,7 @@ class ModelStore:
                 size_bytes=int(data["size_bytes"]),
                 source=data.get("source", ""),
                 details=data.get("details", {}),
+                revision=int(data.get("revision", 1)),
             )
         except FileNotFoundError:
             return None

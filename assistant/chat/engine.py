@@ -1,0 +1,86 @@
+"""The one interface the conversation uses of a chat model, whichever engine runs it.
+
+History, the system prompt, the language instruction, trimming and the generation counter are shared
+(`ChatHistory`, `prompt`); an engine only turns messages into streamed text, as fast as it can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future
+
+from assistant.chat.history import ChatHistory
+from assistant.chat.prompt import ChatConfig, Message, ReplyTimings
+
+
+class ChatEngine:
+    """A chat model behind one engine. Thread-safe: replies are asked for on one thread, cancelled from another.
+
+    Subclasses set `name` and implement `start_loading`, `reply`, `warm_up`, `prefill`, `count_tokens` and `close`.
+    """
+
+    name = ""  # "mlx", "llama.cpp" or "server": said in the conversation window and `parley doctor`
+
+    def __init__(self, config: ChatConfig, model_id: str, history: ChatHistory | None = None) -> None:
+        self.config = config
+        self.model_id = model_id
+        self.chat_history = history or ChatHistory()
+        self.last_timings: ReplyTimings | None = None
+
+    @property
+    def history(self) -> list[Message]:
+        return self.chat_history.messages
+
+    def describe(self) -> str:
+        """Who answers, in a few words: 'qwen2.5-0.5b-instruct on llama.cpp'."""
+        return f"{self.model_id} on {self.name}"
+
+    def load(self) -> None:
+        """Load the model now (otherwise the first reply does). Raises ModelError when it can't."""
+        self.start_loading().result()
+
+    def start_loading(self) -> Future:
+        """Start loading the model and return at once."""
+        raise NotImplementedError
+
+    def reply(self, user_text: str, language: str | None = None) -> Iterator[str]:
+        """Stream the reply to `user_text` as text deltas; the user's turn joins the history now.
+
+        The caller records what became of the reply with `record_reply` (all of it, or only what was
+        spoken before an interruption). Closing the iterator, `cancel()` or `reset()` stops the reply
+        before its next token. Raises PromptTooLong for a message that can't fit, ModelError when the
+        model can't answer.
+        """
+        raise NotImplementedError
+
+    def warm_up(self, language: str | None = None) -> Future:
+        """Run the model once on a greeting, forgotten after: the first real reply is then as quick as later ones."""
+        raise NotImplementedError
+
+    def prefill(self, user_text: str | None = None, language: str | None = None) -> Future:
+        """Read the next prompt into the model's cache ahead of time: the history as it stands (after a reply,
+        while the user thinks), or the prompt for `user_text` (a transcript that may yet turn out to be the
+        whole turn). The reply that follows then reads only what is new."""
+        raise NotImplementedError
+
+    def count_tokens(self, text: str) -> int:
+        raise NotImplementedError
+
+    def close(self, timeout: float | None = None) -> None:
+        """Free the model; waits at most `timeout` s for work in progress."""
+
+    def cancel(self) -> None:
+        """Stop the reply in progress before its next token. Thread-safe."""
+        self.chat_history.cancel()
+
+    def reset(self) -> None:
+        """Forget the conversation (and cancel a reply in progress)."""
+        self.chat_history.clear()
+        self._forget_cached_prompt()
+
+    def record_reply(self, text: str, interrupted: bool = False) -> None:
+        """Add the assistant's reply to the history (only what the user heard, if interrupted)."""
+        self.chat_history.add_reply(text, interrupted)
+
+    def _forget_cached_prompt(self) -> None:
+        """Drop whatever prompt the engine keeps cached (the conversation it belonged to is gone)."""

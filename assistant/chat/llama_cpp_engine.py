@@ -1,0 +1,270 @@
+"""The chat model on llama.cpp, in-process through the `xllamacpp` wheel: the fast engine on CPUs.
+
+The GGUF file is used as it is. llama.cpp keeps the last prompt in its KV cache and reads only what a new
+prompt adds to it, so a follow-up turn costs its own tokens, and `prefill` reads the next prompt ahead.
+
+xllamacpp runs llama.cpp's own server loop; its HTTP side cannot be turned off, so it listens on a Unix
+socket in a folder only this user can open (no network port), and Parley uses it for the two things the
+in-process calls lack: rendering the chat template and counting tokens. Replies stream in-process.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import queue
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import CancelledError, Future
+from pathlib import Path
+
+from assistant.chat.engine import ChatEngine
+from assistant.chat.history import ChatHistory
+from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, system_prompt, trim_history
+from assistant.job_thread import JobThread
+from assistant.models.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+_DONE = object()
+SOCKET_TIMEOUT_S = 10  # template and token counts answer in about a millisecond; this only bounds a stuck server
+
+
+class LlamaCppChat(ChatEngine):
+    """A GGUF chat model on llama.cpp. Loading, prefills and replies run in order on the "llama.cpp" thread."""
+
+    name = "llama.cpp"
+
+    def __init__(self, model_file: Path, config: ChatConfig = ChatConfig(), model_id: str = "",
+                 history: ChatHistory | None = None, threads: int | None = None) -> None:
+        super().__init__(config, model_id or Path(model_file).stem, history)
+        self.model_file = Path(model_file)
+        self.threads = threads or os.cpu_count() or 2
+        self._jobs = JobThread("llama.cpp")
+        self._server = None  # xllamacpp.Server, made and dropped on the llama.cpp thread
+        self._socket_dir: Path | None = None
+
+    # --- the interface -------------------------------------------------------------------------------------
+
+    def start_loading(self) -> Future:
+        return self._jobs.submit(self._load)
+
+    def reply(self, user_text: str, language: str | None = None) -> Iterator[str]:
+        self._jobs.call(self._load)
+        generation, history = self.chat_history.begin_reply()
+        messages = self._messages(history, user_text, language)
+        self.chat_history.add_user(user_text)
+        return self._stream(messages, generation, self.config.max_reply_tokens, record=True)
+
+    def warm_up(self, language: str | None = None) -> Future:
+        def warm() -> None:
+            messages = self._messages([], "Hello.", language)
+            for _ in self._stream(messages, self.chat_history.generation, 1, record=False):
+                pass
+
+        # On its own thread: _stream hands its request to the llama.cpp thread and waits for the tokens.
+        future: Future = Future()
+        threading.Thread(target=_run_into, args=(future, warm), name="llama.cpp-warm-up", daemon=True).start()
+        return future
+
+    def prefill(self, user_text: str | None = None, language: str | None = None) -> Future:
+        generation, history = self.chat_history.generation, self.chat_history.messages
+        return self._jobs.submit(self._prefill, history, user_text, language, generation)
+
+    def count_tokens(self, text: str) -> int:
+        self._jobs.call(self._load)
+        return len(self._post("/tokenize", {"content": text, "add_special": False, "parse_special": False})["tokens"])
+
+    def close(self, timeout: float | None = None) -> None:
+        """Cancel what has not started, free the model on its thread, and remove the socket's folder."""
+        self.chat_history.cancel()
+        try:
+            self._jobs.submit(self._unload)
+        except RuntimeError:
+            pass  # already closed
+        self._jobs.close(timeout)
+
+    # --- on the llama.cpp thread ---------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        if self._server is not None:
+            return
+        import xllamacpp
+
+        from assistant.models.importers.gguf_llm import is_gguf_file
+
+        if not self.model_file.is_file() or not is_gguf_file(self.model_file):
+            raise ModelError(f"the chat model {self.model_id} has no GGUF file at {self.model_file}; reinstall it "
+                             f"with `parley models pull {self.model_id}` (or `parley models setup`)")
+        started = time.perf_counter()
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="parley-llama-"))  # mode 0700: this user only
+        params = xllamacpp.CommonParams()
+        params.model.path = str(self.model_file)
+        params.n_ctx = self.config.context_tokens
+        params.n_parallel = 1  # one conversation: one slot, whose KV cache carries over from turn to turn
+        params.cpuparams.n_threads = self.threads
+        params.cpuparams_batch.n_threads = self.threads
+        params.hostnames = [str(self._socket_dir / "llama.sock")]
+        params.verbosity = -1  # llama.cpp's own log lines would flood the terminal; its errors still show
+        params.warmup = False  # warm_up() does it, when the caller wants it
+        try:
+            self._server = xllamacpp.Server(params)
+        except RuntimeError as exc:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            raise ModelError(
+                f"the chat model {self.model_id} ({self.model_file}) does not load in llama.cpp: the file may be "
+                f"damaged or of an architecture this llama.cpp does not know. Reinstall it with "
+                f"`parley models pull {self.model_id}`, or choose another chat model"
+            ) from exc
+        log.info("loaded %s on llama.cpp (%d threads) in %.0f ms", self.model_id, self.threads,
+                 1000 * (time.perf_counter() - started))
+
+    def _unload(self) -> None:
+        self._server = None  # the Server's destructor stops llama.cpp's loop and frees the model
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+    def _prefill(self, history: list[Message], user_text: str | None, language: str | None, generation: int) -> None:
+        if not self.chat_history.is_current(generation):
+            return  # a reply or a reset came first: its cache is the one to keep
+        self._load()
+        if user_text is None:
+            prompt = self._history_prefix(history, language)
+        else:
+            prompt = self._render(self._messages(history, user_text, language))
+        result = self._server.handle_completions({"prompt": prompt, "n_predict": 0, "cache_prompt": True})
+        if isinstance(result, dict) and "error" in result:
+            log.warning("prefill failed: %s", result["error"])
+
+    def _forget_cached_prompt(self) -> None:
+        pass  # the next prompt shares no prefix with the old one beyond the system prompt; llama.cpp finds that itself
+
+    # --- prompts -------------------------------------------------------------------------------------------
+
+    def _messages(self, history: list[Message], user_text: str, language: str | None) -> list[dict]:
+        def count(messages: list[dict]) -> int:
+            prompt = self._render(messages)
+            return len(self._post("/tokenize", {"content": prompt, "add_special": True, "parse_special": True})["tokens"])
+
+        return trim_history(system_prompt(self.config, language), history, user_text, count, self.config.prompt_budget)
+
+    def _render(self, messages: list[dict]) -> str:
+        """The prompt text of `messages` through the model's own chat template, ending where the reply starts."""
+        return self._post("/apply-template", {"messages": messages})["prompt"]
+
+    def _history_prefix(self, history: list[Message], language: str | None) -> str:
+        """The prompt up to where the next user message will start: what any next turn begins with.
+        Found as the shared start of two prompts that differ only in that message, for any template."""
+        messages = self._messages(history, "", language)[:-1]
+        one = self._render(messages + [{"role": "user", "content": "a"}])
+        two = self._render(messages + [{"role": "user", "content": "b"}])
+        return os.path.commonprefix([one, two])
+
+    def _post(self, path: str, body: dict) -> dict:
+        connection = _UnixHttpConnection(str(self._socket_dir / "llama.sock"), SOCKET_TIMEOUT_S)
+        try:
+            connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            data = json.loads(response.read())
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"llama.cpp stopped answering ({path}: {exc}); restart Parley") from exc
+        finally:
+            connection.close()
+        if response.status != 200:
+            raise ModelError(f"llama.cpp refused {path}: {data.get('error', data)}")
+        return data
+
+    # --- replies -------------------------------------------------------------------------------------------
+
+    def _stream(self, messages: list[dict], generation: int, max_tokens: int, record: bool) -> Iterator[str]:
+        """Ask for the reply on the llama.cpp thread and hand its deltas to the caller as they come.
+
+        llama.cpp calls back once per chunk; the callback's True stops it there, which is how a cancelled
+        or abandoned reply ends before its next token."""
+        deltas: queue.SimpleQueue = queue.SimpleQueue()
+        abandoned = threading.Event()
+        request = {
+            "messages": messages, "stream": True, "max_tokens": max_tokens, "cache_prompt": True,
+            "temperature": self.config.temperature, "top_p": 0.9 if self.config.temperature else 1.0,
+            "repeat_penalty": self.config.repetition_penalty, "repeat_last_n": 64,
+        }
+
+        def on_chunk(chunk: dict) -> bool:
+            if abandoned.is_set() or not self.chat_history.is_current(generation):
+                return True
+            if "error" in chunk or "code" in chunk:
+                error = chunk.get("error", chunk)
+                deltas.put(ModelError(f"llama.cpp could not answer: {error.get('message', error)}"))
+                return True
+            for choice in chunk.get("choices") or []:
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    deltas.put(text)
+            if "timings" in chunk:
+                deltas.put(chunk["timings"])
+            return False
+
+        def produce() -> None:
+            try:
+                self._load()
+                self._server.handle_chat_completions(request, on_chunk)
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                deltas.put(exc)
+            finally:
+                deltas.put(_DONE)
+
+        sent = time.perf_counter()
+        job = self._jobs.submit(produce)
+        # A job cancelled before it ran (the thread closing) never produces: the consumer must not wait on it.
+        job.add_done_callback(lambda f: deltas.put(CancelledError()) if f.cancelled() else None)
+        first_token_s = None
+        try:
+            while True:
+                item = deltas.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                if isinstance(item, dict):  # llama.cpp's own timings, in the last chunk
+                    if record and first_token_s is not None and self.chat_history.is_current(generation):
+                        self.last_timings = ReplyTimings(1000 * first_token_s, int(item.get("predicted_n", 0)),
+                                                         float(item.get("predicted_per_second", 0.0)))
+                    continue
+                if first_token_s is None:
+                    first_token_s = time.perf_counter() - sent
+                if not self.chat_history.is_current(generation):
+                    log.info("reply cancelled")
+                    return
+                yield item
+        finally:
+            abandoned.set()
+
+
+def _run_into(future: Future, fn) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(fn())
+    except BaseException as exc:
+        future.set_exception(exc)
+
+
+class _UnixHttpConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket (the standard library speaks HTTP only over TCP)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
