@@ -51,6 +51,16 @@ def whole_number(low: int, high: int, why: str) -> Callable[[str], int]:
     return parse
 
 
+def server_url(text: str) -> str:
+    """--server: an http:// or https:// address of an OpenAI-compatible server."""
+    import re
+
+    if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a server address; write it like http://localhost:11434/v1 "
+                                         "(http:// or https://, the host and port, then the path)")
+    return text.strip()
+
+
 def input_file(text: str) -> Path:
     """An existing, readable file (an audio file to decode)."""
     path = Path(text).expanduser()

@@ -90,14 +90,10 @@ class Engines:
     @functools.cached_property
     def chat(self) -> ChatEngine:
         """The chat model on the engine the settings and this machine call for (see `chat.choice`)."""
-        return self.new_chat()
-
-    def new_chat(self, engine: str | None = None, model_id: str | None = None) -> ChatEngine:
-        """A chat engine of its own: `engine` and `model_id` override the settings (`parley ask --engine`)."""
-        model = installed_model(self.store, model_id or self.settings.models.llm, "llm")
+        model = installed_model(self.store, self.settings.models.llm, "llm")
         conversation = self.settings.conversation
         config = ChatConfig(system_prompt=conversation.system_prompt, language=conversation.language)
-        if local_engine(engine or self.settings.chat.engine, model) == "mlx":
+        if local_engine(self.settings.chat.engine, model) == "mlx":
             from assistant.chat.mlx_engine import MlxChat
 
             return MlxChat(self.worker, model.path, config, model.id)

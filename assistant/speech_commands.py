@@ -30,6 +30,12 @@ def add_speech_commands(commands) -> None:
     ask = commands.add_parser("ask", help="ask the chat model; the reply streams to the terminal")
     ask.add_argument("text", type=cli_checks.text_for("ask", "What is the capital of France?"))
     ask.add_argument("--speak", action="store_true", help="also speak the reply")
+    ask.add_argument("--engine", choices=("auto", "mlx", "llama.cpp", "server"),
+                     help="which engine answers; default: the setting ([chat] engine)")
+    ask.add_argument("--server", type=cli_checks.server_url, metavar="URL",
+                     help="an OpenAI-compatible server, e.g. http://localhost:11434/v1 (implies --engine server)")
+    ask.add_argument("--model", type=cli_checks.model_id, metavar="ID",
+                     help="chat model: an installed model id, or with --server the server's model name")
     ask.set_defaults(handler=_ask)
 
     reply = commands.add_parser("reply", help="one whole spoken turn: question audio in, spoken answer out")
@@ -40,14 +46,14 @@ def add_speech_commands(commands) -> None:
     reply.set_defaults(handler=_reply)
 
 
-def _engines(kinds: tuple[str, ...]):
+def _engines(kinds: tuple[str, ...], settings=None):
     """The engines for the settings (which load nothing yet), once the models the settings choose for
     the jobs in `kinds` are known to exist and to do that job: a bad settings.toml fails here, at once."""
     from assistant.engines import Engines
     from assistant.models.store import ModelStore
     from assistant.settings import load_settings
 
-    settings = load_settings()
+    settings = settings or load_settings()
     store = ModelStore()
     cli_checks.check_settings_models(settings, store, kinds)
     return Engines(settings, store)
@@ -115,11 +121,29 @@ def _say(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import numpy as np
 
     from assistant.playback import play_blocking
+    from assistant.settings import load_settings
 
-    engines = _engines(("llm", "tts") if args.speak else ("llm",))
+    settings = load_settings()
+    engine = "server" if args.server else (args.engine or settings.chat.engine)
+    chat = dataclasses.replace(settings.chat, engine=engine, server_url=args.server or settings.chat.server_url)
+    models = settings.models
+    if args.model and engine == "server":
+        chat = dataclasses.replace(chat, server_model=args.model)
+    elif args.model:
+        from assistant.models.store import ModelStore
+
+        cli_checks.check_model(ModelStore(), args.model, "llm", "--model")
+        models = dataclasses.replace(models, llm=args.model)
+    if engine == "server" and not chat.server_url:
+        raise cli_checks.BadInput("--engine server needs a server: give --server URL (e.g. http://localhost:11434/v1 "
+                                  "for Ollama) or set [chat] server_url in the settings")
+    settings = dataclasses.replace(settings, chat=chat, models=models)
+    engines = _engines(("llm", "tts") if args.speak else ("llm",), settings)
     try:
         parts = []
         for delta in engines.chat.reply(args.text):

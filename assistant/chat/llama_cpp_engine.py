@@ -56,7 +56,6 @@ class LlamaCppChat(ChatEngine):
         return self._jobs.submit(self._load)
 
     def reply(self, user_text: str, language: str | None = None) -> Iterator[str]:
-        self._jobs.call(self._load)
         generation, history = self.chat_history.begin_reply()
         messages = self._messages(history, user_text, language)
         self.chat_history.add_user(user_text)
@@ -78,7 +77,6 @@ class LlamaCppChat(ChatEngine):
         return self._jobs.submit(self._prefill, history, user_text, language, generation)
 
     def count_tokens(self, text: str) -> int:
-        self._jobs.call(self._load)
         return len(self._post("/tokenize", {"content": text, "add_special": False, "parse_special": False})["tokens"])
 
     def close(self, timeout: float | None = None) -> None:
@@ -167,6 +165,8 @@ class LlamaCppChat(ChatEngine):
         return os.path.commonprefix([one, two])
 
     def _post(self, path: str, body: dict) -> dict:
+        if self._server is None:
+            self._jobs.call(self._load)
         connection = _UnixHttpConnection(str(self._socket_dir / "llama.sock"), SOCKET_TIMEOUT_S)
         try:
             connection.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
