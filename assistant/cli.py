@@ -115,6 +115,10 @@ def _parser() -> argparse.ArgumentParser:
     realtime.add_argument("--no-echo-path", dest="echo_path", action="store_false",
                           help="the speaker does not echo into the microphone (as with headphones)")
     realtime.set_defaults(handler=_bench_realtime)
+    chat = bench_commands.add_parser(
+        "chat", help="the chat engine's first token, follow-up first token and tokens/s, against bare llama.cpp")
+    chat.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
+    chat.set_defaults(handler=_bench_chat)
 
     from assistant.speech_commands import add_speech_commands
 
@@ -138,17 +142,31 @@ def _doctor(args) -> int:
     return print_report()
 
 
+def _benchmarks_of_the_checkout(name: str, why: str) -> bool:
+    """Put the source checkout's benchmarks/ on the path; False (and says why) when Parley runs from elsewhere."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / f"{name}.py").is_file() or not (root / "tests" / "rig").is_dir():
+        print(f"parley bench {name} runs from Parley's source checkout ({why}): run it there", file=sys.stderr)
+        return False
+    sys.path.insert(0, str(root))
+    return True
+
+
+def _bench_chat(args) -> int:
+    if not _benchmarks_of_the_checkout("chat", "its benchmarks live beside the tests"):
+        return 2
+    from benchmarks import chat
+
+    chat.main(as_json=args.json)
+    return 0
+
+
 def _bench_realtime(args) -> int:
     """Runs benchmarks/realtime.py of the source checkout: it needs the virtual audio rig of the tests."""
     import json
-    import sys
 
-    root = Path(__file__).resolve().parent.parent
-    if not (root / "benchmarks" / "realtime.py").is_file() or not (root / "tests" / "rig").is_dir():
-        print("parley bench realtime runs from Parley's source checkout (it drives virtual audio devices "
-              "from its tests): run `make bench-realtime` there", file=sys.stderr)
+    if not _benchmarks_of_the_checkout("realtime", "it drives virtual audio devices from its tests"):
         return 2
-    sys.path.insert(0, str(root))
     from benchmarks import realtime
 
     result = realtime.main(args.trials, progress=not args.json, echo_path=args.echo_path)

@@ -223,7 +223,7 @@ class LlamaCppChat(ChatEngine):
         job = self._jobs.submit(produce)
         # A job cancelled before it ran (the thread closing) never produces: the consumer must not wait on it.
         job.add_done_callback(lambda f: deltas.put(CancelledError()) if f.cancelled() else None)
-        first_token_s = None
+        first_at = last_at = None
         try:
             while True:
                 item = deltas.get()
@@ -231,13 +231,15 @@ class LlamaCppChat(ChatEngine):
                     return
                 if isinstance(item, BaseException):
                     raise item
-                if isinstance(item, dict):  # llama.cpp's own timings, in the last chunk
-                    if record and first_token_s is not None and self.chat_history.is_current(generation):
-                        self.last_timings = ReplyTimings(1000 * first_token_s, int(item.get("predicted_n", 0)),
-                                                         float(item.get("predicted_per_second", 0.0)))
+                if isinstance(item, dict):  # llama.cpp's timings, in the last chunk: its count of tokens
+                    tokens = int(item.get("predicted_n", 0))
+                    if record and first_at is not None and self.chat_history.is_current(generation):
+                        # The rate as the caller received the tokens, first to last (thread hand-offs included).
+                        rate = (tokens - 1) / (last_at - first_at) if tokens > 1 and last_at > first_at else 0.0
+                        self.last_timings = ReplyTimings(1000 * (first_at - sent), tokens, rate)
                     continue
-                if first_token_s is None:
-                    first_token_s = time.perf_counter() - sent
+                last_at = time.perf_counter()
+                first_at = first_at or last_at
                 if not self.chat_history.is_current(generation):
                     log.info("reply cancelled")
                     return
