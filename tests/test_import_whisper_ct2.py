@@ -190,7 +190,8 @@ def test_tiny_en_output_files(whisper_tiny_en_ct2, tmp_path):
     result = convert(whisper_tiny_en_ct2, dest)
     assert result.kind == "stt" and result.format == "mlx-whisper"
     assert result.languages == ("en",)
-    assert result.details == {"n_vocab": 51864, "layers": 4, "width": 384, "source_format": "ctranslate2"}
+    assert result.details == {"n_vocab": 51864, "layers": 4, "width": 384, "source_format": "ctranslate2",
+                              "ct2_folder": "ct2"}
 
     config = json.loads((dest / "config.json").read_text())
     assert config == {
@@ -209,6 +210,53 @@ def test_tiny_en_output_files(whisper_tiny_en_ct2, tmp_path):
     assert {k: v.shape for k, v in weights.items()} == expected
     ct2_heads = json.loads((whisper_tiny_en_ct2 / "config.json").read_text())["alignment_heads"]
     assert model.alignment_heads.tolist() == ct2_heads
+
+
+# --- The original CTranslate2 files, kept for faster-whisper ---
+
+
+def test_ct2_files_are_kept_unchanged(whisper_tiny_en_ct2, tmp_path):
+    dest = tmp_path / "mlx"
+    convert(whisper_tiny_en_ct2, dest)
+    kept = dest / "ct2"
+    originals = sorted(p.name for p in whisper_tiny_en_ct2.iterdir()
+                       if p.name in ("model.bin", "config.json", "tokenizer.json", "preprocessor_config.json")
+                       or p.name.startswith("vocabulary"))
+    assert "vocabulary.txt" in originals
+    assert sorted(p.name for p in kept.iterdir()) == originals
+    for name in originals:
+        assert (kept / name).read_bytes() == (whisper_tiny_en_ct2 / name).read_bytes(), name
+    # The MLX files stay where mlx-whisper looks for them, beside the copy.
+    assert sorted(p.name for p in dest.iterdir()) == ["config.json", "ct2", "weights.safetensors"]
+
+
+def test_ct2_extra_files_are_kept(whisper_tiny_en_ct2, tmp_path):
+    source = copy_folder(whisper_tiny_en_ct2, tmp_path / "src")
+    (source / "preprocessor_config.json").write_text('{"feature_size": 80}')
+    (source / "vocabulary.json").write_text('["a"]')
+    (source / "notes.md").write_text("not a model file")
+    convert(source, tmp_path / "mlx")
+    kept = sorted(p.name for p in (tmp_path / "mlx" / "ct2").iterdir())
+    assert kept == ["config.json", "model.bin", "preprocessor_config.json", "tokenizer.json",
+                    "vocabulary.json", "vocabulary.txt"]
+
+
+def test_no_ct2_copy_without_a_tokenizer(whisper_tiny_en_ct2, tmp_path):
+    # faster-whisper would download a tokenizer for such a folder; Parley keeps to MLX instead.
+    source = copy_folder(whisper_tiny_en_ct2, tmp_path / "src")
+    (source / "tokenizer.json").unlink()
+    result = convert(source, tmp_path / "mlx")
+    assert not (tmp_path / "mlx" / "ct2").exists()
+    assert "ct2_folder" not in result.details
+
+
+def test_kept_ct2_files_load_in_faster_whisper(whisper_tiny_en_ct2, tmp_path, sentence_audio):
+    from faster_whisper import WhisperModel
+
+    convert(whisper_tiny_en_ct2, tmp_path / "mlx")
+    model = WhisperModel(str(tmp_path / "mlx" / "ct2"), device="cpu", compute_type="int8", cpu_threads=1)
+    segments, _ = model.transcribe(sentence_audio, language="en", beam_size=1)
+    assert words("".join(s.text for s in segments)) == words(SENTENCE)
 
 
 # --- Numerical equivalence with CTranslate2 ---
@@ -256,7 +304,8 @@ def test_base_transcribes_sentence_and_detects_english(base_mlx, sentence_audio)
 def test_base_reports_multilingual(whisper_base_ct2, tmp_path):
     result = convert(whisper_base_ct2, tmp_path / "mlx")
     assert result.languages == ("multi",)
-    assert result.details == {"n_vocab": 51865, "layers": 6, "width": 512, "source_format": "ctranslate2"}
+    assert result.details == {"n_vocab": 51865, "layers": 6, "width": 512, "source_format": "ctranslate2",
+                              "ct2_folder": "ct2"}
 
 
 # --- Bad input ---

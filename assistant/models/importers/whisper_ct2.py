@@ -8,6 +8,10 @@ never needed at run time. Layout of the file (all little-endian):
     u32 alias count, then (alias, target) string pairs.
 
 A string is a u16 length (counting a trailing NUL) followed by the bytes.
+
+The original CTranslate2 files are kept too, in a ``ct2/`` subfolder of the store folder: on a
+CPU, faster-whisper runs them (int8) several times faster than MLX runs the converted weights
+(see ``assistant/transcribe_ct2.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +35,11 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.bin"
 CONFIG_FILE = "config.json"
 SPEC_NAME = "WhisperSpec"
+# Where the original CTranslate2 files go inside the store folder, and which of them faster-whisper reads.
+CT2_FOLDER = "ct2"
+TOKENIZER_FILE = "tokenizer.json"
+_CT2_EXTRA_FILES = ("preprocessor_config.json",)
+_CT2_VOCABULARY_PATTERN = "vocabulary*"  # vocabulary.txt, vocabulary.json (newer converters), per-language ones
 
 # Versions 4 to 6 share the layout above (typed variables, aliases); older ones
 # predate Whisper support and newer ones may change the layout.
@@ -397,11 +407,33 @@ def _write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
             f.write(np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes())
 
 
+def _keep_ct2_files(source: Path, dest: Path) -> bool:
+    """Copy the CTranslate2 files faster-whisper needs into ``dest/ct2``; False when they are incomplete.
+
+    Without ``tokenizer.json`` faster-whisper would fetch a tokenizer from the model hub, which Parley never
+    does behind the user's back, so such a folder gets no ``ct2/`` and is transcribed with MLX only.
+    """
+    if not (source / TOKENIZER_FILE).is_file():
+        log.info("%s has no %s: keeping the MLX weights only (faster-whisper would need it)", source, TOKENIZER_FILE)
+        return False
+    folder = dest / CT2_FOLDER
+    folder.mkdir()
+    names = [MODEL_FILE, CONFIG_FILE, TOKENIZER_FILE, *_CT2_EXTRA_FILES]
+    names += sorted(p.name for p in source.glob(_CT2_VOCABULARY_PATTERN))
+    for name in names:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, folder / name)
+    return True
+
+
 def convert_ct2_whisper(source: Path, dest: Path) -> ConvertedModel:
     """Convert the faster-whisper folder ``source`` into an mlx-whisper model in ``dest``.
 
     ``dest`` must be an existing, empty folder; ``config.json`` and a float16
-    ``weights.safetensors`` are written there. int8, int16, bfloat16 and float32
+    ``weights.safetensors`` are written there, and the original CTranslate2 files
+    (``model.bin``, ``config.json``, ``tokenizer.json``, ``vocabulary*``,
+    ``preprocessor_config.json``) are copied into ``dest/ct2`` for faster-whisper,
+    unless the folder lacks ``tokenizer.json``. int8, int16, bfloat16 and float32
     exports are dequantized/cast to float16. The CTranslate2 alignment heads (used
     for word timestamps) go into the weights as ``alignment_heads``, where
     mlx-whisper's loader picks them up; its ``config.json`` only accepts dimensions.
@@ -429,6 +461,7 @@ def convert_ct2_whisper(source: Path, dest: Path) -> ConvertedModel:
 
     _write_safetensors(dest / "weights.safetensors", tensors)
     (dest / "config.json").write_text(json.dumps({**dims, "model_type": "whisper"}, indent=2) + "\n")
+    kept_ct2 = _keep_ct2_files(source, dest)
 
     languages = ("en",) if dims["n_vocab"] == _ENGLISH_ONLY_VOCAB else ("multi",)
     log.info(
@@ -444,5 +477,6 @@ def convert_ct2_whisper(source: Path, dest: Path) -> ConvertedModel:
             "layers": dims["n_audio_layer"],
             "width": dims["n_audio_state"],
             "source_format": "ctranslate2",
+            **({"ct2_folder": CT2_FOLDER} if kept_ct2 else {}),
         },
     )
