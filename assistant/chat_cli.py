@@ -10,7 +10,7 @@ import threading
 import time
 from concurrent.futures import Future
 
-from assistant.events import BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings, UserSaid
+from assistant.events import Answering, BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings, UserSaid
 
 _STATE_LABELS = {
     State.IDLE: "idle", State.LISTENING: "listening…", State.USER_SPEAKING: "hearing you…",
@@ -57,6 +57,8 @@ class TerminalView:
                 print(f"        ({parts} after you stopped speaking)", file=self._out, flush=True)
             elif isinstance(event, BargeIn):
                 print(f"        (interrupted: silent {event.latency_ms:.0f} ms after your first word)", file=self._out, flush=True)
+            elif isinstance(event, Answering):
+                print(f"(answering: {event.who})", file=sys.stderr, flush=True)
             elif isinstance(event, Problem):
                 print(f"parley: {event.message}" + (f" — {event.fix}" if event.fix else ""), file=sys.stderr, flush=True)
 

@@ -29,7 +29,7 @@ from assistant.audio_io import AudioConfig, Microphone, Speaker
 from assistant.echo_aware_vad import EchoAwareVad
 from assistant.endpointing import EndpointConfig, EndpointEvent, Endpointer, Utterance
 from assistant.engines import Engines
-from assistant.events import (BargeIn, EventBus, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
+from assistant.events import (Answering, BargeIn, EventBus, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
                               UserSaid)
 from assistant.settings import Settings
 from assistant.speak import SpeechChunk, SpeechWorker
@@ -146,6 +146,7 @@ class Conversation:
         settings = self.engines.settings
         language = settings.conversation.language
         self.engines.preload(None if language == "auto" else language, warm_up=True)
+        self.bus.publish(Answering(self.engines.chat.describe()))
         synthesizer = self.engines.synthesizer()
         self.speaker = Speaker(self.config.audio, synthesizer.sample_rate)
         self.speaker.start()

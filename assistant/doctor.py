@@ -31,6 +31,7 @@ def run_checks() -> Iterator[Finding]:
     yield finding
     yield from _audio(settings)
     yield from _models(settings)
+    yield from _chat_engine(settings)
     yield _hotkey_permission()
 
 
@@ -206,6 +207,26 @@ def _models(settings) -> Iterator[Finding]:
             yield Finding(f"language {kind}", WARN, f"{model_id} does not handle language {language!r}",
                           f"choose a {'multilingual Whisper (e.g. whisper-base)' if kind == 'stt' else 'voice for it'} "
                           "in Settings, or `parley models list` to see what fits")
+
+
+def _chat_engine(settings) -> Iterator[Finding]:
+    """Which engine answers, and why that one; a server is asked whether it answers."""
+    from assistant.chat.choice import apple_gpu, local_engine
+    from assistant.models.errors import ModelError
+    from assistant.models.store import ModelStore
+
+    setting = settings.chat.engine
+    model = ModelStore().get(settings.models.llm)
+    if model is None or model.kind != "llm":
+        return  # the model check above has said what to do
+    try:
+        local = local_engine(setting, model)
+    except ModelError as exc:
+        yield Finding("chat engine", FAIL, str(exc), "change [chat] engine in Settings, or choose another chat model")
+        return
+    why = {"auto": "auto: " + ("an Apple GPU" if apple_gpu() else "no Apple GPU, so llama.cpp where the model allows")}
+    yield Finding("chat engine", OK, f"{model.id} on {local} ({why.get(setting, 'the setting')})"
+                  + (" stands in when the server can't answer" if setting == "server" else ""))
 
 
 def print_report(findings: Callable[[], Iterator[Finding]] = run_checks) -> int:

@@ -91,7 +91,15 @@ class Loading:
     done: bool = False
 
 
-Event = StateChanged | UserSaid | ReplyText | ReplyFinished | TurnTimings | BargeIn | Problem | Loading
+@dataclass(frozen=True)
+class Answering:
+    """Who answers the next turns: "qwen2.5-coder-0.5b-instruct on llama.cpp" (after loading, and when a
+    server that can't answer hands a turn to the local model)."""
+
+    who: str
+
+
+Event = StateChanged | UserSaid | ReplyText | ReplyFinished | TurnTimings | BargeIn | Problem | Loading | Answering
 
 
 class EventBus:

@@ -25,10 +25,13 @@ def _load(model: InstalledModel) -> None:
         from mlx_whisper.load_models import load_model
 
         load_model(str(model.path), dtype=mx.float32)
-    elif model.format == "mlx-lm":
-        from mlx_lm import load
+    elif model.format in ("mlx-lm", "gguf", "gguf+mlx-lm"):
+        if model.gguf_file is not None:
+            _load_in_llama_cpp(model)
+        if model.has_mlx_weights:
+            from mlx_lm import load
 
-        load(str(model.path))
+            load(str(model.path))
     elif model.format == "piper":
         from piper import PiperVoice
 
@@ -42,3 +45,13 @@ def _load(model: InstalledModel) -> None:
         open_onnx(model.path / VAD_FILE)
     else:
         raise ModelError(f"unknown format {model.format!r} in its manifest")
+
+
+def _load_in_llama_cpp(model: InstalledModel) -> None:
+    from assistant.chat.llama_cpp_engine import LlamaCppChat
+
+    engine = LlamaCppChat(model.gguf_file, model_id=model.id)
+    try:
+        engine.load()
+    finally:
+        engine.close(timeout=5)
