@@ -1,5 +1,5 @@
-"""The conversation window: the exchange as chat bubbles, each turn's latency, where the conversation is,
-and a box to type in instead of speaking.
+"""The conversation window: the exchange as chat bubbles, each turn's latency, where the conversation is
+and who answers, and a box to type in instead of speaking.
 
 It only listens: `on_event` takes the `assistant.events` objects (on the Qt main thread), and what the user
 does comes out as two signals. Typed turns are shown when the engine echoes them back as `UserSaid`, so a
@@ -16,7 +16,8 @@ from PySide6.QtGui import QGuiApplication, QKeyEvent, QPalette
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QScrollArea, QSizePolicy,
                                QStackedLayout, QToolButton, QVBoxLayout, QWidget)
 
-from assistant.events import Loading, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings, UserSaid
+from assistant.events import (Answering, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
+                              UserSaid)
 
 # What the status line says, and the colour of its dot, for each state.
 STATUS = {
@@ -91,6 +92,7 @@ def _style_sheet(t: _Theme) -> str:
         #header {{ border-bottom: 1px solid {t.line}; }}
         #composerBar {{ border-top: 1px solid {t.line}; }}
         #status {{ color: {t.text}; font-size: 12px; }}
+        #answering {{ color: {t.caption}; font-size: 11px; }}
         #transcript, #emptyPage, QScrollArea {{ background: {t.background}; }}
         #emptyHint {{ color: {t.caption}; font-size: 14px; }}
         #userBubble {{ background: {t.accent}; border-radius: 16px; }}
@@ -451,7 +453,11 @@ class ConversationWindow(QWidget):
             self._show_status()
         elif isinstance(event, Loading):
             self._loading = "" if event.done else (event.what.strip() or "loading")
+            if not event.done:
+                self._show_answering("")  # the models are being replaced: an Answering comes once they are loaded
             self._show_status()
+        elif isinstance(event, Answering):
+            self._show_answering(event.who)
         elif isinstance(event, UserSaid):
             # A new turn: a restarted conversation numbers its turns from 1 again, so this one's reply is new too.
             self._stale.discard(event.turn)
@@ -493,16 +499,31 @@ class ConversationWindow(QWidget):
         self.status.setObjectName("status")
         self.status.setWordWrap(True)  # a model-loading line can be long
         self.status.setAccessibleName("Status")
+        # Who answers, under the status: a quiet second line, as a subtitle under a window's title.
+        self.answering = QLabel()
+        self.answering.setObjectName("answering")
+        self.answering.setTextFormat(Qt.TextFormat.PlainText)
+        self.answering.setWordWrap(True)  # a server's address can be long
+        self.answering.setAccessibleName("Answering")
+        self.answering.hide()
         self.reset_button = QPushButton("Reset")
         self.reset_button.setObjectName("resetButton")
         self.reset_button.setToolTip("Forget this conversation and start again")
         self.reset_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.reset_button.clicked.connect(self.reset_requested)
+        status_line = QHBoxLayout()
+        status_line.setSpacing(8)
+        status_line.addWidget(self.status_dot)
+        status_line.addWidget(self.status, 1)
+        column = QVBoxLayout()
+        column.setSpacing(1)
+        column.addLayout(status_line)
+        self.answering.setContentsMargins(8 + 8, 0, 0, 0)  # under the status's text, not its dot
+        column.addWidget(self.answering)
         row = QHBoxLayout(header)
         row.setContentsMargins(16, 8, 12, 8)
         row.setSpacing(8)
-        row.addWidget(self.status_dot)
-        row.addWidget(self.status, 1)
+        row.addLayout(column, 1)
         row.addWidget(self.reset_button)
         return header
 
@@ -562,6 +583,13 @@ class ConversationWindow(QWidget):
             text, colour = STATUS.get(self._state, (str(self._state.value).capitalize(), LOADING_COLOUR))
         self.status.setText(text)
         self.status_dot.setStyleSheet(f"background: {colour}; border-radius: 4px;")
+
+    def _show_answering(self, who: str) -> None:
+        """'Answered by qwen2.5-coder-0.5b-instruct on llama.cpp' under the status; "" hides the line."""
+        who = " ".join(who.split())
+        self.answering.setText(f"Answered by {who}" if who else "")
+        self.answering.setToolTip(f"Replies come from {who}" if who else "")
+        self.answering.setVisible(bool(who))
 
     def _reply_row(self, turn: int) -> _ReplyRow | None:
         """The reply row of `turn`, made on its first event; None for a turn cleared away."""

@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
-from assistant.events import (BargeIn, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
-                              UserSaid)
+from assistant.events import (Answering, BargeIn, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged,
+                              TurnTimings, UserSaid)
 from ui.conversation_window import ConversationWindow, format_timings, language_label
 
 # docs/screenshots/conversation.png comes from the real app (test_app_live.py); this one is for review.
@@ -232,6 +232,32 @@ def test_status_line_shows_model_loading_then_the_state_again(window):
     assert window.status.text() == "Listening…"
 
 
+def test_who_answers_is_shown_under_the_status(window):
+    assert not window.answering.isVisible()  # nothing said yet: no empty line
+    window.on_event(Loading("loading whisper-tiny.en, qwen2.5-coder-0.5b-instruct and piper-en_US-joe-medium"))
+    window.on_event(Answering("qwen2.5-coder-0.5b-instruct on llama.cpp"))
+    window.on_event(Loading("", done=True))
+    window.on_event(StateChanged(State.LISTENING))
+    assert window.answering.isVisible()
+    assert window.answering.text() == "Answered by qwen2.5-coder-0.5b-instruct on llama.cpp"
+    assert window.status.text() == "Listening…"  # a line of its own: the state stays as it was
+    status, answering = window.status.mapTo(window, window.status.rect().topLeft()), \
+        window.answering.mapTo(window, window.answering.rect().topLeft())
+    assert answering.y() > status.y()
+
+    # The server can't answer: a Problem, and the local model takes the turn.
+    window.on_event(Problem("the chat server at http://localhost:11434/v1 is not answering (connection refused)",
+                            "start the server"))
+    window.on_event(Answering("qwen2.5-coder-0.5b-instruct on llama.cpp, standing in for the server"))
+    assert window.answering.text().endswith("standing in for the server")
+    assert "standing in for the server" in window.answering.toolTip()
+
+    window.on_event(Loading("loading whisper-base"))  # new models: who answers is not known until they load
+    assert not window.answering.isVisible()
+    window.on_event(Answering("llama3.2 on the server at http://localhost:11434/v1"))
+    assert window.answering.isVisible() and "llama3.2 on the server" in window.answering.text()
+
+
 def test_problem_shows_an_inline_notice_with_its_fix(window):
     say(window, 1, "Hello", ["Hi!"])
     window.on_event(Problem("that turn failed: out of memory", "try again; details are in the log file"))
@@ -262,6 +288,7 @@ def test_follows_the_newest_message_unless_scrolled_up(window, qtbot):
 
 def test_screenshot_of_a_realistic_exchange(window, qtbot):
     window.resize(440, 620)
+    window.on_event(Answering("qwen2.5-coder-0.5b-instruct on llama.cpp"))
     window.on_event(StateChanged(State.LISTENING))
     say(window, 1, "What's the tallest mountain in Europe?",
         ["Mount Elbrus", " in Russia's Caucasus", " range is the tallest,", " at 5,642 metres.",
