@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractScrollArea, QGridLayout, QHBoxLayout, QLabel, QLayout, QLineEdit, QSizePolicy, QSlider, QSpinBox,
-    QStyle, QVBoxLayout, QWidget,
+    QAbstractScrollArea, QFrame, QGridLayout, QHBoxLayout, QLabel, QLayout, QLineEdit, QScrollArea, QSizePolicy,
+    QSlider, QSpinBox, QStyle, QVBoxLayout, QWidget,
 )
 
 
@@ -27,10 +27,12 @@ class Form:
         outer.addLayout(self.grid)
         outer.addStretch(1)  # spare height goes below the rows, not between them
 
-    def add_row(self, label: str, field: QWidget | QLayout, buddy: QWidget | None = None) -> None:
+    def add_row(self, label: str, field: QWidget | QLayout, buddy: QWidget | None = None) -> QLabel | None:
         """A labelled row. An "&" in `label` marks its keyboard mnemonic (Alt+letter on Linux and
-        Windows), which focuses `buddy` (default: `field`, when it is a widget)."""
+        Windows), which focuses `buddy` (default: `field`, when it is a widget). Returns the label (None
+        without one), so that a row shown only sometimes can hide its label with its field."""
         row = self.grid.rowCount()
+        text = None
         if label:
             text = QLabel(label)
             if buddy is not None or isinstance(field, QWidget):
@@ -42,6 +44,7 @@ class Form:
             self.grid.addWidget(field, row, 1)
         else:
             self.grid.addLayout(field, row, 1)
+        return text
 
     def add_gap(self, height: int = 6) -> None:
         spacer = QWidget()
@@ -53,6 +56,32 @@ class Form:
         labels = (self.grid.itemAtPosition(row, 0) for row in range(self.grid.rowCount()))
         return max((item.widget().sizeHint().width() for item in labels
                     if item is not None and isinstance(item.widget(), QLabel)), default=0)
+
+
+class ScrollingPage(QScrollArea):
+    """A settings page in a frameless scroll area: a page taller than its window (rows that appear, long advice)
+    scrolls instead of squeezing its wrapped lines into each other. It asks for the page's own size, as the page
+    would alone (QScrollArea's hint stops at 36 lines of text wide)."""
+
+    def __init__(self, page: QWidget) -> None:
+        super().__init__()
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(page)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return self.widget().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(self.widget().minimumSizeHint().width(), 0)
+
+    def overflow(self) -> int:
+        """How many pixels taller the page is than the view: what the window would need to show it all."""
+        width = self.viewport().width()
+        page = self.widget()
+        needed = page.heightForWidth(width) if page.hasHeightForWidth() else page.sizeHint().height()
+        return max(0, needed - self.viewport().height())
 
 
 def first_line_height(field: QWidget | QLayout) -> int:

@@ -1,8 +1,9 @@
-"""The settings window: models, language, devices, talking style and listening, saved with one Save button.
+"""The settings window: models and the chat engine, language, devices, talking style and listening, saved
+with one Save button.
 
 Changes wait in the window until Save (⌘S / Ctrl+S), which validates them against settings.py's
-ranges, writes settings.toml atomically and emits `settings_saved`. Closing the window with unsaved
-changes asks whether to save them; closing never quits the app.
+ranges, writes settings.toml atomically (and a chat server's API key to its own file) and emits
+`settings_saved`. Closing the window with unsaved changes asks whether to save them; closing never quits the app.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import dataclasses
 import logging
 import threading
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton, QRadioButton,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from assistant.models.catalog import CatalogEntry
+from assistant.models.errors import ModelError
 from assistant.models.store import ModelStore
 from assistant.settings import (
     ConversationSettings, HotkeySettings, ListeningSettings, Settings, SettingsError, VoiceSettings,
@@ -26,7 +28,8 @@ from assistant.settings import (
 )
 from ui import audio_devices
 from ui.audio_devices import DeviceMenu
-from ui.form_layout import Form, hint, icon_pixmap, slider_row, spin_box, with_hint, wrapping_label
+from ui.chat_engine_section import ChatEngineSection
+from ui.form_layout import Form, ScrollingPage, hint, icon_pixmap, slider_row, spin_box, with_hint, wrapping_label
 from ui.hotkey_edit import HotkeyEdit
 from ui.model_choices import KIND_NAMES, Advice, ModelChoices, language_advice, language_name, voice_for_language
 from ui.model_picker import AdviceRow, ModelDownloads, ModelPicker
@@ -67,9 +70,9 @@ class SettingsWindow(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self._forms: list[Form] = []
-        self.tabs.addTab(self._general_tab(), "&General")
-        self.tabs.addTab(self._models_tab(), "&Models")
-        self.tabs.addTab(self._audio_tab(), "&Audio && Listening")
+        self.tabs.addTab(ScrollingPage(self._general_tab()), "&General")
+        self.tabs.addTab(ScrollingPage(self._models_tab()), "&Models")
+        self.tabs.addTab(ScrollingPage(self._audio_tab()), "&Audio && Listening")
         label_width = max(form.label_width() for form in self._forms)
         for form in self._forms:  # the same label column on every tab: switching tabs doesn't shift the fields
             form.grid.setColumnMinimumWidth(0, label_width)
@@ -115,6 +118,7 @@ class SettingsWindow(QWidget):
             self.system_prompt.setPlainText(conversation.system_prompt)
             for kind, picker in self.pickers.items():
                 picker.set_model_id(getattr(settings.models, kind))
+            self.chat_engine.set_chat(settings.chat)
             self.speaking_rate.setValue(self._rate_position(settings.voice.speaking_rate))
             self.input_device.set_device(settings.audio.input_device)
             self.output_device.set_device(settings.audio.output_device)
@@ -148,6 +152,7 @@ class SettingsWindow(QWidget):
         return dataclasses.replace(
             saved,
             models=dataclasses.replace(saved.models, **{kind: p.model_id() for kind, p in self.pickers.items()}),
+            chat=self.chat_engine.chat(),
             conversation=dataclasses.replace(
                 saved.conversation, language=self.language.currentData(), mode=self._mode(),
                 system_prompt=self.system_prompt.toPlainText()),
@@ -162,7 +167,7 @@ class SettingsWindow(QWidget):
         )
 
     def has_unsaved_changes(self) -> bool:
-        return self.current_settings() != self._saved
+        return self.current_settings() != self._saved or self.chat_engine.key_changed()
 
     @Slot()
     def save(self) -> bool:
@@ -175,10 +180,16 @@ class SettingsWindow(QWidget):
                 self._say(f"{self.choices.name(picker.model_id())} isn't installed yet: download it, or pick an "
                           f"installed {KIND_NAMES[kind]}. Nothing was saved.", warning=True)
                 return False
+        problem = self.chat_engine.check()
+        if problem:
+            self.tabs.setCurrentIndex(1)
+            self._say(f"{problem} Nothing was saved.", warning=True)
+            return False
         try:
             settings_from_dict(dataclasses.asdict(settings), source="the settings window")  # the file's own checks
+            self.chat_engine.save_key()  # first: a key that can't be saved leaves the settings as they were
             path = save_settings(settings)
-        except (SettingsError, OSError) as exc:
+        except (SettingsError, ModelError, OSError) as exc:
             self._say(f"The settings were not saved: {exc}", warning=True)
             return False
         log.info("settings saved to %s", path)
@@ -286,6 +297,12 @@ class SettingsWindow(QWidget):
             picker.menu.setToolTip(tooltip)
             self.pickers[kind] = picker
             form.add_row(label, picker, buddy=picker.menu)
+            if kind == "llm":  # the engine that runs it, just under it
+                self.chat_engine = ChatEngineSection(self.choices, page)
+                self.chat_engine.changed.connect(self._on_changed)
+                # Once laid out (the next pass of the event loop), not now.
+                self.chat_engine.grew.connect(lambda: QTimer.singleShot(0, self, self._fit_page))
+                self.chat_engine.add_to(form)
             form.add_gap()
 
         rate = _limits(VoiceSettings, "speaking_rate")
@@ -402,7 +419,9 @@ class SettingsWindow(QWidget):
         self._on_changed()
 
     def _update_advice(self) -> None:
-        """Rebuild the lines under the language menu: which voice reads, and what doesn't fit."""
+        """Rebuild the lines under the language menu: which voice reads, and what doesn't fit; and the chat
+        engine's note, which depends on the chat model too."""
+        self.chat_engine.set_model(self.pickers["llm"].model_id())
         while self.advice.count():
             item = self.advice.takeAt(0)
             if item.widget():
@@ -429,6 +448,22 @@ class SettingsWindow(QWidget):
             self.pickers[kind].set_model_id(model_id)
         self._update_advice()
         self._on_changed()
+
+    def _fit_page(self) -> None:
+        """Make the window taller when the page shown grew past it (a server's rows appeared), as far as the
+        screen allows; the page scrolls beyond that. Never smaller: the user may have sized it."""
+        page = self.tabs.currentWidget()
+        missing = page.overflow() if isinstance(page, ScrollingPage) else 0
+        if not missing or not self.isVisible():
+            return
+        screen = self.screen().availableGeometry()
+        frame = self.frameGeometry().height() - self.height()  # the title bar
+        height = min(self.height() + missing, screen.height() - frame)
+        if height > self.height():
+            self.resize(self.width(), height)
+            top = self.frameGeometry().top()
+            if top + frame + height > screen.bottom():  # keep the bottom (and its Save button) on the screen
+                self.move(self.x(), max(screen.top(), screen.bottom() - height - frame))
 
     # --- devices -----------------------------------------------------------------------------------
 

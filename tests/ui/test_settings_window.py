@@ -151,7 +151,7 @@ def test_the_window_shows_the_current_settings(qtbot, store, catalog, devices):
     assert window.hotkey_style.currentData() == "toggle"
     assert window.system_prompt.toPlainText() == "Call me Sam."
     assert window.pickers["stt"].menu.currentText() == "Whisper base (multilingual)"
-    assert window.pickers["llm"].model_id() == "smollm2-135m-instruct"
+    assert window.pickers["llm"].model_id() == ModelSettings().llm  # the default chat model, whichever it is
     assert window.pickers["tts"].menu.currentText() == "Joe (US English, Piper)"
     assert window.speaking_rate_label.text() == "1.25×"
     assert window.input_device.currentText() == "USB Headset"
@@ -292,8 +292,8 @@ def test_an_english_only_speech_model_is_flagged(tmp_path, default_store, catalo
                            "Whisper base (multilingual) to understand French.")
     detect = language_advice(choices, "auto", "whisper-tiny.en", "smollm2-135m-instruct", "piper-en_US-joe-medium")
     assert any(a.kind == "stt" and "detect the language" in a.text for a in detect)
-    chat = next(a for a in french if a.kind == "llm")
-    assert chat.action == "download" and catalog[chat.model_id].speaks("fr")
+    chat = next(a for a in french if a.kind == "llm")  # SmolLM2 speaks English: an installed model that speaks French
+    assert chat.action == "use" and default_store.get(chat.model_id).speaks("fr")
 
     # Without whisper-base installed, the fix is to download it.
     only_tiny = tmp_path / "models"
