@@ -1,9 +1,10 @@
-"""Tests for the GGUF chat model importer (assistant/models/importers/gguf_llm.py).
+"""Tests for the GGUF chat model importer (assistant/models/importers/gguf_llm.py, gguf_mlx.py, gguf_quants.py).
 
 References are independent of the converter: the gguf package's own numpy
-dequantization, and llama.cpp itself (llama-cpp-python) running the source file.
+dequantization, and llama.cpp itself (llama-cpp-python, where installed) running the source file.
 Small synthetic models cover what the one real file (SmolLM2, llama, Q4_1) does not:
-qwen2, an untied lm_head, llama 3 rope factors, and K-quants.
+qwen2, an untied lm_head, llama 3 rope factors, and K-quants (random blocks, as the gguf
+package has no K-quant quantizer).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ try:  # MLX's Linux CPU wheel ships a slow BLAS; OpenBLAS must be loaded before 
 except OSError:
     pass
 
+import filecmp
+import importlib
 import json
 import os
+import types
 from pathlib import Path
 
 import mlx.core as mx
@@ -24,6 +28,8 @@ import numpy as np
 import pytest
 
 from assistant.models.errors import ModelFormatError
+from assistant.paths import models_dir
+from assistant.models.importers import gguf_llm, gguf_mlx, gguf_quants
 from assistant.models.importers.gguf_llm import convert_gguf, dequantize_for_cpu, is_gguf_file
 
 gguf = pytest.importorskip("gguf")
@@ -60,16 +66,22 @@ def reference_dequantize(reader, name: str) -> np.ndarray:
     return gguf.quants.dequantize(np.asarray(tensor.data), tensor.tensor_type).reshape(shape).astype(np.float32)
 
 
-def mlx_dequantize(weights: dict, module: str, bits: int) -> np.ndarray:
+def mlx_dequantize(weights: dict, module: str, bits: int, group_size: int = 32) -> np.ndarray:
     # float32 scales so MLX computes scale * code + bias exactly as numpy does.
     w = mx.dequantize(
         weights[f"{module}.weight"],
         weights[f"{module}.scales"].astype(mx.float32),
         weights[f"{module}.biases"].astype(mx.float32),
-        group_size=32,
+        group_size=group_size,
         bits=bits,
     )
     return np.array(w)
+
+
+def dequantize_converted(converted: gguf_quants.MlxQuantized) -> np.ndarray:
+    weights = {"w.weight": mx.array(converted.weight), "w.scales": mx.array(converted.scales),
+               "w.biases": mx.array(converted.biases)}
+    return mlx_dequantize(weights, "w", converted.bits, converted.group_size)
 
 
 def llama_cpp_logits(path: Path, ids: list[int]) -> np.ndarray:
@@ -125,6 +137,29 @@ def smollm2_tokenizer(smollm2_gguf) -> dict:
     }
 
 
+# Where each type keeps its float16 scales (d, and dmin or m): any other bytes make a valid
+# block, so random bytes with sane scales are a K-quant tensor without a K-quant quantizer.
+FP16_FIELDS = {
+    "Q4_0": (0,), "Q4_1": (0, 2), "Q5_0": (0,), "Q5_1": (0, 2), "Q8_0": (0,), "Q4_K": (0, 2),
+    "Q5_K": (0, 2), "Q6_K": (208,), "Q2_K": (80, 82), "Q3_K": (108,), "IQ4_NL": (0,),
+}
+# The largest |weight| / d of each type (code times sub-scale), to keep weights near 0.1.
+CODE_RANGE = {
+    "Q4_0": 8, "Q4_1": 15, "Q5_0": 16, "Q5_1": 31, "Q8_0": 128, "Q4_K": 945, "Q5_K": 1953,
+    "Q6_K": 4096, "Q2_K": 45, "Q3_K": 128, "IQ4_NL": 127,
+}
+
+
+def random_blocks(type_name: str, rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
+    """Random but valid ggml blocks of ``type_name`` for a (rows, cols) matrix, as a GGUF stores them."""
+    block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType[type_name]]
+    data = rng.integers(0, 256, size=(rows, cols // block, size), dtype=np.uint8)
+    for offset in FP16_FIELDS[type_name]:
+        d = rng.uniform(0.5, 1.0, size=data.shape[:2]) * 0.1 / CODE_RANGE[type_name]
+        data[..., offset : offset + 2] = d.astype(np.float16)[..., None].view(np.uint8)
+    return data.reshape(rows, -1)
+
+
 def write_tiny_gguf(
     path: Path,
     arch: str,
@@ -135,12 +170,25 @@ def write_tiny_gguf(
     rope_factors: np.ndarray | None = None,
     chat_template: bool = True,
     seed: int = 0,
+    quant: dict[str, str] | None = None,
+    file_type: int = 0,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> Path:
     """A random 2-layer model written the way llama.cpp's converter writes ``arch``.
 
-    Values are float16-representable so the converter's float16 copy is exact.
+    Values are float16-representable so the converter's float16 copy is exact. Tensors
+    named in ``quant`` are random blocks of the ggml type given there instead; ``extra``
+    tensors are added as they are.
     """
     rng = np.random.default_rng(seed)
+
+    def add(name: str, values: np.ndarray) -> None:
+        type_name = (quant or {}).get(name)
+        if type_name is None:
+            writer.add_tensor(name, values)
+        else:
+            blocks = random_blocks(type_name, *values.shape, rng)
+            writer.add_tensor(name, blocks, raw_dtype=gguf.GGMLQuantizationType[type_name])
 
     def rand(*shape: int, std: float = 0.05, mean: float = 0.0) -> np.ndarray:
         return (mean + rng.standard_normal(shape) * std).astype(np.float16).astype(np.float32)
@@ -155,7 +203,7 @@ def write_tiny_gguf(
     writer.add_layer_norm_rms_eps(1e-6)
     writer.add_rope_freq_base(10000.0)
     writer.add_rope_dimension_count(HEAD_DIM)
-    writer.add_file_type(0)
+    writer.add_file_type(file_type)
     if tokenizer is not None:
         writer.add_tokenizer_model("gpt2")
         writer.add_tokenizer_pre("smollm")
@@ -167,29 +215,31 @@ def write_tiny_gguf(
         if chat_template:
             writer.add_chat_template(tokenizer["template"])
 
-    writer.add_tensor("token_embd.weight", rand(vocab, HIDDEN, std=1.0))
-    writer.add_tensor("output_norm.weight", rand(HIDDEN, std=0.1, mean=1.0))
+    add("token_embd.weight", rand(vocab, HIDDEN, std=1.0))
+    add("output_norm.weight", rand(HIDDEN, std=0.1, mean=1.0))
     if not tied:
-        writer.add_tensor("output.weight", rand(vocab, HIDDEN))
+        add("output.weight", rand(vocab, HIDDEN))
     if rope_factors is not None:
-        writer.add_tensor("rope_freqs.weight", rope_factors.astype(np.float32))
+        add("rope_freqs.weight", rope_factors.astype(np.float32))
     for i in range(LAYERS):
         q, k = rand(HEADS * HEAD_DIM, HIDDEN), rand(KV_HEADS * HEAD_DIM, HIDDEN)
         if arch == "llama":  # llama.cpp stores llama Q/K rows in its interleaved rotary order
             q, k = q[llama_cpp_row_order(len(q), HEADS)], k[llama_cpp_row_order(len(k), KV_HEADS)]
-        writer.add_tensor(f"blk.{i}.attn_q.weight", q)
-        writer.add_tensor(f"blk.{i}.attn_k.weight", k)
-        writer.add_tensor(f"blk.{i}.attn_v.weight", rand(KV_HEADS * HEAD_DIM, HIDDEN))
-        writer.add_tensor(f"blk.{i}.attn_output.weight", rand(HIDDEN, HEADS * HEAD_DIM))
+        add(f"blk.{i}.attn_q.weight", q)
+        add(f"blk.{i}.attn_k.weight", k)
+        add(f"blk.{i}.attn_v.weight", rand(KV_HEADS * HEAD_DIM, HIDDEN))
+        add(f"blk.{i}.attn_output.weight", rand(HIDDEN, HEADS * HEAD_DIM))
         if arch == "qwen2":
-            writer.add_tensor(f"blk.{i}.attn_q.bias", rand(HEADS * HEAD_DIM, std=0.5))
-            writer.add_tensor(f"blk.{i}.attn_k.bias", rand(KV_HEADS * HEAD_DIM, std=0.5))
-            writer.add_tensor(f"blk.{i}.attn_v.bias", rand(KV_HEADS * HEAD_DIM, std=0.5))
-        writer.add_tensor(f"blk.{i}.ffn_gate.weight", rand(FFN, HIDDEN))
-        writer.add_tensor(f"blk.{i}.ffn_up.weight", rand(FFN, HIDDEN))
-        writer.add_tensor(f"blk.{i}.ffn_down.weight", rand(HIDDEN, FFN))
-        writer.add_tensor(f"blk.{i}.attn_norm.weight", rand(HIDDEN, std=0.1, mean=1.0))
-        writer.add_tensor(f"blk.{i}.ffn_norm.weight", rand(HIDDEN, std=0.1, mean=1.0))
+            add(f"blk.{i}.attn_q.bias", rand(HEADS * HEAD_DIM, std=0.5))
+            add(f"blk.{i}.attn_k.bias", rand(KV_HEADS * HEAD_DIM, std=0.5))
+            add(f"blk.{i}.attn_v.bias", rand(KV_HEADS * HEAD_DIM, std=0.5))
+        add(f"blk.{i}.ffn_gate.weight", rand(FFN, HIDDEN))
+        add(f"blk.{i}.ffn_up.weight", rand(FFN, HIDDEN))
+        add(f"blk.{i}.ffn_down.weight", rand(HIDDEN, FFN))
+        add(f"blk.{i}.attn_norm.weight", rand(HIDDEN, std=0.1, mean=1.0))
+        add(f"blk.{i}.ffn_norm.weight", rand(HIDDEN, std=0.1, mean=1.0))
+    for name, values in (extra or {}).items():
+        add(name, values)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -197,10 +247,10 @@ def write_tiny_gguf(
     return path
 
 
-def convert_into(source: Path, tmp_path: Path) -> tuple[Path, object]:
+def convert_into(source: Path, tmp_path: Path, mlx: bool | None = None) -> tuple[Path, object]:
     dest = tmp_path / f"{source.name}-mlx"
     dest.mkdir()
-    return dest, convert_gguf(source, dest)
+    return dest, convert_gguf(source, dest, mlx=mlx)
 
 
 # --- the real model ----------------------------------------------------------------------
@@ -239,12 +289,15 @@ def test_is_gguf_file_reads_magic_not_extension(smollm2_gguf, smollm2_blob, tmp_
     assert not is_gguf_file(tmp_path)
 
 
-def test_conversion_writes_mlx_lm_folder(smollm2_converted):
+def test_conversion_writes_mlx_lm_folder(smollm2_gguf, smollm2_converted):
+    """Q4_1/Q8_0 repack losslessly, so the automatic mode converts even on a CPU, and keeps the GGUF."""
     dest, result = smollm2_converted
-    assert result.kind == "llm" and result.format == "mlx-lm"
+    assert result.kind == "llm" and result.format == "gguf+mlx-lm"
     assert result.languages == ("en",)
     assert result.details["architecture"] == "llama"
     assert result.details["quantization"] == "Q4_1+Q8_0→mlx 4/8-bit g32"
+    assert result.details["file_type"] == "Q4_1" and result.details["gguf_file"] == "model.gguf"
+    assert filecmp.cmp(dest / "model.gguf", smollm2_gguf, shallow=False)
     assert result.details["context_length"] == 8192
     assert 130e6 < result.details["parameters"] < 140e6
 
@@ -370,40 +423,214 @@ def test_synthetic_float_model_matches_llama_cpp(arch, tied, rope_factors, smoll
 @pytest.mark.parametrize(
     ("ftype", "description"),
     [
-        (15, "Q4_K+Q6_K→float16"),  # Q4_K_M: K-quants, all dequantized
-        (2, "Q4_0+Q6_K→mlx 4-bit g32 + float16"),  # Q4_0 with llama.cpp's usual Q6_K embedding
+        (15, "Q4_K+Q6_K→mlx 4-bit g32 + 8-bit g64"),  # Q4_K_M: K-quant codes kept, Q6_K re-quantized
+        (2, "Q4_0+Q6_K→mlx 4-bit g32 + 8-bit g64"),  # Q4_0 with llama.cpp's usual Q6_K embedding
     ],
     ids=["Q4_K_M", "Q4_0"],
 )
 def test_synthetic_quantized_model_matches_llama_cpp(ftype, description, smollm2_tokenizer, tmp_path):
     f32 = write_tiny_gguf(tmp_path / "tiny-f32.gguf", "llama", smollm2_tokenizer)
     quantized = llama_cpp_requantize(f32, tmp_path / "tiny-q.gguf", ftype)
-    dest, result = convert_into(quantized, tmp_path)
+    dest, result = convert_into(quantized, tmp_path, mlx=True)
     assert result.details["quantization"] == description
-    config = json.loads((dest / "config.json").read_text())
-    if "mlx" in description:
-        assert config["quantization"] == {"group_size": 32, "bits": 4}
-    else:
-        assert "quantization" not in config
 
     # Reference: llama.cpp's own float32 decoding of the quantized file.
     reference = llama_cpp_requantize(quantized, tmp_path / "tiny-q-f32.gguf", 0)
     expected = llama_cpp_logits(reference, TOKEN_IDS)
     got = mlx_logits(dest, TOKEN_IDS)
-    # Dequantized K-quant weights are rounded to float16 (relative 2**-11); the tied
-    # embedding of this random model gives logits in the hundreds, hence a relative bound.
-    assert np.abs(got - expected).max() < 5e-4 * np.abs(expected).max()
+    # Q4_K scales are rounded to float16 and Q6_K re-quantized at 8 bits (a quarter of its
+    # own step); the tied embedding of this random model gives logits in the hundreds,
+    # hence a relative bound.
+    assert np.abs(got - expected).max() < 5e-3 * np.abs(expected).max()
     assert (got.argmax(-1) == expected.argmax(-1)).all()
+
+
+# --- K-quants: the GGUF alone on a CPU, MLX's layout when converting -----------------------
+
+# Qwen2.5 Q4_K_M's mix of types, scaled down; Q5_1 and Q5_K added to cover every kept-code type.
+Q4_K_M_MIX = {
+    "token_embd.weight": "Q5_0",
+    "output.weight": "Q8_0",
+    **{f"blk.{i}.{name}.weight": "Q5_0" for i in range(LAYERS) for name in ("attn_q", "attn_k", "attn_output")},
+    "blk.0.attn_v.weight": "Q8_0",
+    "blk.1.attn_v.weight": "Q5_1",
+    **{f"blk.{i}.ffn_gate.weight": "Q4_K" for i in range(LAYERS)},
+    **{f"blk.{i}.ffn_up.weight": "Q5_K" for i in range(LAYERS)},
+    "blk.0.ffn_down.weight": "Q6_K",
+    "blk.1.ffn_down.weight": "Q4_K",
+}
+# The MLX layout each type gets: (bits, group size), and whether it is bit for bit.
+EXPECTED_LAYOUT = {
+    "Q5_0": (5, 32, True), "Q5_1": (5, 32, True), "Q8_0": (8, 32, True), "Q4_0": (4, 32, True),
+    "Q4_1": (4, 32, True), "Q4_K": (4, 32, False), "Q5_K": (5, 32, False), "Q6_K": (8, 64, False),
+    "Q2_K": (6, 64, False), "Q3_K": (6, 64, False), "IQ4_NL": (6, 64, False),
+}
+# The real default model, when the default pack has installed it (not in CI's store otherwise).
+QWEN_GGUF = models_dir() / "qwen2.5-0.5b-instruct" / "model.gguf"
+
+
+@pytest.fixture(scope="module")
+def kquant_gguf(smollm2_tokenizer, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("kquant")
+    return write_tiny_gguf(
+        folder / "tiny-q4_k_m.gguf", "qwen2", smollm2_tokenizer, tied=False, quant=Q4_K_M_MIX, file_type=15
+    )
+
+
+@pytest.fixture(scope="module")
+def kquant_converted(kquant_gguf, tmp_path_factory):
+    dest = tmp_path_factory.mktemp("kquant-mlx")
+    return dest, convert_gguf(kquant_gguf, dest, mlx=True)
+
+
+def assert_within_quantization_error(got: np.ndarray, expected: np.ndarray, type_name: str, name: str) -> None:
+    """Equal for bit-for-bit types; otherwise tight per type, and always within half a 4-bit step."""
+    error = np.abs(got - expected)
+    bits, group, exact = EXPECTED_LAYOUT[type_name]
+    groups = expected.reshape(len(expected), -1, 64)
+    half_4bit_step = ((groups.max(-1) - groups.min(-1)) / 15 / 2).repeat(64, axis=-1)
+    assert (error <= half_4bit_step + 1e-7).all(), name
+    if exact:
+        assert error.max() == 0, name
+    elif type_name in ("Q4_K", "Q5_K"):  # codes kept, scale and bias rounded to float16
+        assert error.max() <= 2e-3 * np.abs(expected).max(), name
+    else:  # re-quantized: one step of its own width (mx.quantize puts 0 on its grid, which
+        # can push the far end of a group up to a step away), plus float16 rounding of scale and bias
+        own = expected.reshape(len(expected), -1, group)
+        step = ((own.max(-1) - own.min(-1)) / (2**bits - 1)).repeat(group, axis=-1)
+        rounding = (2**-10 * np.abs(own).max(-1)).repeat(group, axis=-1)
+        assert (error <= step + rounding + 1e-7).all(), name
+
+
+def test_auto_mode_keeps_only_the_gguf_for_k_quants_on_a_cpu(kquant_gguf, tmp_path, monkeypatch):
+    monkeypatch.setattr(gguf_llm, "on_apple_gpu", lambda: False)
+    dest, result = convert_into(kquant_gguf, tmp_path)
+    assert result.kind == "llm" and result.format == "gguf"
+    assert sorted(p.name for p in dest.iterdir()) == ["model.gguf"]
+    assert filecmp.cmp(dest / "model.gguf", kquant_gguf, shallow=False)
+    assert result.details["architecture"] == "qwen2" and result.details["file_type"] == "Q4_K_M"
+    assert set(result.details["quantization"].split("+")) == {"Q5_0", "Q8_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"}
+    assert result.details["vocab_size"] == 49152 and result.details["gguf_file"] == "model.gguf"
+
+
+def test_auto_mode_converts_k_quants_on_an_apple_gpu(kquant_gguf, tmp_path, monkeypatch):
+    monkeypatch.setattr(gguf_llm, "on_apple_gpu", lambda: True)
+    dest, result = convert_into(kquant_gguf, tmp_path)
+    assert result.format == "gguf+mlx-lm"
+    assert {"model.gguf", "config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in dest.iterdir()}
+
+
+def test_forced_mlx_converts_k_quants_to_mlx_layout(kquant_gguf, kquant_converted):
+    dest, result = kquant_converted
+    assert result.format == "gguf+mlx-lm"
+    assert result.details["quantization"].endswith("→mlx 4/5/8-bit g32 + 8-bit g64")
+    quantization = json.loads((dest / "config.json").read_text())["quantization"]
+    assert (quantization["group_size"], quantization["bits"]) == (32, 5)  # Q5_0, the most common
+    assert quantization["model.layers.0.mlp.gate_proj"] == {"group_size": 32, "bits": 4}  # Q4_K
+    assert quantization["model.layers.0.mlp.down_proj"] == {"group_size": 64, "bits": 8}  # Q6_K
+    assert quantization["lm_head"] == {"group_size": 32, "bits": 8}  # Q8_0
+    assert filecmp.cmp(dest / "model.gguf", kquant_gguf, shallow=False)
+
+    reader = gguf.GGUFReader(kquant_gguf)
+    weights = mx.load(str(dest / "model.safetensors"))
+    assert weights["model.layers.1.mlp.down_proj.weight"].dtype == mx.uint32
+    for name, type_name in Q4_K_M_MIX.items():
+        module, _ = gguf_mlx.hf_name(kquant_gguf, name)
+        bits, group, _ = EXPECTED_LAYOUT[type_name]
+        got = mlx_dequantize(weights, module, bits, group)
+        assert_within_quantization_error(got, reference_dequantize(reader, name), type_name, name)
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])  # llama: Q/K rows un-permuted on packed codes
+def test_k_quant_model_logits_match_gguf_dequantization(arch, kquant_gguf, kquant_converted, smollm2_tokenizer, tmp_path):
+    """The converted folder, loaded as Parley loads it on a CPU, against a float32 model from gguf's dequantization."""
+    if arch == "qwen2":
+        source, (dest, _) = kquant_gguf, kquant_converted
+    else:
+        source = write_tiny_gguf(
+            tmp_path / "tiny-llama.gguf", "llama", smollm2_tokenizer, tied=False, quant=Q4_K_M_MIX, file_type=15
+        )
+        dest, _ = convert_into(source, tmp_path, mlx=True)
+    config = json.loads((dest / "config.json").read_text())
+    del config["quantization"]
+    reader = gguf.GGUFReader(source)
+    permuted = {"attn_q": HEADS, "attn_k": KV_HEADS} if arch == "llama" else {}
+    weights = []
+    for tensor in reader.tensors:
+        values = reference_dequantize(reader, tensor.name)
+        if heads := permuted.get(tensor.name.split(".")[-2]):
+            values = to_hf_rows(values, heads)
+        weights.append((".".join(gguf_mlx.hf_name(source, tensor.name)), mx.array(values)))
+    models = importlib.import_module(f"mlx_lm.models.{arch}")
+    reference = models.Model(models.ModelArgs.from_dict(config))
+    reference.load_weights(weights)
+    expected = np.array(reference(mx.array([TOKEN_IDS]))[0])
+    got = mlx_logits(dest, TOKEN_IDS)
+    assert np.abs(got - expected).max() < 2e-3 * np.abs(expected).max()  # measured 2.6e-4 (qwen2), 7e-5 (llama)
+    assert (got.argmax(-1) == expected.argmax(-1)).all()
+
+
+@pytest.mark.parametrize("type_name", sorted(EXPECTED_LAYOUT))
+def test_every_type_reaches_mlx_within_its_error(type_name):
+    rows, cols = 16, 512
+    blocks = random_blocks(type_name, rows, cols, np.random.default_rng(1))
+    tensor = types.SimpleNamespace(
+        name="w", tensor_type=gguf.GGMLQuantizationType[type_name], shape=[cols, rows], data=blocks
+    )
+    converted = gguf_quants.to_mlx(tensor)
+    assert (converted.bits, converted.group_size, converted.exact) == EXPECTED_LAYOUT[type_name]
+    assert converted.weight.shape == (rows, cols * converted.bits // 32)
+    assert converted.scales.dtype == np.float16 and converted.scales.shape == (rows, cols // converted.group_size)
+    expected = gguf.quants.dequantize(blocks, tensor.tensor_type).astype(np.float32)
+    assert_within_quantization_error(dequantize_converted(converted), expected, type_name, type_name)
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 5, 6, 8])
+def test_packed_codes_read_back_in_mlx(bits):
+    codes = np.random.default_rng(bits).integers(0, 2**bits, size=(4, 128), dtype=np.uint8)
+    packed = mx.array(gguf_quants.pack_codes(codes, bits))
+    ones, zeros = mx.ones((4, 4)), mx.zeros((4, 4))
+    assert (np.array(mx.dequantize(packed, ones, zeros, group_size=32, bits=bits)) == codes).all()
+
+
+@pytest.mark.skipif(not QWEN_GGUF.is_file(), reason=f"the default chat model is not installed at {QWEN_GGUF}")
+def test_real_qwen_k_quant_tensors_reach_mlx_within_their_error():
+    """One tensor of each type of the real Qwen2.5 Q4_K_M file (Q5_0, Q8_0, Q4_K, Q6_K)."""
+    reader = gguf.GGUFReader(QWEN_GGUF)
+    first = {}
+    for tensor in reader.tensors:
+        if len(tensor.shape) == 2 and tensor.name.startswith("blk."):
+            first.setdefault(tensor.tensor_type.name, tensor)
+    assert {"Q5_0", "Q8_0", "Q4_K", "Q6_K"} <= first.keys()
+    for type_name, tensor in first.items():
+        got = dequantize_converted(gguf_quants.to_mlx(tensor))
+        assert_within_quantization_error(got, reference_dequantize(reader, tensor.name), type_name, tensor.name)
+
+
+def test_truncated_k_quant_file_is_refused_without_converting(kquant_gguf, tmp_path, monkeypatch):
+    """The GGUF-only path validates the whole file too."""
+    monkeypatch.setattr(gguf_llm, "on_apple_gpu", lambda: False)
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(kquant_gguf.read_bytes()[:-1])
+    assert_refused(truncated, tmp_path, "truncated", "download")
+
+
+def test_unknown_tensor_is_refused_without_converting(smollm2_tokenizer, tmp_path, monkeypatch):
+    """A tensor mlx-lm has no place for means the file is not the architecture it claims."""
+    monkeypatch.setattr(gguf_llm, "on_apple_gpu", lambda: False)
+    extra = {"blk.0.attn_gate.weight": np.zeros((HIDDEN, HIDDEN), dtype=np.float32)}
+    source = write_tiny_gguf(tmp_path / "odd.gguf", "qwen2", smollm2_tokenizer, quant=Q4_K_M_MIX, extra=extra)
+    assert_refused(source, tmp_path, "blk.0.attn_gate.weight")
 
 
 # --- bad input ---------------------------------------------------------------------------
 
 
-def assert_refused(source: Path, tmp_path: Path, *words: str) -> None:
+def assert_refused(source: Path, tmp_path: Path, *words: str, mlx: bool | None = None) -> None:
     dest = tmp_path / "dest"
     dest.mkdir(exist_ok=True)
     with pytest.raises(ModelFormatError) as info:
-        convert_gguf(source, dest)
+        convert_gguf(source, dest, mlx=mlx)
     message = str(info.value)
     assert str(source) in message
     for word in words:

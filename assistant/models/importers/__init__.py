@@ -2,7 +2,8 @@
 
 Recognized, by content rather than by name:
   - a faster-whisper (CTranslate2) Whisper folder  → mlx-whisper (converted)
-  - a GGUF chat model (.gguf, or an Ollama blob)   → mlx-lm (converted)
+  - a GGUF chat model (.gguf, or an Ollama blob)   → kept as model.gguf for llama.cpp, plus mlx-lm
+                                                     (converted) on Apple GPUs or when lossless
   - an MLX folder (mlx-whisper or mlx-lm)          → copied
   - a Piper voice (.onnx + .onnx.json)             → copied
   - the Silero VAD ONNX model                      → copied
@@ -85,7 +86,7 @@ def convert(path: Path, dest: Path) -> ConvertedModel:
     if fmt == "gguf":
         from assistant.models.importers.gguf_llm import convert_gguf
 
-        return convert_gguf(source, dest)
+        return convert_gguf(source, dest, mlx=None)  # None: MLX files only where they pay (see wants_mlx)
     if fmt in ("mlx-whisper", "mlx-lm"):
         from assistant.models.importers.mlx_folder import import_mlx_folder
 

@@ -1,39 +1,45 @@
-"""Convert a GGUF chat model into an mlx-lm model folder.
+"""Import a GGUF chat model: keep the file for llama.cpp, and convert it for mlx-lm where wanted.
 
 A GGUF file comes from llama.cpp, LM Studio or Ollama (an Ollama blob is the same bytes
-without an extension). The folder this module writes holds ``config.json``,
-``model.safetensors`` and the Hugging Face tokenizer files with the chat template, so
-``mlx_lm.load(folder)`` serves it like any model converted from Hugging Face.
+without an extension). The store folder always holds the original file as ``model.gguf``,
+which llama.cpp runs as it is. When MLX conversion is wanted it also holds
+``config.json``, ``model.safetensors`` and the Hugging Face tokenizer files with the chat
+template, so ``mlx_lm.load(folder)`` serves it like any model converted from Hugging Face.
 
-Weights stored as Q4_0, Q4_1 or Q8_0 are repacked bit for bit into MLX's affine
-quantized layout (group size 32), so nothing is lost and the model stays small. Every
-other quantized type (the K-quants, IQ types, ...) is dequantized to float16: accurate to
-float16 rounding (relative 2**-11), but the folder is about 3.5 times the source file.
+Conversion is wanted on an Apple GPU (where mlx-lm is the fast engine), and elsewhere only
+when it is lossless and cheap: every quantized tensor moves over bit for bit (Q4_0, Q4_1,
+Q5_0, Q5_1, Q8_0, float). K-quant files on a CPU-only machine keep just the GGUF, so the
+default pack installs in seconds. How each ggml type becomes MLX's quantized layout is
+in gguf_quants.py: codes moved over where the layouts agree, re-quantized otherwise, so
+the MLX weights stay about the size of the source.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import platform
+import shutil
+import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assistant.models.errors import ModelFormatError
+from assistant.models.importers import gguf_quants
 from assistant.models.importers.converted import ConvertedModel
 
 if TYPE_CHECKING:
-    # mlx is imported where it is used: format detection calls is_gguf_file, and the
-    # app must get the chance to load OpenBLAS before mlx is first imported.
-    import mlx.core as mx
+    # mlx is imported where it is used: format detection calls is_gguf_file, the app
+    # must get the chance to load OpenBLAS before mlx is first imported, and a GGUF-only
+    # import needs no mlx at all.
     import mlx.nn as nn
 
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
+GGUF_FILE = "model.gguf"  # the original file, kept in every store folder for llama.cpp
 SUPPORTED_ARCHITECTURES = ("llama", "qwen2")
 
 _HF_ARCHITECTURES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}
@@ -41,26 +47,10 @@ _HF_ARCHITECTURES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}
 _DEFAULT_ROPE_THETA = {"llama": 10_000.0, "qwen2": 1_000_000.0}
 _DEFAULT_RMS_EPS = {"llama": 1e-5, "qwen2": 1e-6}
 
-_GROUP_SIZE = 32  # every repacked GGUF type quantizes blocks of 32 weights
-
 _REDOWNLOAD = "Re-download the file; if the new copy fails the same way, the source is broken"
-_PICK_ANOTHER = "Pick a chat model of a supported architecture ({}) instead".format(
+PICK_ANOTHER = "Pick a chat model of a supported architecture ({}) instead".format(
     ", ".join(SUPPORTED_ARCHITECTURES)
 )
-
-# llama.cpp tensor name (inside blk.N) -> Hugging Face module path (inside model.layers.N).
-_BLOCK_MODULES = {
-    "attn_q": "self_attn.q_proj",
-    "attn_k": "self_attn.k_proj",
-    "attn_v": "self_attn.v_proj",
-    "attn_output": "self_attn.o_proj",
-    "ffn_gate": "mlp.gate_proj",
-    "ffn_up": "mlp.up_proj",
-    "ffn_down": "mlp.down_proj",
-    "attn_norm": "input_layernorm",
-    "ffn_norm": "post_attention_layernorm",
-}
-_TOP_MODULES = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
 
 
 def is_gguf_file(path: Path) -> bool:
@@ -75,55 +65,93 @@ def is_gguf_file(path: Path) -> bool:
         return False
 
 
-def convert_gguf(source: Path, dest: Path) -> ConvertedModel:
-    """Convert the GGUF chat model ``source`` into an mlx-lm model folder at ``dest``.
+def convert_gguf(source: Path, dest: Path, mlx: bool | None = None) -> ConvertedModel:
+    """Import the GGUF chat model ``source`` into the store folder ``dest``.
+
+    ``dest`` gets a copy of the file as ``model.gguf`` and, when ``mlx`` is true, the
+    mlx-lm files too. ``mlx=None`` decides by itself (see wants_mlx): convert on an Apple
+    GPU, or when the conversion is lossless. The manifest format is "gguf" or
+    "gguf+mlx-lm".
 
     ``dest`` must be an existing, empty folder. The whole file is validated before
     anything is written, so bad input leaves ``dest`` empty.
 
     Raises ModelFormatError (naming ``source``) when the file is not GGUF, is truncated or
-    corrupt, has no tokenizer or chat template, or holds an architecture other than
-    those in SUPPORTED_ARCHITECTURES.
+    corrupt, has no tokenizer or chat template, holds an architecture other than those in
+    SUPPORTED_ARCHITECTURES, or (when converting) a tensor type MLX cannot take.
     """
-    import mlx.core as mx
-
     source, dest = Path(source), Path(dest)
+    started = time.monotonic()
     reader = _open_gguf(source)
     meta = _Metadata(reader)
     arch = meta.get("general.architecture")
     if arch not in SUPPORTED_ARCHITECTURES:
         raise ModelFormatError(
-            source, f"the model architecture is {arch!r}, which Parley cannot convert", _PICK_ANOTHER
+            source, f"the model architecture is {arch!r}, which Parley cannot convert", PICK_ANOTHER
         )
     _check_tokenizer_metadata(source, meta)
 
     tensors = {t.name: t for t in reader.tensors}
     config = _build_config(source, arch, meta, tensors)
-    weights, bits_by_module, source_types = _convert_tensors(source, arch, config, tensors)
-    if bits_by_module:
-        config["quantization"] = _quantization_config(bits_by_module)
+    _check_tensor_names(source, tensors)
+    source_types = Counter(
+        t.tensor_type.name for t in reader.tensors if t.tensor_type.name not in gguf_quants.FLOAT_TYPES
+    )
+    if mlx is None:
+        mlx = wants_mlx(source_types)
 
-    # The tokenizer is the step most likely to reject an odd file, so it goes first.
-    _write_tokenizer(source, dest)
-    mx.save_safetensors(str(dest / "model.safetensors"), weights, metadata={"format": "mlx"})
-    (dest / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-
-    languages = meta.get("general.languages")
     details = {
         "architecture": arch,
         "name": meta.get("general.name"),
-        "quantization": _describe_quantization(source_types, bits_by_module),
+        "file_type": _file_type(meta),
+        "quantization": "+".join(t for t, _ in source_types.most_common()) or "float",
         "parameters": int(sum(int(t.n_elements) for t in reader.tensors)),
         "context_length": config["max_position_embeddings"],
         "vocab_size": config["vocab_size"],
+        "gguf_file": GGUF_FILE,
     }
-    log.info("converted %s (%s, %s) into %s", source.name, arch, details["quantization"], dest)
+    if mlx:
+        from assistant.models.importers.gguf_mlx import write_mlx_lm
+
+        details["quantization"] = write_mlx_lm(source, dest, arch, config, tensors, source_types)
+    # Copied last: the MLX step can still refuse the file (its tokenizer, a tensor type), and a
+    # refused file must leave dest empty.
+    shutil.copyfile(source, dest / GGUF_FILE)
+
+    fmt = "gguf+mlx-lm" if mlx else "gguf"
+    languages = meta.get("general.languages")
+    log.info(
+        "imported %s (%s, %s) into %s as %s in %.1f s",
+        source.name, arch, details["quantization"], dest, fmt, time.monotonic() - started,
+    )
     return ConvertedModel(
         kind="llm",
-        format="mlx-lm",
+        format=fmt,
         languages=tuple(str(x).lower() for x in languages) if languages else ("multi",),
         details={k: v for k, v in details.items() if v is not None},
     )
+
+
+def wants_mlx(source_types: Counter | set) -> bool:
+    """Whether the automatic mode converts a file holding these (non-float) ggml types.
+
+    Yes on an Apple GPU, where mlx-lm runs the model. Elsewhere llama.cpp runs the GGUF and
+    mlx-lm is a CPU fallback: convert only what moves over bit for bit, which is quick (7 s
+    for SmolLM2-135M) and costs nothing in quality. K-quants would cost half a minute and
+    another 530 MB for the 0.5B default, for an engine that file never uses there.
+    """
+    if on_apple_gpu():
+        return True
+    return all(t in gguf_quants.EXACT_TYPES for t in source_types)
+
+
+def on_apple_gpu() -> bool:
+    """True on Apple silicon macOS, where MLX's default device is the GPU.
+
+    Decided from the platform rather than by asking mlx, so that importing a GGUF on Linux
+    needs no mlx at all.
+    """
+    return platform.system() == "Darwin" and platform.machine() == "arm64"
 
 
 def dequantize_for_cpu(model: nn.Module) -> nn.Module:
@@ -248,7 +276,7 @@ def _build_config(source: Path, arch: str, meta: _Metadata, tensors: dict[str, A
     }
     if head_dim * n_head != hidden:
         if arch != "llama":
-            raise ModelFormatError(source, f"{arch} with head size {head_dim} is not supported", _PICK_ANOTHER)
+            raise ModelFormatError(source, f"{arch} with head size {head_dim} is not supported", PICK_ANOTHER)
         config["head_dim"] = head_dim
     if arch == "llama":
         config["attention_bias"] = "blk.0.attn_q.bias" in tensors
@@ -282,7 +310,7 @@ def _rope_scaling(
         # "llama3" scaling, not its parameters. mlx-lm's "longrope" takes those divisors
         # as they are (rotation period = theta**(2i/d) * factor_i); with both context
         # lengths equal it adds no attention scaling, so the rotation matches exactly.
-        factors = _dequantize(tensors["rope_freqs.weight"]).astype(np.float32).ravel()
+        factors = gguf_quants.dequantize(tensors["rope_freqs.weight"]).astype(np.float32).ravel()
         if factors.size != head_dim // 2:
             raise ModelFormatError(source, "rope_freqs does not match the head size", _REDOWNLOAD)
         factors_list = [float(x) for x in factors]
@@ -301,186 +329,28 @@ def _rope_scaling(
     if kind == "yarn":
         original = int(meta.get(f"{arch}.rope.scaling.original_context_length", context))
         return {"type": "yarn", "factor": factor, "original_max_position_embeddings": original}
-    raise ModelFormatError(source, f"rope scaling {kind!r} is not supported", _PICK_ANOTHER)
+    raise ModelFormatError(source, f"rope scaling {kind!r} is not supported", PICK_ANOTHER)
 
 
 # --- tensors --------------------------------------------------------------------------
 
 
-def _ggml_type(name: str) -> Any:
+def _check_tensor_names(source: Path, tensors: dict[str, Any]) -> None:
+    """Every tensor must be one mlx-lm knows for the architecture: a cheap check that the file is what it says."""
+    from assistant.models.importers.gguf_mlx import hf_name
+
+    for name in tensors:
+        if name != "rope_freqs.weight":  # folded into config["rope_scaling"]
+            hf_name(source, name)
+
+
+def _file_type(meta: _Metadata) -> str | None:
+    """llama.cpp's name for the file's quantization mix, e.g. "Q4_K_M"."""
     import gguf
 
-    return gguf.GGMLQuantizationType[name]
-
-
-def _nibbles(qs: np.ndarray) -> np.ndarray:
-    """ggml packs weight j in the low nibble of byte j and weight j+16 in its high nibble."""
-    return np.concatenate([qs & 0x0F, qs >> 4], axis=-1)
-
-
-def _fp16(raw: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(raw).view(np.float16)[..., 0]
-
-
-def _q4_0(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # block: fp16 d, 16 bytes of nibbles q; w = d * (q - 8)
-    d = _fp16(blocks[..., 0:2])
-    return _nibbles(blocks[..., 2:18]), d, d * np.float16(-8)
-
-
-def _q4_1(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # block: fp16 d, fp16 m, 16 bytes of nibbles q; w = d * q + m
-    return _nibbles(blocks[..., 4:20]), _fp16(blocks[..., 0:2]), _fp16(blocks[..., 2:4])
-
-
-def _q8_0(blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # block: fp16 d, 32 int8 q; w = d * q. MLX wants unsigned codes, so shift by 128.
-    d = _fp16(blocks[..., 0:2])
-    return blocks[..., 2:34] ^ np.uint8(0x80), d, d * np.float16(-128)
-
-
-# GGUF type -> (bits, bytes per block of 32, block decoder into codes/scale/bias)
-_REPACKABLE: dict[str, tuple[int, int, Callable]] = {
-    "Q4_0": (4, 18, _q4_0),
-    "Q4_1": (4, 20, _q4_1),
-    "Q8_0": (8, 34, _q8_0),
-}
-
-
-def _repack(tensor: Any, bits: int, block_bytes: int, decode: Callable) -> tuple[np.ndarray, ...]:
-    """Rewrite a ggml block-quantized matrix as MLX affine (weight, scales, biases), exactly.
-
-    Both formats store w = scale * code + bias per group of 32 along the input dimension;
-    only the code packing differs: MLX packs codes in order, lowest bits first, into uint32.
-    """
-    rows = int(tensor.shape[-1])
-    blocks = np.asarray(tensor.data, dtype=np.uint8).reshape(rows, -1, block_bytes)
-    codes, scales, biases = decode(blocks)
-    codes = codes.reshape(rows, -1)
-    if bits == 4:
-        codes = codes[:, 0::2] | (codes[:, 1::2] << 4)
-    packed = np.ascontiguousarray(codes, dtype=np.uint8).view("<u4")
-    return packed, scales, biases
-
-
-def _dequantize(tensor: Any) -> np.ndarray:
-    import gguf
-
-    shape = tuple(int(n) for n in reversed(tensor.shape))
-    return gguf.quants.dequantize(np.asarray(tensor.data), tensor.tensor_type).reshape(shape)
-
-
-def _hf_module(source: Path, gguf_module: str) -> str:
-    if gguf_module in _TOP_MODULES:
-        return _TOP_MODULES[gguf_module]
-    parts = gguf_module.split(".")
-    if len(parts) == 3 and parts[0] == "blk" and parts[1].isdigit() and parts[2] in _BLOCK_MODULES:
-        return f"model.layers.{parts[1]}.{_BLOCK_MODULES[parts[2]]}"
-    raise ModelFormatError(
-        source, f"unexpected tensor {gguf_module!r} for this architecture", _PICK_ANOTHER
-    )
-
-
-def _unpermute_rows(x: np.ndarray, n_head: int) -> np.ndarray:
-    """Undo llama.cpp's reordering of Q/K output rows for its interleaved rotary layout.
-
-    llama.cpp's converter turns each head's rows [first half, second half] into pairs
-    (r0, r_half, r1, r_half+1, ...). Putting them back lets mlx-lm use the standard
-    non-interleaved rotary embedding. Scales and biases rows move the same way.
-    """
-    rows = x.shape[0]
-    half = rows // n_head // 2
-    return x.reshape(n_head, half, 2, *x.shape[1:]).swapaxes(1, 2).reshape(x.shape)
-
-
-def _convert_tensors(
-    source: Path, arch: str, config: dict, tensors: dict[str, Any]
-) -> tuple[dict[str, mx.array], dict[str, int], Counter]:
-    """Map every GGUF tensor to its mlx-lm name, repacking or dequantizing as needed.
-
-    Returns the weights, the bit width of each quantized module, and a count of the
-    source quantization types (for the manifest).
-    """
-    import mlx.core as mx
-
-    weights: dict[str, mx.array] = {}
-    bits_by_module: dict[str, int] = {}
-    source_types: Counter = Counter()
-    permute_heads = {}
-    if arch == "llama":  # llama.cpp's qwen2 converter leaves Q/K in the standard order
-        permute_heads = {
-            "attn_q": config["num_attention_heads"],
-            "attn_k": config["num_key_value_heads"],
-        }
-    float_types = {"F32", "F16", "BF16"}
-
-    for name, tensor in tensors.items():
-        if name == "rope_freqs.weight":
-            continue  # folded into config["rope_scaling"]
-        gguf_module, param = name.rsplit(".", 1)
-        if param not in ("weight", "bias"):
-            raise ModelFormatError(source, f"unexpected tensor {name!r}", _PICK_ANOTHER)
-        module = _hf_module(source, gguf_module)
-        type_name = tensor.tensor_type.name
-        if type_name not in float_types:
-            source_types[type_name] += 1
-
-        if type_name in _REPACKABLE and param == "weight" and len(tensor.shape) == 2:
-            bits, block_bytes, decode = _REPACKABLE[type_name]
-            arrays = {"weight": None, "scales": None, "biases": None}
-            arrays.update(zip(arrays, _repack(tensor, bits, block_bytes, decode)))
-            bits_by_module[module] = bits
-        else:
-            try:
-                values = _dequantize(tensor)
-            except NotImplementedError as exc:
-                raise ModelFormatError(
-                    source, f"tensor {name} uses the {type_name} type, which Parley cannot read",
-                    "Pick a Q4_K_M, Q4_0 or Q8_0 version of the model",
-                ) from exc
-            arrays = {param: values.astype(np.float16)}
-
-        heads = permute_heads.get(gguf_module.split(".")[-1])
-        for key, array in arrays.items():
-            if heads:
-                array = _unpermute_rows(array, heads)
-            weights[f"{module}.{key}"] = mx.array(array)
-    return weights, bits_by_module, source_types
-
-
-def _quantization_config(bits_by_module: dict[str, int]) -> dict:
-    """The most common width is the default; mlx-lm reads the others as per-module entries."""
-    default = Counter(bits_by_module.values()).most_common(1)[0][0]
-    config: dict[str, Any] = {"group_size": _GROUP_SIZE, "bits": default}
-    for module, bits in sorted(bits_by_module.items()):
-        if bits != default:
-            config[module] = {"group_size": _GROUP_SIZE, "bits": bits}
-    return config
-
-
-def _describe_quantization(source_types: Counter, bits_by_module: dict[str, int]) -> str:
-    sources = "+".join(t for t, _ in source_types.most_common()) or "float"
-    kept = sorted(set(bits_by_module.values()))
-    dequantized = [t for t in source_types if t not in _REPACKABLE]
-    parts = []
-    if kept:
-        parts.append("mlx " + "/".join(str(b) for b in kept) + f"-bit g{_GROUP_SIZE}")
-    if dequantized or not kept:
-        parts.append("float16")
-    return f"{sources}→" + " + ".join(parts)
-
-
-# --- tokenizer ------------------------------------------------------------------------
-
-
-def _write_tokenizer(source: Path, dest: Path) -> None:
-    """Rebuild the Hugging Face tokenizer (with the chat template) from the GGUF metadata."""
-    from transformers import AutoTokenizer
-
+    value = meta.get("general.file_type")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
-    except Exception as exc:  # transformers raises many types for tokenizers it cannot rebuild
-        raise ModelFormatError(source, f"its tokenizer cannot be read ({exc})", _PICK_ANOTHER) from exc
-    if not tokenizer.chat_template:
-        raise ModelFormatError(source, "the chat template was lost reading the tokenizer", _PICK_ANOTHER)
-    tokenizer.save_pretrained(str(dest))
+        return gguf.LlamaFileType(int(value)).name.removeprefix("MOSTLY_") if value is not None else None
+    except ValueError:
+        return None
+
