@@ -138,6 +138,8 @@ class Conversation:
         self._chat_language: str | None = None  # the reply language of the last turn (for "auto")
         self._early = None  # ((start frame, last voiced frame), Future of its Transcript) from a pause
         self._last_played = (float("-inf"), "")  # (time.monotonic() it ended, text) of the last reply played out
+        self._answering = ""  # who answered, as last said in an Answering event
+        engines.on_chat_notice = self._on_chat_notice
 
     # --- public, thread-safe ---------------------------------------------------------------
 
@@ -146,7 +148,7 @@ class Conversation:
         settings = self.engines.settings
         language = settings.conversation.language
         self.engines.preload(None if language == "auto" else language, warm_up=True)
-        self.bus.publish(Answering(self.engines.chat.describe()))
+        self._say_who_answers()
         synthesizer = self.engines.synthesizer()
         self.speaker = Speaker(self.config.audio, synthesizer.sample_rate)
         self.speaker.start()
@@ -570,6 +572,16 @@ class Conversation:
         self._speech.wait_idle()
         self._finish_when_played(reply)
 
+    def _on_chat_notice(self, message: str) -> None:
+        """From the chat engine's thread: the server could not answer and the local model does."""
+        self.bus.publish(Problem(message, "check that the server runs, or choose another engine in Settings", "settings"))
+
+    def _say_who_answers(self) -> None:
+        who = self.engines.chat.describe()
+        if who != self._answering:
+            self._answering = who
+            self.bus.publish(Answering(who))
+
     def _finish_when_played(self, reply: _Reply) -> None:
         """Wait until the speaker has played the whole reply, then record it and listen again.
 
@@ -594,6 +606,7 @@ class Conversation:
                 return
             self.engines.chat.record_reply(reply.text)
             self.bus.publish(ReplyFinished(reply.turn, reply.text, False))
+            self._say_who_answers()
             reply.finished.set()
             self._reply = None
             self._last_played = (time.monotonic(), reply.text)

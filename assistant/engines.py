@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from assistant.chat import ChatConfig, ChatEngine
+from collections.abc import Callable
+
+from assistant.chat import ChatConfig, ChatEngine, ChatHistory
 from assistant.chat.choice import local_engine
 from assistant.mlx_worker import MlxWorker
 from assistant.models.catalog import load_catalog
@@ -59,6 +61,8 @@ class Engines:
     def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
         self.settings = settings
         self.store = store or ModelStore()
+        # Told when a server can't answer a turn and the local model does (a conversation shows it).
+        self.on_chat_notice: Callable[[str], None] = lambda message: None
 
     @functools.cached_property
     def worker(self) -> MlxWorker:
@@ -89,17 +93,30 @@ class Engines:
 
     @functools.cached_property
     def chat(self) -> ChatEngine:
-        """The chat model on the engine the settings and this machine call for (see `chat.choice`)."""
+        """The chat model on the engine the settings and this machine call for (see `chat.choice`); with
+        [chat] engine = "server", the server, and the local model for the turns it can't answer."""
         model = installed_model(self.store, self.settings.models.llm, "llm")
         conversation = self.settings.conversation
         config = ChatConfig(system_prompt=conversation.system_prompt, language=conversation.language)
+        chat = self.settings.chat
+        history = ChatHistory()
+        local = self._local_chat(model, config, history)
+        if chat.engine != "server":
+            return local
+        from assistant.chat.fallback import FallbackChat
+        from assistant.chat.server_engine import ServerChat
+
+        server = ServerChat(chat.server_url, chat.server_model, config, history)
+        return FallbackChat(server, local, on_fallback=lambda message: self.on_chat_notice(message))
+
+    def _local_chat(self, model: InstalledModel, config: ChatConfig, history: ChatHistory) -> ChatEngine:
         if local_engine(self.settings.chat.engine, model) == "mlx":
             from assistant.chat.mlx_engine import MlxChat
 
-            return MlxChat(self.worker, model.path, config, model.id)
+            return MlxChat(self.worker, model.path, config, model.id, history)
         from assistant.chat.llama_cpp_engine import LlamaCppChat
 
-        return LlamaCppChat(model.gguf_file, config, model.id)
+        return LlamaCppChat(model.gguf_file, config, model.id, history)
 
     def synthesizer(self, voice_id: str | None = None) -> Synthesizer:
         """The voice `voice_id` (default: the setting); one Synthesizer per voice, loaded once."""
