@@ -466,7 +466,7 @@ EXPECTED_LAYOUT = {
     "Q2_K": (6, 64, False), "Q3_K": (6, 64, False), "IQ4_NL": (6, 64, False),
 }
 # The real default model, when the default pack has installed it (not in CI's store otherwise).
-QWEN_GGUF = models_dir() / "qwen2.5-0.5b-instruct" / "model.gguf"
+QWEN_GGUF = models_dir() / "qwen2.5-coder-0.5b-instruct" / "model.gguf"
 
 
 @pytest.fixture(scope="module")
