@@ -1,4 +1,16 @@
-"""Speech to text with mlx-whisper, on the MLX worker thread.
+"""Speech to text with Whisper, on the MLX worker thread: the interface the rest of Parley uses.
+
+Two engines run the same Whisper model (one store folder):
+- faster-whisper (CTranslate2, int8; `transcribe_ct2.py`) on machines without an Apple GPU (MLX's default
+  device is the CPU), when the store folder holds the original CTranslate2 files in `ct2/` (the importer keeps
+  them): on a 2-core x86 CPU it took 0.22x MLX's time per short question (median 113 vs 517 ms with
+  whisper-tiny.en, 204 vs 865 ms with whisper-base) at equal word error rate (benchmarks/stt.py);
+- MLX (mlx-whisper; `transcribe_mlx.py`) on Apple GPUs, and for folders without `ct2/`.
+Either runs on the worker thread, so speech recognition stays serialized on one thread, and its output is
+judged here the same way (language checks, inventions, repetitions, a token budget).
+
+PARLEY_STT_ENGINE=mlx or =ct2 forces an engine (for tests and benchmarks); ct2 on a folder without `ct2/`
+is a ModelError when the model loads.
 
 Whisper invents text for silence and noise ("Thanks for watching!", "you", subtitle credits): a
 transcript that is only such a phrase is dropped, so silence gives no transcript rather than a
@@ -8,6 +20,7 @@ made-up one.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from concurrent.futures import Future
@@ -18,6 +31,7 @@ import numpy as np
 
 from assistant.mlx_worker import MlxWorker
 from assistant.models.errors import ModelError
+from assistant.transcribe_engine import Decoded, WhisperEngine, Windows
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +51,10 @@ _ALWAYS_INVENTED = {
 _DOUBTFUL_WHEN_UNSURE = {"you", "thank you", "thanks", "bye", "okay", "oh", "so", "uh", "um", "hmm", "the end"}
 _UNSURE_NO_SPEECH_PROB = 0.3
 
+ENGINE_ENV = "PARLEY_STT_ENGINE"
+ENGINES = ("mlx", "ct2")
+CT2_FOLDER = "ct2"  # the importer's copy of the CTranslate2 files, inside the store folder
+
 SHORT_AUDIO_S = 20  # up to this long, one pass on a shortened audio context (see _transcribe_short)
 MIN_CONTEXT_S = 10
 PADDING_S = 2
@@ -44,6 +62,9 @@ PADDING_S = 2
 # a decoder stuck repeating itself stops there instead of at Whisper's limit of 224 (3.5 s of decoding here).
 TOKENS_PER_S = 8
 TOKEN_MARGIN = 16
+# Faster than anyone speaks (about 2.5 words a second is usual, 4 is hurried): a sentence repeated at more words
+# than this per second of audio is the decoder looping within its token budget, not the speaker repeating himself.
+MOST_WORDS_PER_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -88,23 +109,58 @@ def is_invented(text: str, no_speech_prob: float) -> bool:
     return phrase in _DOUBTFUL_WHEN_UNSURE and no_speech_prob >= _UNSURE_NO_SPEECH_PROB
 
 
+def choose_engine(model_path: Path, forced: str | None = None) -> str:
+    """"ct2" or "mlx" for the store folder `model_path`: `forced`, else $PARLEY_STT_ENGINE, else ct2 where
+    MLX would run on the CPU and the folder has its CTranslate2 copy. Call it on the MLX worker thread
+    (it asks MLX for its default device). ModelError for an unknown name, or ct2 without the copy."""
+    name = (forced or os.environ.get(ENGINE_ENV, "")).strip().lower()
+    has_ct2 = (Path(model_path) / CT2_FOLDER / "model.bin").is_file()
+    if name:
+        if name not in ENGINES:
+            raise ModelError(f"{ENGINE_ENV}={name!r} is no speech-to-text engine; use one of: {', '.join(ENGINES)}")
+        if name == "ct2" and not has_ct2:
+            raise ModelError(f"{model_path} has no CTranslate2 copy ({CT2_FOLDER}/), so it cannot run on ct2: it was "
+                             "installed before Parley kept one. Reinstall it (parley models remove ID, then parley "
+                             f"models setup) or set {ENGINE_ENV}=mlx")
+        return name
+    if not has_ct2:
+        return "mlx"
+    import mlx.core as mx
+
+    return "ct2" if mx.default_device().type == mx.DeviceType.cpu else "mlx"
+
+
 class Transcriber:
     """Whisper speech-to-text. Thread-safe: all work is done on the MLX worker thread.
 
-    The model loads once, on the worker. On a CPU its weights are cast to float32, the only type
-    whose matrix products reach the BLAS (float16 runs several times slower there).
+    The engine (see the module's docstring) is chosen, and the model loaded, once, on the worker.
+    `engine` ("mlx" or "ct2") forces one, as $PARLEY_STT_ENGINE does; benchmarks may hand in a
+    WhisperEngine of their own (not yet loaded) instead.
     """
 
-    def __init__(self, worker: MlxWorker, model_path: Path, model_id: str = "", languages: tuple[str, ...] = ("multi",)):
+    def __init__(self, worker: MlxWorker, model_path: Path, model_id: str = "", languages: tuple[str, ...] = ("multi",),
+                 engine: str | WhisperEngine | None = None):
         self._worker = worker
         self.model_path = Path(model_path)
         self.model_id = model_id or self.model_path.name
         self.languages = languages
-        self._model = None
+        self._forced_engine = engine if isinstance(engine, str) else None
+        self._given_engine = None if isinstance(engine, str) else engine
+        self._engine: WhisperEngine | None = None
 
     @property
     def multilingual(self) -> bool:
         return "multi" in self.languages
+
+    @property
+    def engine(self) -> str | None:
+        """The engine's name ("mlx" or "ct2") once the model has loaded, else None."""
+        return self._engine.name if self._engine else None
+
+    @property
+    def _model(self):
+        """The loaded mlx-whisper model when MLX runs, else None (tests look at its weights' types)."""
+        return getattr(self._engine, "_model", None) if self.engine == "mlx" else None
 
     def load(self) -> None:
         """Load the model now (otherwise the first transcription does)."""
@@ -115,7 +171,7 @@ class Transcriber:
         return self._worker.submit(self._load_on_worker)
 
     def warm_up(self, language: str | None = None) -> Future:
-        """Queue one transcription of a second of faint noise: MLX's first pass over a new shape
+        """Queue one transcription of a second of faint noise: the first pass over a new shape
         costs about a second more than the next ones, which the user's first turn should not pay."""
         noise = np.random.default_rng(0).normal(0, 0.001, 16000).astype(np.float32)
         if not self.multilingual:
@@ -150,33 +206,39 @@ class Transcriber:
                 "choose a multilingual Whisper (e.g. whisper-base) for it"
             )
 
-    def _load_on_worker(self):
-        if self._model is None:
-            import mlx.core as mx
-            from mlx.utils import tree_map
-            from mlx_whisper.load_models import load_model
-
+    def _load_on_worker(self) -> WhisperEngine:
+        if self._engine is None:
+            engine: WhisperEngine
             started = time.perf_counter()
-            model = load_model(str(self.model_path), dtype=mx.float32)
-            if mx.default_device().type == mx.DeviceType.cpu:
-                model.update(tree_map(lambda p: p.astype(mx.float32) if p.dtype == mx.float16 else p, model.parameters()))
-            mx.eval(model.parameters())
-            self._model = model
-            log.info("loaded %s in %.0f ms", self.model_id, 1000 * (time.perf_counter() - started))
-        return self._model
+            if self._given_engine is not None:
+                engine = self._given_engine
+            elif choose_engine(self.model_path, self._forced_engine) == "ct2":
+                from assistant.transcribe_ct2 import Ct2Whisper
+
+                engine = Ct2Whisper(self.model_path / CT2_FOLDER)
+            else:
+                from assistant.transcribe_mlx import MlxWhisper
+
+                engine = MlxWhisper(self.model_path)
+            engine.load()
+            self._engine = engine
+            log.info("loaded %s in %.0f ms; speech to text runs on %s", self.model_id,
+                     1000 * (time.perf_counter() - started), engine.describe())
+        return self._engine
 
     def _transcribe_on_worker(self, audio: np.ndarray, language: str | None, progress: bool) -> Transcript:
+        engine = self._load_on_worker()
         if not self.multilingual:
             language = "en" if self.languages == ("en",) else language
         if len(audio) <= SHORT_AUDIO_S * 16000:
             started = time.perf_counter()
-            short = self._transcribe_short(np.asarray(audio, dtype=np.float32), language)
+            short = self._transcribe_short(engine, np.asarray(audio, dtype=np.float32), language)
             if short is not None:
                 text, detected = short
                 return Transcript(text, detected, {"stt": 1000 * (time.perf_counter() - started)})
-        return self._transcribe_windows(audio, language, progress)
+        return self._transcribe_windows(engine, audio, language, progress)
 
-    def _transcribe_short(self, audio: np.ndarray, language: str | None) -> tuple[str, str] | None:
+    def _transcribe_short(self, engine: WhisperEngine, audio: np.ndarray, language: str | None) -> tuple[str, str] | None:
         """One decoding pass with the encoder run on a shortened audio context.
 
         Whisper always encodes a 30 s window; for a few seconds of speech most of that is padding.
@@ -184,69 +246,40 @@ class Transcriber:
         here at about 3.5x less time with equal word error rate; shorter contexts made the decoder loop.
         Returns None when the result looks unreliable, so the caller falls back to the full window.
         """
-        import mlx.core as mx
-        from mlx_whisper.audio import log_mel_spectrogram
-        from mlx_whisper.decoding import DecodingOptions, decode
-
-        model = self._load_on_worker()
         seconds = min(30, max(MIN_CONTEXT_S, int(np.ceil(len(audio) / 16000 + PADDING_S))))
-        frames = seconds * 100  # 10 ms mel hop
-        padded = np.zeros(seconds * 16000, dtype=np.float32)
-        padded[: len(audio)] = audio
-        mel = log_mel_spectrogram(mx.array(padded), n_mels=model.dims.n_mels)[:frames]
-        encoder = model.encoder
-        full_embedding, full_ctx = encoder._positional_embedding, model.dims.n_audio_ctx
-        try:
-            encoder._positional_embedding = full_embedding[: frames // 2]
-            features = encoder(mel[None].astype(mx.float32))
-            # decode() treats input of shape (n_audio_ctx, n_audio_state) as already encoded.
-            model.dims.n_audio_ctx = frames // 2
-            most = int(TOKENS_PER_S * len(audio) / 16000) + TOKEN_MARGIN
-            result = decode(model, features[0], DecodingOptions(language=language, fp16=False, without_timestamps=True,
-                                                                sample_len=most))
-        finally:
-            encoder._positional_embedding, model.dims.n_audio_ctx = full_embedding, full_ctx
-        text = result.text.strip()
-        if result.compression_ratio > 2.4 or result.avg_logprob < -1.0 or len(result.tokens) >= most:
+        most = int(TOKENS_PER_S * len(audio) / 16000) + TOKEN_MARGIN
+        result: Decoded = engine.decode_short(audio, seconds, language, most)
+        text = result.text
+        if result.compression_ratio > 2.4 or result.avg_logprob < -1.0 or result.tokens >= most:
             if result.no_speech_prob > 0.6:
                 return "", result.language or language or ""
             once = repeated_sentence(text) if result.avg_logprob >= -1.0 else None
             if once is None:
                 log.info("short-context pass unsure (compression %.2f, logprob %.2f, %d tokens); using the full "
-                         "window", result.compression_ratio, result.avg_logprob, len(result.tokens))
+                         "window", result.compression_ratio, result.avg_logprob, result.tokens)
                 return None
             log.info("short-context pass said one sentence over and over; kept it once")
+            text = once
+        elif len(text.split()) > MOST_WORDS_PER_S * len(audio) / 16000 and (once := repeated_sentence(text)):
+            # Seen with CTranslate2 on the short context: the loop ends after a few rounds, inside the budget.
+            log.info("short-context pass said one sentence over and over, faster than anyone speaks; kept it once")
             text = once
         text = "" if is_invented(text, result.no_speech_prob) else text
         return text, result.language or language or ""
 
-    def _transcribe_windows(self, audio: np.ndarray, language: str | None, progress: bool) -> Transcript:
-        """mlx-whisper's own loop over 30 s windows, for long or difficult audio."""
-        from mlx_whisper import transcribe
-        from mlx_whisper.transcribe import ModelHolder
-
-        model = self._load_on_worker()
-        # mlx_whisper.transcribe() looks its model up in this holder; handing it ours avoids a
-        # second load and keeps the float32 cast.
-        ModelHolder.model, ModelHolder.model_path = model, str(self.model_path)
+    def _transcribe_windows(self, engine: WhisperEngine, audio: np.ndarray, language: str | None,
+                            progress: bool) -> Transcript:
+        """The engine's own loop over 30 s windows, for long or difficult audio."""
         started = time.perf_counter()
-        result = transcribe(
-            np.asarray(audio, dtype=np.float32),
-            path_or_hf_repo=str(self.model_path),
-            language=language,
-            fp16=False,
-            verbose=False if progress else None,
-            condition_on_previous_text=False,  # keeps one invented phrase from seeding the next window
-            temperature=(0.0, 0.2, 0.4, 0.6, 0.8),
-        )
+        result: Windows = engine.transcribe_windows(audio, language, progress)
         elapsed = 1000 * (time.perf_counter() - started)
         kept = []
-        for segment in result.get("segments", []):
-            if is_invented(segment["text"], segment.get("no_speech_prob", 0.0)):
-                log.info("dropped invented segment %r (no_speech_prob %.2f)", segment["text"], segment.get("no_speech_prob", 0.0))
+        for segment in result.segments:
+            if is_invented(segment.text, segment.no_speech_prob):
+                log.info("dropped invented segment %r (no_speech_prob %.2f)", segment.text, segment.no_speech_prob)
                 continue
-            kept.append(segment["text"])  # segments carry their own leading spaces; CJK has none
-        text = "".join(kept) if result.get("segments") else result.get("text", "")
+            kept.append(segment.text)  # segments carry their own leading spaces; CJK has none
+        text = "".join(kept) if result.segments else result.text
         if text and is_invented(text, 0.0):
             text = ""
-        return Transcript(text=text.strip(), language=result.get("language") or language or "", timings_ms={"stt": elapsed})
+        return Transcript(text=text.strip(), language=result.language or language or "", timings_ms={"stt": elapsed})
