@@ -2,10 +2,11 @@
 
 import platform
 
-from benchmarks import blas, idle, models, turn
+from benchmarks import blas, idle, models, stt, turn
 
 print(f"# {platform.platform()}, {platform.processor() or platform.machine()}")
 blas.main()
 models.main()
+stt.main()
 turn.main()
 idle.main()
