@@ -221,6 +221,10 @@ class Transcriber:
 
                 engine = MlxWhisper(self.model_path)
             engine.load()
+            # _check_language reads mlx-whisper's language table, and importing mlx_whisper takes ~0.8 s here
+            # (scipy.signal and more): MLX's load pays it anyway; for ct2, pay it now rather than in a first turn.
+            import mlx_whisper.tokenizer  # noqa: F401
+
             self._engine = engine
             log.info("loaded %s in %.0f ms; speech to text runs on %s", self.model_id,
                      1000 * (time.perf_counter() - started), engine.describe())
