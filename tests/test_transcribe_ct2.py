@@ -91,16 +91,13 @@ def base_ct2(worker, base) -> Transcriber:
     return transcriber
 
 
-def test_ct2_is_chosen_on_a_cpu_and_says_so(worker, tiny_en, monkeypatch, caplog):
-    import mlx.core as mx
-
+def test_mlx_is_the_default_and_says_so(worker, tiny_en, monkeypatch, caplog):
     monkeypatch.delenv(ENGINE_ENV, raising=False)
     transcriber = Transcriber(worker, tiny_en, "whisper-tiny.en", ("en",))
     with caplog.at_level(logging.INFO, logger="assistant.transcribe"):
         transcriber.load()
-    on_cpu = worker.call(lambda: mx.default_device().type == mx.DeviceType.cpu)
-    assert transcriber.engine == ("ct2" if on_cpu else "mlx")
-    assert ("runs on faster-whisper" if on_cpu else "runs on MLX") in caplog.text
+    assert transcriber.engine == "mlx"
+    assert "runs on MLX" in caplog.text
 
 
 def test_the_environment_forces_an_engine(worker, tiny_en, monkeypatch):
