@@ -2,11 +2,12 @@
 
 import platform
 
-from benchmarks import blas, idle, models, stt, turn
+from benchmarks import blas, chat, idle, models, stt, turn
 
 print(f"# {platform.platform()}, {platform.processor() or platform.machine()}")
 blas.main()
 models.main()
+chat.main(as_json=True)
 stt.main()
 turn.main()
 idle.main()
