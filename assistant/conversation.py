@@ -139,7 +139,8 @@ class Conversation:
         self._early = None  # ((start frame, last voiced frame), Future of its Transcript) from a pause
         self._last_played = (float("-inf"), "")  # (time.monotonic() it ended, text) of the last reply played out
         self._answering = ""  # who answered, as last said in an Answering event
-        engines.on_chat_notice = self._on_chat_notice
+        if engines is not None:  # (None only in tests of the listening side alone)
+            engines.on_chat_notice = self._on_chat_notice
 
     # --- public, thread-safe ---------------------------------------------------------------
 

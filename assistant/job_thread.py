@@ -21,17 +21,18 @@ _STOP = object()
 class JobThread:
     """Runs callables and generators on a single dedicated thread, in submission order."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, daemon: bool = False) -> None:
+        """`daemon`: the process may end while a job runs (nothing on the thread needs a clean-up at exit)."""
         self.name = name
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=False)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=daemon)
         self._thread.start()
         # Runs when the main thread finishes, before non-daemon threads are joined (the hook
         # concurrent.futures uses); plain atexit would come too late and wait forever.
         register = getattr(threading, "_register_atexit", None)
-        if register:
+        if register and not daemon:
             register(self.close)
 
     def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:

@@ -173,6 +173,9 @@ class _FakeChat:
     def prefill(self, *args) -> None:
         pass
 
+    def describe(self) -> str:
+        return "a fake chat model"
+
 
 class _FakeSpeech:
     generation = 0

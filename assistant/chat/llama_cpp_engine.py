@@ -46,7 +46,8 @@ class LlamaCppChat(ChatEngine):
         super().__init__(config, model_id or Path(model_file).stem, history)
         self.model_file = Path(model_file)
         self.threads = threads or os.cpu_count() or 2
-        self._jobs = JobThread("llama.cpp")
+        # A daemon: a quitting app must not wait for a model load, which llama.cpp cannot cut short.
+        self._jobs = JobThread("llama.cpp", daemon=True)
         self._server = None  # xllamacpp.Server, made and dropped on the llama.cpp thread
         self._socket_dir: Path | None = None
 
