@@ -53,9 +53,9 @@ def whole_number(low: int, high: int, why: str) -> Callable[[str], int]:
 
 def server_url(text: str) -> str:
     """--server: an http:// or https:// address of an OpenAI-compatible server."""
-    import re
+    from assistant.settings import is_web_address
 
-    if not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", text.strip()):
+    if not is_web_address(text.strip()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a server address; write it like http://localhost:11434/v1 "
                                          "(http:// or https://, the host and port, then the path)")
     return text.strip()

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
-
 from collections.abc import Callable
+from pathlib import Path
 
 from assistant.chat import ChatConfig, ChatEngine, ChatHistory
 from assistant.chat.choice import local_engine

@@ -26,6 +26,14 @@ LANGUAGES = (
 )
 
 
+CHAT_ENGINES = ("auto", "mlx", "llama.cpp", "server")
+
+
+def is_web_address(text: str) -> bool:
+    """An http:// or https:// address with a host (a server's URL)."""
+    return re.fullmatch(r"https?://[^\s/?#]+[^\s]*", text) is not None
+
+
 def _choice(default: str, choices: tuple[str, ...], doc: str) -> Any:
     return field(default=default, metadata={"choices": choices, "doc": doc})
 
@@ -61,7 +69,7 @@ class ConversationSettings:
 class ChatSettings:
     """Which engine answers. The API key of a server that needs one is kept apart (see `server_key`), never here."""
 
-    engine: str = _choice("auto", ("auto", "mlx", "llama.cpp", "server"),
+    engine: str = _choice("auto", CHAT_ENGINES,
                           "auto = MLX on an Apple GPU, llama.cpp elsewhere; server = server_url")
     server_url: str = field(default="", metadata={"url": True, "doc": "an OpenAI-compatible server, e.g. "
                                                   "http://localhost:11434/v1 (Ollama) or http://localhost:1234/v1 (LM Studio)"})
@@ -161,7 +169,7 @@ def _checked(f: dataclasses.Field, key: str, value: Any, source: str) -> Any:
         raise SettingsError(f"{source}: {key} must be {_TYPE_WORDS[expected]}, not {value!r} — {meta.get('doc', '')}")
     if "choices" in meta and value not in meta["choices"]:
         raise SettingsError(f"{source}: {key} = {value!r} is not allowed; use one of: {', '.join(meta['choices'])}")
-    if meta.get("url") and value and not re.fullmatch(r"https?://[^\s/?#]+[^\s]*", value):
+    if meta.get("url") and value and not is_web_address(value):
         raise SettingsError(f"{source}: {key} = {value!r} is not a web address; write it like "
                             "http://localhost:11434/v1 (http:// or https://, the host, then the path)")
     if "min" in meta and not meta["min"] <= value <= meta["max"]:

@@ -8,6 +8,7 @@ import sys
 import time
 
 from assistant import cli_checks
+from assistant.settings import CHAT_ENGINES
 
 
 def add_speech_commands(commands) -> None:
@@ -30,7 +31,7 @@ def add_speech_commands(commands) -> None:
     ask = commands.add_parser("ask", help="ask the chat model; the reply streams to the terminal")
     ask.add_argument("text", type=cli_checks.text_for("ask", "What is the capital of France?"))
     ask.add_argument("--speak", action="store_true", help="also speak the reply")
-    ask.add_argument("--engine", choices=("auto", "mlx", "llama.cpp", "server"),
+    ask.add_argument("--engine", choices=CHAT_ENGINES,
                      help="which engine answers; default: the setting ([chat] engine)")
     ask.add_argument("--server", type=cli_checks.server_url, metavar="URL",
                      help="an OpenAI-compatible server, e.g. http://localhost:11434/v1 (implies --engine server)")

@@ -13,9 +13,6 @@ import sys
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel
 
-ENGINES = ("auto", "mlx", "llama.cpp", "server")
-
-
 def apple_gpu() -> bool:
     """True on Apple Silicon macOS, where MLX runs on the Metal GPU."""
     return sys.platform == "darwin" and platform.machine() == "arm64"
