@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 QUIT_WITHIN_S = 2.0  # the promise, measured from outside
 WATCHDOG_S = 1.5  # orderly shutdown gets this long; the rest is for the dump and the exit
+LEFTOVER_THREADS_S = 0.2  # how long threads still running when the command has returned may take to end
 
 _lock = threading.Lock()
 _armed_at = 0.0
@@ -80,13 +81,16 @@ def exit_within(exit_code: int, budget_s: float = WATCHDOG_S) -> None:
 
     Interpreter exit would wait for every non-daemon thread (the MLX worker in a model load, say) and then
     tear every module down, which took seconds on a busy machine (and MLX's own teardown can abort): the
-    non-daemon threads get what is left of the budget, the exit handlers run (logging's flush,
+    non-daemon threads get a moment (LEFTOVER_THREADS_S, within the budget), the exit handlers run (logging's flush,
     PortAudio's clean-up; the watchdog bounds them), and the process ends there, without the teardown.
     """
     request_quit(exit_code, budget_s)
     with _lock:
         code = _exit_code  # a signal's status wins over the command's
-    deadline = _armed_at + budget_s - 0.2
+    # Their owners have had their bounded close already; what still runs (a model load, a Whisper pass) cannot be cut
+    # short and has nothing to save, so it gets only a moment. (The budget counts from when the signal handler ran,
+    # which a C call holding the GIL can delay: llama.cpp's model load does, for most of a second.)
+    deadline = min(_armed_at + budget_s - 0.2, time.monotonic() + LEFTOVER_THREADS_S)
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join(max(0.0, deadline - time.monotonic()))
