@@ -1,8 +1,9 @@
 """`parley bench chat`: the chat engine's speed against bare llama.cpp on the same GGUF file, in one run.
 
 For the chat model of the settings: Parley's first token on a first turn (after the warm-up the app does)
-and on a follow-up turn (after the history prefill the conversation does while the user speaks), its
-tokens/s, and the same prompts through bare `xllamacpp` as the reference. Each figure is the median of
+on a follow-up turn (after the history prefill the conversation does while the user speaks: the question's own
+tokens are still to read), on a follow-up whose question was read ahead too (as the conversation does at the first
+pause in the user's speech: only the first token is left), its tokens/s, and the same prompts through bare `xllamacpp` as the reference. Each figure is the median of
 the questions below; `ratio` = Parley's tokens/s over the reference's.
 """
 
@@ -13,6 +14,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from assistant.chat import ChatConfig, system_prompt
@@ -31,24 +33,29 @@ def parley_figures(engines: Engines) -> dict:
     chat = engines.chat
     chat.load()
     chat.warm_up().result()
-    first, follow, rates = [], [], []
+    first, follow, read_ahead, rates = [], [], [], []
     for question, follow_up in QUESTIONS:
-        chat.reset()
-        chat.prefill().result()  # the system prompt, as after the warm-up of a fresh conversation
-        reply = "".join(chat.reply(question))
-        chat.record_reply(reply)
-        first.append(chat.last_timings.first_token_ms)
-        rates.append(chat.last_timings.tokens_per_s)
-        chat.prefill().result()  # the history, read while the user speaks the next question
-        chat.record_reply("".join(chat.reply(follow_up)))
-        follow.append(chat.last_timings.first_token_ms)
-        rates.append(chat.last_timings.tokens_per_s)
+        for read_question in (False, True):
+            chat.reset()
+            chat.prefill().result()  # the system prompt, as after the warm-up of a fresh conversation
+            reply = "".join(chat.reply(question))
+            chat.record_reply(reply)
+            first.append(chat.last_timings.first_token_ms)
+            rates.append(chat.last_timings.tokens_per_s)
+            chat.prefill().result()  # the history, read while the user speaks the next question
+            if read_question:  # and the question, as the conversation does at the first pause in the user's speech
+                chat.prefill(follow_up).result()
+            chat.record_reply("".join(chat.reply(follow_up)))
+            (read_ahead if read_question else follow).append(chat.last_timings.first_token_ms)
+            rates.append(chat.last_timings.tokens_per_s)
     return {"first_token_ms": statistics.median(first), "followup_first_token_ms": statistics.median(follow),
+            "followup_read_ahead_first_token_ms": statistics.median(read_ahead),
             "tokens_per_s": statistics.median(rates)}
 
 
 def reference_tokens_per_s(gguf: Path, config: ChatConfig) -> float:
-    """Bare llama.cpp (xllamacpp's in-process server, default settings) on the same questions and file."""
+    """Bare llama.cpp (xllamacpp's in-process server, default settings) on the same first questions, file, system
+    prompt and sampling, streamed, its rate measured as Parley's is."""
     import xllamacpp
 
     params = xllamacpp.CommonParams()
@@ -64,9 +71,19 @@ def reference_tokens_per_s(gguf: Path, config: ChatConfig) -> float:
     try:
         for question, _ in QUESTIONS:
             messages = [{"role": "system", "content": system_prompt(config)}, {"role": "user", "content": question}]
-            result = server.handle_chat_completions({"messages": messages, "max_tokens": config.max_reply_tokens,
-                                                     "temperature": 0})
-            rates.append(result["timings"]["predicted_per_second"])
+            arrivals: list[float] = []
+
+            def on_chunk(chunk: dict) -> bool:
+                if any((choice.get("delta") or {}).get("content") for choice in chunk.get("choices") or []):
+                    arrivals.append(time.perf_counter())
+                return False
+
+            server.handle_chat_completions({"messages": messages, "max_tokens": config.max_reply_tokens,
+                                            "temperature": config.temperature, "top_p": 0.9 if config.temperature else 1.0,
+                                            "stream": True}, on_chunk)
+            # Measured as Parley's rate is: pieces received, first to last.
+            if len(arrivals) > 1:
+                rates.append((len(arrivals) - 1) / (arrivals[-1] - arrivals[0]))
     finally:
         del server
     return statistics.median(rates)
@@ -91,7 +108,8 @@ def main(as_json: bool = False) -> dict:
         result["reference_tokens_per_s"] = result["ratio"] = None  # an MLX-only model has no GGUF to compare with
     if not as_json:
         print(f"{model.id} on {engine}: first token {result['first_token_ms']} ms, follow-up "
-              f"{result['followup_first_token_ms']} ms, {result['tokens_per_s']} tokens/s; bare llama.cpp "
+              f"{result['followup_first_token_ms']} ms ({result['followup_read_ahead_first_token_ms']} ms with the question read "
+              f"ahead), {result['tokens_per_s']} tokens/s; bare llama.cpp "
               f"{result['reference_tokens_per_s']} tokens/s (ratio {result['ratio']})", file=sys.stderr)
     print(json.dumps(result))
     return result

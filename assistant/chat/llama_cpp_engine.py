@@ -229,6 +229,7 @@ class LlamaCppChat(ChatEngine):
         # A job cancelled before it ran (the thread closing) never produces: the consumer must not wait on it.
         job.add_done_callback(lambda f: deltas.put(CancelledError()) if f.cancelled() else None)
         first_at = last_at = None
+        received = 0
         try:
             while True:
                 item = deltas.get()
@@ -239,12 +240,15 @@ class LlamaCppChat(ChatEngine):
                 if isinstance(item, dict):  # llama.cpp's timings, in the last chunk: its count of tokens
                     tokens = int(item.get("predicted_n", 0))
                     if record and first_at is not None and self.chat_history.is_current(generation):
-                        # The rate as the caller received the tokens, first to last (thread hand-offs included).
-                        rate = (tokens - 1) / (last_at - first_at) if tokens > 1 and last_at > first_at else 0.0
+                        # The rate as the caller received the pieces (one per token as llama.cpp streams), first to
+                        # last, thread hand-offs included. (Its token count would include tokens sent before the
+                        # first piece or after the last, which inflated the rate of a short reply by a third.)
+                        rate = (received - 1) / (last_at - first_at) if received > 1 and last_at > first_at else 0.0
                         self.last_timings = ReplyTimings(1000 * (first_at - sent), tokens, rate)
                     continue
                 last_at = time.perf_counter()
                 first_at = first_at or last_at
+                received += 1
                 if not self.chat_history.is_current(generation):
                     log.info("reply cancelled")
                     return
