@@ -174,8 +174,8 @@ def _bench_realtime(args) -> int:
         print(f"response: p50 {result['response_ms']['p50']} ms, p95 {result['response_ms']['p95']} ms; "
               f"barge-in: p50 {result['barge_in_ms']['p50']} ms, p95 {result['barge_in_ms']['p95']} ms "
               f"(heard: p50 {result['barge_in_heard_ms']['p50']} ms, p95 {result['barge_in_heard_ms']['p95']} ms); "
-              f"self-interruptions: {result['self_interruptions']}, missed barge-ins: {result['missed_barge_ins']} "
-              f"in {result['trials']} trials")
+              f"self-interruptions: {result['self_interruptions']}, missed barge-ins: {result['missed_barge_ins']}, "
+              f"questions not answered: {result['lost_turns']} in {result['trials']} trials")
     print(json.dumps(result))
     return 0
 

@@ -16,6 +16,7 @@ history keeps only what was heard, marked as interrupted.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import queue
 import threading
@@ -706,15 +707,21 @@ class Conversation:
 
 
 def mostly_own_words(heard: str, spoken: str) -> bool:
-    """True when most words of `heard` are words of `spoken`. Short words ("what", "is", "the", "of")
-    are in almost any reply, so only words of four or more characters count when there are any:
-    "What is the capital of France?" asked over a reply about the moon is not its echo."""
+    """True when `heard` is mostly `spoken` said back: at least 80% of its words of four or more characters are
+    words of `spoken` (short words such as "what", "is", "the" are in almost any reply), or at least 80% of all its
+    words match `spoken` in order (a leak that Whisper heard slightly wrong). A person asking about what the reply
+    said uses its words but not all of them, nor in its order: "What is the largest ocean?" after "The largest ocean
+    on Earth is the Pacific Ocean." is a question (2 of 3 long words, 3 of 5 in order), not the reply's echo."""
     heard_words = _word_list(heard)
-    reply_words = set(_word_list(spoken))
-    if not heard_words or not reply_words:
+    spoken_words = _word_list(spoken)
+    if not heard_words or not spoken_words:
         return False
+    reply_words = set(spoken_words)
     telling = [word for word in heard_words if len(word) >= 4] or heard_words
-    return sum(word in reply_words for word in telling) >= 0.6 * len(telling)
+    if sum(word in reply_words for word in telling) >= 0.8 * len(telling):
+        return True
+    matcher = difflib.SequenceMatcher(None, heard_words, spoken_words, autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) >= 0.8 * len(heard_words)
 
 
 def _word_list(text: str) -> list[str]:

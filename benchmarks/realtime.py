@@ -4,7 +4,7 @@ microphone (about 10 dB down, 40 ms late), as laptop speakers do; with `echo_pat
 with headphones (echo cancellation stays on, as a user who never changed it would have it).
 
 Prints {"response_ms": {"p50", "p95"}, "barge_in_ms": {"p50", "p95"}, "self_interruptions": N,
-"missed_barge_ins": N, "barge_in_heard_ms": {"p50", "p95"}, "trials": N}.
+"missed_barge_ins": N, "lost_turns": N, "barge_in_heard_ms": {"p50", "p95"}, "trials": N}.
 response_ms: last voiced sample of the question as the microphone delivered it → first reply sample handed
 to the output device (the end-of-turn silence wait included), as Parley measures it per turn.
 barge_in_ms: first microphone frame of the interrupting speech → the speaker's flush (plus one block), as Parley
@@ -13,7 +13,7 @@ barge_in_heard_ms: the same from outside, on the rig's recordings of the microph
 interruption's first sample in the microphone → the speaker silent (what a user hears; a late detection
 shows here, and so does audio the sound server still had queued).
 Odd trials let the reply play out (a barge-in there is a self-interruption); even trials talk over it
-(no barge-in within 30 s is a missed one).
+(no barge-in within 30 s is a missed one). A question with no reply begun within LOST_TURN_S is a lost turn.
 """
 
 from __future__ import annotations
@@ -71,6 +71,10 @@ def heard_barge_in_ms(microphone, speaker, interruption: np.ndarray) -> float | 
     return round(1000 * (speaker.started_at + silent / speaker.rate - onset_time), 1)
 
 
+# A question that has not been answered (or begun to be) by then is a lost turn.
+LOST_TURN_S = 60
+
+
 def main(trials: int = 20, progress: bool = True, echo_path: bool = True) -> dict:
     """Run the trials and return the result (printed by `parley bench realtime`)."""
     say = piper_say()
@@ -82,7 +86,7 @@ def main(trials: int = 20, progress: bool = True, echo_path: bool = True) -> dic
     from rig.pulse import SINK_RATE
 
     interruption_as_recorded = resample(interruption, 22050, SINK_RATE)
-    response, barge, heard, self_interruptions, missed = [], [], [], 0, 0
+    response, barge, heard, self_interruptions, missed, lost = [], [], [], 0, 0, 0
     rig = AudioRig().start()
     try:
         if echo_path:
@@ -94,12 +98,18 @@ def main(trials: int = 20, progress: bool = True, echo_path: bool = True) -> dic
             question = QUESTIONS[trial % len(QUESTIONS)]
             chat.seen.clear()
             rig.play_into_mic(say(question), 22050)
+            try:
+                first = chat.wait_for(lambda e: e["event"] == "ReplyFinished" or _is("StateChanged", state="speaking")(e),
+                                      timeout=LOST_TURN_S)
+            except AssertionError:  # the question got no reply: counted, and the next trial goes on
+                lost += 1
+                print(f"trial {trial + 1}/{trials}: {question!r} got no reply within {LOST_TURN_S} s", file=sys.stderr)
+                continue
             if trial % 2 == 0:
-                finished = chat.wait_for(_is("ReplyFinished"), timeout=180)
+                finished = first if first["event"] == "ReplyFinished" else chat.wait_for(_is("ReplyFinished"), timeout=180)
                 timings = chat.wait_for(_is("TurnTimings"), timeout=30)["timings_ms"]
                 self_interruptions += finished["interrupted"] or any(e["event"] == "BargeIn" for e in chat.seen)
             else:
-                chat.wait_for(_is("StateChanged", state="speaking"), timeout=180)
                 try:
                     with rig.microphone_recorder() as microphone, rig.speaker_recorder() as speaker:
                         time.sleep(0.8)
@@ -130,6 +140,7 @@ def main(trials: int = 20, progress: bool = True, echo_path: bool = True) -> dic
         "barge_in_ms": {"p50": percentile(barge, 50), "p95": percentile(barge, 95)},
         "self_interruptions": int(self_interruptions),
         "missed_barge_ins": missed,
+        "lost_turns": lost,
         "barge_in_heard_ms": {"p50": percentile(heard, 50), "p95": percentile(heard, 95)},
         "trials": trials,
     }

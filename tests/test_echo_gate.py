@@ -58,6 +58,9 @@ def test_the_echo_of_the_last_word_is_still_expected_after_playback_ends():
     ("What is the capital of France?", "The weather on the moon is cold, and the dust is fine.", False),
     ("Stop, stop. Tell me something else.", "Once upon a time there was a brave little dragon.", False),
     ("the", "the", True),  # only short words: all of them count
+    ("The capitol of France is Paris.", "The capital of France is Paris.", True),  # a leak heard slightly wrong
+    ("What is the largest ocean?", "The largest ocean on Earth is the Pacific Ocean.", False),  # asked again
+    ("And the smallest ocean?", "The largest ocean on Earth is the Pacific Ocean.", False),
     ("", "anything", False),
 ])
 def test_mostly_own_words(heard, spoken, own):
