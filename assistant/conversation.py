@@ -51,8 +51,9 @@ LISTEN_POLL_S = 0.002
 # 96 ms later then; barge-in and the end of a turn are frame by frame).
 QUIET_BATCH_FRAMES = 4
 # The speaker's stream could rest after this long without a turn (nothing plays then; a reply starts it again),
-# saving its 100 callbacks a second. None: it never rests, because the echo canceller needs the far end without gaps
-# unless it idles (EchoConfig.idle_after_ms, off).
+# saving its 100 callbacks a second. None: it never rests. Resting after 2 s (with the canceller idling) cost a real
+# interruption on the rig's echo path 3 times of 3: a restarted stream plays later than its reference says, so the
+# echo comes back out of the canceller's reach and the gate learns to hold everything, the user included.
 SPEAKER_REST_S: float | None = None
 # Speech that begins this soon after a reply played out and is mostly its words is its echo, not the user.
 OWN_ECHO_TAIL_S = 1.5

@@ -93,7 +93,12 @@ class EchoAwareVad:
                 frame, self._cleaned = self._cleaned[:FRAME], self._cleaned[FRAME:]
                 frames.append((frame, self._vad.probability(frame)))
             return frames
+        was_idle = getattr(self._echo, "idle", False)
         self._echo.played(played)
+        if was_idle and not getattr(self._echo, "idle", False):
+            # Something plays after the canceller was bypassed: until it has caught up again its leak is as at the
+            # start, so the gate on its output goes back to the assumed residual, as for the first reply.
+            self._gate.forget()
         self._gate.played(played, now)
         self._raw_gate.played(played, now)
         # The canceller returns whole 10 ms frames and holds the rest: the captured view runs up to 10 ms

@@ -30,7 +30,7 @@ Stalls: a late capture consumer is harmless (its frames are still paired in orde
 playback consumer stalls for longer than the output latency plus the acoustic delay, the far end
 arrives after its echo and some echo gets through until AEC3 re-converges (about 2-3 s).
 
-Idle (off unless `EchoConfig.idle_after_ms` is set): once the far end has been silent (exact zeros, as the speaker plays when it has nothing) for
+Idle (`EchoConfig.idle_after_ms`; 0 turns it off): once the far end has been silent (exact zeros, as the speaker plays when it has nothing) for
 `EchoConfig.idle_after_ms`, longer than any echo tail, there is no echo left to cancel and the module is
 bypassed: `captured()` passes the microphone through unchanged (the samples it held first) and `played()`
 drops the silence, so listening costs nothing here while Parley is quiet. The module keeps its state, and
@@ -68,10 +68,11 @@ class EchoConfig:
     noise_suppression: bool = True
     high_pass_filter: bool = True
     # Far end silent this long: nothing plays and its echo has died away (the echo gate expects echo up to
-    # 600 ms after the last sound), so the module is bypassed until something plays. 0: never (the default: on
-    # the rig, with the echo path of tests/test_conversation_live.py, replies after an idle spell interrupted
-    # themselves, although the simulated echo of tests/test_echo_cancel.py is cancelled at once after one).
-    idle_after_ms: int = 0
+    # 600 ms after the last sound), so the module is bypassed until something plays (0: never). Its runs cost 1.3%
+    # of a core while Parley listens to silence. When it comes back, the gate on its output starts from the assumed
+    # residual again (EchoAwareVad), as for a first reply: without that, replies after an idle spell interrupted
+    # themselves on the rig's echo path.
+    idle_after_ms: int = 1000
 
 
 def _warn_unavailable_once(reason: str) -> None:

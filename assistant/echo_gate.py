@@ -79,6 +79,11 @@ class EchoGate:
             return self.config.initial_return
         return float(np.clip(np.percentile(self._ratios, self.config.percentile), 0.01, 4.0))
 
+    def forget(self) -> None:
+        """Drop the measured residual (back to the assumed one until measured again): the canceller is to re-adapt,
+        after it was bypassed while nothing played."""
+        self._ratios.clear()
+
     def allows(self, level: float) -> bool:
         """Whether a frame whose level after echo cancellation is `level` may be the user. While
         something plays, the frame also teaches the gate how much echo is left."""
