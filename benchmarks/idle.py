@@ -6,10 +6,11 @@ with cpu_percent (the process's own CPU time over the wall time, in % of one cor
 machine do not count), rss_mb (VmRSS at the end), threads, and busiest_threads (the threads with the most CPU
 time in the window, by their OS name, in % of one core).
 
-Measured side by side on this project's 2-core machine (shared, load ~1.5): echo cancellation on 8.4% -> 4.7% of one
-core, off 5.0% -> 3.2% (ad714bd -> 02721f8). Of what is left with it on: the listening thread ~2.7% (WebRTC per
-10 ms, and Silero, whose weights are out of the caches at every wake-up: ~500 us a frame, 4x the hot figure), the
-speaker's and the microphone's callbacks and PulseAudio's threads ~2%.
+Measured side by side on this project's 2-core machine: echo cancellation on 8.4% -> 4.7% of one core, off 5.0% ->
+3.2% (ad714bd -> 02721f8); then, with the canceller bypassed after a second of silence played, on 6.6% -> 4.5%, off
+4.3% -> 3.9% (2026-12-02, another run, another load). What is left: the speaker's callback handing out silence 100
+times a second and the sound server's client threads (~2%), the listening thread (~1.7%: Silero, whose weights are out
+of the caches at every wake-up) and the microphone's callback.
 
 `python -m benchmarks.idle --source DIR [--source DIR2]` measures the Parley code in other source trees (a
 `git worktree` of an older commit, say) one after the other in the same run, for before/after figures.
