@@ -1,11 +1,10 @@
 """`parley bench chat`: the chat engine's speed against bare llama.cpp on the same GGUF file, in one run.
 
-For the chat model of the settings: Parley's first token on a first turn (after the warm-up the app does)
+For the chat model of the settings: Parley's first token on a first turn (after the warm-up the app does),
 on a follow-up turn (after the history prefill the conversation does while the user speaks: the question's own
 tokens are still to read), on a follow-up whose question was read ahead too (as the conversation does at the first
 pause in the user's speech: only the first token is left), its tokens/s, and the same prompts through bare
-`xllamacpp` as the reference. Each figure is the median of
-the questions below; `ratio` = Parley's tokens/s over the reference's.
+`xllamacpp` as the reference. Each figure is the median of the questions below; `ratio` = Parley's tokens/s over the reference's.
 """
 
 from __future__ import annotations
