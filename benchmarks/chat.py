@@ -4,7 +4,8 @@ For the chat model of the settings: Parley's first token on a first turn (after 
 on a follow-up turn (after the history prefill the conversation does while the user speaks: the question's own
 tokens are still to read), on a follow-up whose question was read ahead too (as the conversation does at the first
 pause in the user's speech: only the first token is left), its tokens/s, and the same prompts through bare
-`xllamacpp` as the reference. Each figure is the median of the questions below; `ratio` = Parley's tokens/s over the reference's.
+`xllamacpp` as the reference. Each figure is the median of the questions below;
+`ratio` = Parley's tokens/s over the reference's.
 """
 
 from __future__ import annotations
