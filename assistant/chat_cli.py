@@ -25,6 +25,9 @@ def add_chat_command(commands) -> None:
     mode.add_argument("--ptt", action="store_true", help="push to talk: Enter starts a turn, Enter again ends it")
     chat.add_argument("--no-echo-cancellation", action="store_true", help="for headphones")
     chat.add_argument("--json", action="store_true", help="print every event as a JSON line (for scripts and tests)")
+    chat.add_argument("--policy", choices=("default", "fixed"), default="default",
+                      help="turn-taking: default = the settings; fixed = a fixed silence ends the turn and the voice "
+                           "waits for a whole first sentence (the policy before Smart Turn, for comparisons)")
     chat.set_defaults(handler=run_chat)
 
 
@@ -97,10 +100,10 @@ def run_chat(args: argparse.Namespace) -> int:
     settings = load_settings()
     store = ModelStore()
     # A settings.toml that names a model that doesn't exist, or one for another job, fails now, before loading.
-    check_settings_models(settings, store, ("vad", "stt", "llm", "tts"))
+    check_settings_models(settings, store, ("vad", "stt", "llm", "tts", "turn"))
     push_to_talk = args.ptt or (settings.conversation.mode == "push_to_talk" and not args.text)
     config = conversation_config(settings, hands_free=not push_to_talk and not args.text,
-                                 echo_cancellation=not args.no_echo_cancellation)
+                                 echo_cancellation=not args.no_echo_cancellation, policy=args.policy)
     engines = Engines(settings, store)
     bus = EventBus()
     bus.subscribe(json_line_view if args.json else TerminalView())

@@ -28,13 +28,15 @@ import numpy as np
 
 from assistant.audio_io import AudioConfig, Microphone, Speaker
 from assistant.echo_aware_vad import EchoAwareVad
-from assistant.endpointing import EndpointConfig, EndpointEvent, Endpointer, Utterance
+from assistant.endpointing import EndpointConfig, EndpointEvent, Endpointer, Event, Utterance
 from assistant.engines import Engines
 from assistant.events import (Answering, BargeIn, EventBus, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
                               UserSaid)
+from assistant.job_thread import JobThread
+from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig
 from assistant.settings import Settings
 from assistant.speak import SpeechChunk, SpeechWorker
-from assistant.speech_text.segmenter import SentenceSegmenter
+from assistant.speech_text.segmenter import SegmenterConfig, SentenceSegmenter
 from assistant.voice_activity import FRAME
 
 log = logging.getLogger(__name__)
@@ -67,23 +69,27 @@ class ConversationConfig:
 
     hands_free: bool = True  # False = push-to-talk only
     echo_cancellation: bool = True  # off for headphones
-    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)  # its end of silence and pauses: end_of_turn's
+    end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)
+    # The voice starts on the reply's first clause ("Sure, ...") rather than its whole first sentence.
+    first_clause: bool = True
     audio: AudioConfig = field(default_factory=AudioConfig)
 
 
-def conversation_config(settings: Settings, hands_free: bool, echo_cancellation: bool) -> ConversationConfig:
-    """The live conversation as the settings describe it (`echo_cancellation` False overrides them)."""
+def conversation_config(settings: Settings, hands_free: bool, echo_cancellation: bool,
+                        policy: str = "default") -> ConversationConfig:
+    """The live conversation as the settings describe it (`echo_cancellation` False overrides them). `policy`
+    "fixed" is the turn-taking before Smart Turn, for comparisons: the fixed silence, a whole first sentence."""
     listening = settings.listening
-    end_silence = listening.end_of_turn_silence_ms
     return ConversationConfig(
         hands_free=hands_free,
         echo_cancellation=settings.audio.echo_cancellation and echo_cancellation,
         endpoint=EndpointConfig(start_threshold=listening.vad_threshold,
                                 stop_threshold=max(0.05, listening.vad_threshold - 0.15),
-                                end_silence_ms=end_silence,
-                                # Start transcribing this early; it pays off when the pause is the end.
-                                pause_ms=EARLY_TRANSCRIPT_MS if end_silence > EARLY_TRANSCRIPT_MS + 100 else 0,
                                 max_utterance_s=float(listening.max_utterance_s)),
+        end_of_turn=EndOfTurnConfig(mode="fixed" if policy == "fixed" else listening.end_of_turn,
+                                    fixed_silence_ms=listening.end_of_turn_silence_ms, patience_ms=listening.patience_ms),
+        first_clause=policy != "fixed",
         audio=AudioConfig(input_device=settings.audio.input_device, output_device=settings.audio.output_device),
     )
 
@@ -105,6 +111,7 @@ class _Reply:
     generating: bool = True
     end_of_speech: float = 0.0  # time.monotonic() of the last voiced sample (or of the typed turn)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    first_said: float = 0.0  # time.monotonic() the first chunk went to the voice
     paused: bool = False
     interrupted: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
@@ -139,6 +146,8 @@ class Conversation:
         self._muted = False
         self._chat_language: str | None = None  # the reply language of the last turn (for "auto")
         self._early = None  # ((start frame, last voiced frame), Future of its Transcript) from a pause
+        self._end_of_turn: EndOfTurn | None = None  # the listening thread's
+        self._end_of_turn_thread: JobThread | None = None  # where the end-of-turn model runs
         self._last_played = (float("-inf"), "")  # (time.monotonic() it ended, text) of the last reply played out
         self._answering = ""  # who answered, as last said in an Answering event
         if engines is not None:  # (None only in tests of the listening side alone)
@@ -187,6 +196,8 @@ class Conversation:
                 device.stop(timeout=max(0.1, (deadline - time.monotonic()) / 2))
         if self._speech:
             self._speech.close(timeout=max(0.1, deadline - time.monotonic()))
+        if self._end_of_turn_thread is not None:
+            self._end_of_turn_thread.close(timeout=0)  # a daemon thread: a decision under way is dropped
         self._set_state(State.IDLE)
 
     def say_text(self, text: str) -> None:
@@ -265,7 +276,8 @@ class Conversation:
         except ModelError as exc:
             self.bus.publish(Problem(str(exc), "install the default models: parley models setup", "settings"))
             return
-        endpointer = Endpointer(self.config.endpoint)
+        self._end_of_turn = self._end_of_turn_policy()
+        endpointer = Endpointer(self._end_of_turn.config.endpoint_config(self.config.endpoint, EARLY_TRANSCRIPT_MS))
         reference = _ReferenceResampler(lambda: self.speaker, self.microphone.config.capture_rate) if self._echo else None
         # The VAD decides per 32 ms frame, so the thread sleeps until the audio that completes the next frame is
         # due, instead of looking every few ms. The device hands over audio in deliveries of `delivery` samples
@@ -310,6 +322,22 @@ class Conversation:
             if due > 0:
                 time.sleep(due)
 
+    def _end_of_turn_policy(self) -> EndOfTurn:
+        """The end-of-turn policy the settings ask for; without its model, the fixed silence (and a Problem)."""
+        from assistant.models.errors import ModelError
+
+        config = self.config.end_of_turn
+        if config.mode != "smart":
+            return EndOfTurn(config)
+        try:
+            model = self.engines.smart_turn
+        except ModelError as exc:
+            self.bus.publish(Problem(f"{exc}. Until it is installed, a turn ends after {config.fixed_silence_ms} ms "
+                                     "of silence", "install the default models: parley models setup", "settings"))
+            return EndOfTurn(dataclasses.replace(config, mode="fixed"))
+        self._end_of_turn_thread = JobThread("end-of-turn", daemon=True)
+        return EndOfTurn(config, model, self._end_of_turn_thread.submit)
+
     def _on_frame(self, endpointer: Endpointer, frame: np.ndarray, probability: float, index: int) -> None:
         with self._lock:
             if self._ptt_pressed:
@@ -319,7 +347,11 @@ class Conversation:
             # Fed as silence, so that speech cut off by muting closes and frame numbers stay in step.
             endpointer.push(frame, 0.0)
             return
-        for event in endpointer.push(frame, probability):
+        events = endpointer.push(frame, probability)
+        if endpointer.speaking and self._end_of_turn.over(endpointer.last_voiced_frame):
+            # The end-of-turn model heard a finished turn: it ends now, not when the silence runs out.
+            events.append(Event(EndpointEvent.SPEECH_END, index, endpointer.end_now("complete")))
+        for event in events:
             if event.kind is EndpointEvent.SPEECH_START:
                 start_frame = max(0, event.frame - self.config.endpoint.start_frames + 1)
                 self._barge_started = float(self._frame_times[start_frame % len(self._frame_times)])
@@ -328,9 +360,12 @@ class Conversation:
                 self._set_state(State.USER_SPEAKING)
             elif event.kind is EndpointEvent.PAUSE and event.utterance is not None:
                 self._start_early_transcript(event.utterance)
+                self._end_of_turn.ask(endpointer.audio_so_far(), event.utterance.last_voiced_frame,
+                                      endpointer.silence_ms)
             elif event.kind is EndpointEvent.TOO_SHORT:
                 self._resume_or_listen()
             elif event.kind is EndpointEvent.SPEECH_END and event.utterance is not None:
+                self._end_of_turn.forget()
                 utterance: Utterance = event.utterance
                 with self._lock:
                     if self._reply is not None and self._reply.paused:
@@ -350,6 +385,8 @@ class Conversation:
             previous = self._early
         if busy or (previous is not None and not previous[1].done()):
             return  # the MLX thread has more urgent work
+        if previous is not None and previous[0] == (utterance.start_frame, utterance.last_voiced_frame):
+            return  # a later pause in the same silence: transcribed already
         setting = self.engines.settings.conversation.language
         language = None if setting == "auto" else setting
         future = self.engines.transcriber(language).transcribe_soon(utterance.audio, language)
@@ -482,7 +519,7 @@ class Conversation:
                 continue
             if item is None:
                 return
-            kind, payload, end_of_speech = item
+            kind, payload, end_of_speech, queued_at = item
             try:
                 if kind == "finish":
                     self._finish_when_played(payload)
@@ -491,7 +528,7 @@ class Conversation:
                         self._interrupt(pause_only=False, started=end_of_speech)
                     self._answer(payload, self.engines.settings.conversation.language, end_of_speech, stt_ms=None)
                 else:
-                    self._answer_speech(payload, end_of_speech)
+                    self._answer_speech(payload, end_of_speech, turn_end_ms=1000 * (queued_at - end_of_speech))
             except Exception as exc:  # a failed turn must not end the conversation
                 log.exception("turn failed")
                 self.bus.publish(Problem(f"that turn failed: {exc}", "try again; details are in the log file"))
@@ -510,13 +547,15 @@ class Conversation:
         if idle and speaker is not None and self._running.is_set():
             speaker.rest()
 
-    def _answer_speech(self, audio: np.ndarray | Utterance, end_of_speech: float) -> None:
+    def _answer_speech(self, audio: np.ndarray | Utterance, end_of_speech: float, turn_end_ms: float | None = None) -> None:
         self._set_state(State.THINKING)
         setting = self.engines.settings.conversation.language
         language = None if setting == "auto" else setting
         transcript = None
         started = None  # when the utterance began (not known for push-to-talk audio)
+        ended_by = "released"
         if isinstance(audio, Utterance):
+            ended_by = audio.reason
             started = float(self._frame_times[audio.start_frame % len(self._frame_times)])
             with self._lock:
                 early, self._early = self._early, None
@@ -539,9 +578,13 @@ class Conversation:
             return
         with self._lock:
             self._interrupt(pause_only=False)  # real speech: the paused reply is over
-        self._answer(transcript.text, transcript.language if setting == "auto" else setting, end_of_speech, stt_ms)
+        self._answer(transcript.text, transcript.language if setting == "auto" else setting, end_of_speech, stt_ms,
+                     transcript.timings_ms.get("stt"), turn_end_ms, ended_by)
 
-    def _answer(self, text: str, language: str, end_of_speech: float, stt_ms: float | None) -> None:
+    def _answer(self, text: str, language: str, end_of_speech: float, stt_ms: float | None,
+                stt_compute_ms: float | None = None, turn_end_ms: float | None = None, ended_by: str = "") -> None:
+        """Answer `text`; the timings (ms) say when its transcript was there after the end of speech, what its
+        transcription took, and when the turn was called over; `ended_by` what ended it (see UserSaid)."""
         with self._lock:
             self._turn += 1
             turn = self._turn
@@ -549,12 +592,25 @@ class Conversation:
             self._reply = reply
             generation = self._speech.cancel()  # a fresh generation for this reply's audio
         self.speaker.arm()
-        self.bus.publish(UserSaid(turn, text, language))
+        self.bus.publish(UserSaid(turn, text, language, ended_by))
         self._set_state(State.THINKING)
         timings = reply.timings_ms
         if stt_ms is not None:
             timings["transcript"] = round(stt_ms, 1)
-        segmenter = SentenceSegmenter()
+        if stt_compute_ms is not None:
+            timings["stt_compute"] = round(stt_compute_ms, 1)
+        if turn_end_ms is not None:
+            timings["turn_end"] = round(turn_end_ms, 1)
+        segmenter = SentenceSegmenter(SegmenterConfig() if self.config.first_clause
+                                      else SegmenterConfig(first_chunk_min_chars=10**6))  # a whole first sentence
+        asked = time.monotonic()
+
+        def say(sentence: str) -> None:
+            if reply.first_said == 0.0:
+                reply.first_said = time.monotonic()
+                timings["first_chunk_text"] = round(1000 * (reply.first_said - asked), 1)
+            self._speech.say(sentence, generation)
+
         parts = []
         chat_language = language if self.engines.settings.conversation.language == "auto" else None
         self._chat_language = chat_language
@@ -566,10 +622,10 @@ class Conversation:
             parts.append(delta)
             self.bus.publish(ReplyText(turn, delta))
             for sentence in segmenter.push(delta):
-                self._speech.say(sentence, generation)
+                say(sentence)
         if not reply.interrupted:
             for sentence in segmenter.flush():
-                self._speech.say(sentence, generation)
+                say(sentence)
         reply.text = "".join(parts).strip()
         reply.generating = False
         self._speech.wait_idle()
@@ -679,6 +735,8 @@ class Conversation:
             if reply is None or reply.interrupted or generation != self._speech.generation:
                 return
             tag = reply.turn * 1000 + len(reply.pieces)
+            if not reply.pieces and reply.first_said:
+                reply.timings_ms["first_voice"] = round(1000 * (time.monotonic() - reply.first_said), 1)
             reply.pieces.append(_Spoken(tag, chunk.text, audio))
             if not reply.paused:
                 self.speaker.buffer.write(audio, tag)
@@ -688,7 +746,7 @@ class Conversation:
     def _queue(self, kind: str, payload, end_of_speech: float) -> None:
         with self._lock:
             self._pending += 1
-        self._utterances.put((kind, payload, end_of_speech))
+        self._utterances.put((kind, payload, end_of_speech, time.monotonic()))
 
     def _resting_state(self) -> State:
         """The state between turns."""

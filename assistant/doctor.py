@@ -185,7 +185,8 @@ def _models(settings) -> Iterator[Finding]:
 
     store = ModelStore()
     chosen = settings.models
-    for kind, model_id in (("vad", chosen.vad), ("stt", chosen.stt), ("llm", chosen.llm), ("tts", chosen.tts)):
+    for kind, model_id in (("vad", chosen.vad), ("stt", chosen.stt), ("llm", chosen.llm), ("tts", chosen.tts),
+                           ("turn", chosen.turn)):
         label = f"model {kind}"
         model = store.get(model_id)
         if model is None:

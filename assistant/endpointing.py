@@ -45,6 +45,9 @@ class EndpointConfig:
     # Silence after which the turn *may* be over: a PAUSE event carries the utterance so far, so that
     # transcription can start before end_silence_ms confirms the end (0 = no PAUSE events).
     pause_ms: int = 0
+    # Further silences at which PAUSE comes again, each carrying the same utterance (the end-of-turn model is
+    # asked again as the silence grows); each must exceed pause_ms.
+    pause_again_ms: tuple[int, ...] = ()
     # A turn that never ends is cut when its audio (pre-roll included) would exceed this.
     max_utterance_s: float = 30.0
     # Samples per frame, as the VAD takes them.
@@ -59,6 +62,8 @@ class EndpointConfig:
             raise ValueError(f"invalid EndpointConfig: {self}")
         if min(self.pre_roll_ms, self.min_speech_ms, self.end_silence_ms, self.keep_trailing_ms) < 0:
             raise ValueError(f"durations must not be negative: {self}")
+        if self.pause_again_ms and (not self.pause_ms or min(self.pause_again_ms) <= self.pause_ms):
+            raise ValueError(f"pause_again_ms must come after pause_ms: {self}")
         if self.max_frames <= self.pre_roll_frames + self.start_frames:
             raise ValueError(f"max_utterance_s must be longer than pre-roll plus the opening run: {self}")
 
@@ -73,6 +78,13 @@ class EndpointConfig:
     @property
     def trailing_frames(self) -> int:
         return int(self.keep_trailing_ms // self.frame_ms)
+
+    @property
+    def pause_frames(self) -> tuple[int, ...]:
+        """The silent-frame counts at which PAUSE comes (none when pause_ms is 0)."""
+        if not self.pause_ms:
+            return ()
+        return tuple(math.ceil(ms / self.frame_ms) for ms in (self.pause_ms, *self.pause_again_ms))
 
     @property
     def max_frames(self) -> int:
@@ -124,6 +136,7 @@ class Endpointer:
         # The last frames pushed, whatever the state: the pre-roll and opening run are taken from here.
         self._history = np.zeros((config.pre_roll_frames + config.start_frames, config.frame_samples), np.float32)
         self._audio = np.zeros((config.max_frames, config.frame_samples), np.float32)
+        self._pause_frames = config.pause_frames
         self.reset()
 
     def reset(self) -> None:
@@ -173,18 +186,34 @@ class Endpointer:
         if self._captured >= config.max_frames:
             utterance = self._close("max_length")
             return [Event(EndpointEvent.MAX_LENGTH, index), Event(EndpointEvent.SPEECH_END, index, utterance)]
-        if config.pause_ms and self._silence == math.ceil(config.pause_ms / config.frame_ms) and voiced_ms >= config.min_speech_ms:
+        if self._silence in self._pause_frames and voiced_ms >= config.min_speech_ms:
             # Once at least keep_trailing_ms of silence has passed, this is exactly the utterance
             # SPEECH_END will carry if no speech follows.
             return [Event(EndpointEvent.PAUSE, index, self._utterance("silence"))]
         return []
 
-    def end_now(self) -> Utterance | None:
-        """Push-to-talk release: end the turn at once with what was captured, or None if speech never opened.
+    @property
+    def last_voiced_frame(self) -> int:
+        """Index of the last frame at or above stop_threshold in the open turn."""
+        return self._last_voiced
 
-        No silence wait and no min_speech_ms check: the key press already says this was meant as speech.
+    def audio_so_far(self) -> np.ndarray:
+        """The open turn's audio up to now, pre-roll and all the silence after its last voiced frame included."""
+        return self._audio[: self._captured].reshape(-1).copy()
+
+    @property
+    def silence_ms(self) -> float:
+        """Silence since the last voiced frame of the open turn."""
+        return self._silence * self.config.frame_ms
+
+    def end_now(self, reason: str = "released") -> Utterance | None:
+        """End the turn at once with what was captured, or None if speech never opened: push-to-talk's release
+        (reason "released"), or the end-of-turn model's verdict ("complete").
+
+        No silence wait and no min_speech_ms check: the key press, or the pause that made the model decide,
+        already says this was meant as speech.
         """
-        return self._close("released") if self._speaking else None
+        return self._close(reason) if self._speaking else None
 
     def _open(self, index: int) -> None:
         config = self.config

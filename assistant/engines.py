@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from assistant.settings import Settings
 from assistant.speak import Synthesizer, VoiceConfig
 from assistant.transcribe import Transcriber
 from assistant.voice_activity import SileroVad
+
+log = logging.getLogger(__name__)
 
 
 def installed_model(store: ModelStore, model_id: str, kind: str) -> InstalledModel:
@@ -78,6 +81,15 @@ class Engines:
         model = installed_model(self.store, self.settings.models.vad, "vad")
         return SileroVad(model.path / VAD_FILE)
 
+    @functools.cached_property
+    def smart_turn(self):
+        """The end-of-turn model (Smart Turn): ModelError, naming what to install, when it is missing or unusable."""
+        from assistant.listen.smart_turn import SmartTurn
+        from assistant.models.importers.smart_turn import TURN_FILE
+
+        model = installed_model(self.store, self.settings.models.turn, "turn")
+        return SmartTurn(model.path / TURN_FILE)
+
     def transcriber(self, language: str | None, model_id: str | None = None) -> Transcriber:
         """A Whisper model that handles `language` (None = detect), preferring `model_id` or the setting."""
         if model_id:
@@ -138,6 +150,11 @@ class Engines:
         if warm_up:
             loads += [transcriber.warm_up(language), self.chat.warm_up(language)]
         self.vad
+        if self.settings.listening.end_of_turn == "smart":
+            try:
+                self.smart_turn
+            except ModelError as exc:  # the conversation says so, and ends turns after a fixed silence
+                log.warning("no end-of-turn model: %s", exc)
         self.synthesizer().load()
         if warm_up:
             self.synthesizer().warm_up()

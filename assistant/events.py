@@ -39,6 +39,9 @@ class UserSaid:
     turn: int
     text: str
     language: str
+    # What ended the turn: "complete" (the end-of-turn model heard a finished sentence), "silence" (the silence
+    # limit), "released" (push-to-talk), "max_length"; "" for typed text.
+    ended_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class ModelSettings:
     llm: str = _text("qwen2.5-coder-0.5b-instruct", "chat model id")
     tts: str = _text("piper-en_US-joe-medium", "voice id")
     vad: str = _text("silero-vad", "voice activity model id")
+    turn: str = _text("smart-turn-v3.2", "end-of-turn model id")
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,10 @@ class ListeningSettings:
     """Voice activity and end of turn."""
 
     vad_threshold: float = _number(0.5, 0.05, 0.95, "speech probability that counts as speech")
-    end_of_turn_silence_ms: int = _number(500, 100, 3000, "silence that ends a hands-free turn")
+    end_of_turn: str = _choice("smart", ("smart", "fixed"),
+                               "smart = the end-of-turn model hears when you have finished; fixed = a fixed silence")
+    end_of_turn_silence_ms: int = _number(500, 100, 3000, "silence that ends a hands-free turn (fixed)")
+    patience_ms: int = _number(2500, 1000, 6000, "the longest pause mid-sentence before the turn ends (smart)")
     max_utterance_s: int = _number(30, 3, 120, "longest a single turn may run")
 
 

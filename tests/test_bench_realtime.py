@@ -41,3 +41,18 @@ def test_heard_latency_is_on_the_recorders_common_clock():
     microphone = SimpleNamespace(audio=microphone_audio, rate=RATE, started_at=100.0)
     speaker = SimpleNamespace(audio=speaker_audio, rate=RATE, started_at=99.9)  # started 100 ms earlier
     assert heard_barge_in_ms(microphone, speaker, interruption) == 250.0
+
+
+def test_a_pausing_question_gets_its_silence_where_the_first_words_end():
+    from benchmarks.realtime import paused_question
+
+    rate = 22050
+    word = lambda seed: _voice(0.3, seed)[: int(0.3 * rate)]  # noqa: E731
+    gap = np.zeros(int(0.02 * rate), np.float32)  # the short dip between two words
+    spoken = {"one two": np.concatenate([word(1), gap, word(2)]), "one": word(1)}
+    audio = paused_question(lambda text: spoken[text], "one", "two", 0.5, rate)
+    assert len(audio) == len(spoken["one two"]) + int(0.5 * rate)
+    silent = np.nonzero(np.abs(audio) < 1e-6)[0]
+    # The inserted silence joins the dip between the words, whose samples are all kept.
+    assert int(0.3 * rate) <= silent[0] <= int(0.32 * rate) and len(silent) >= int(0.5 * rate)
+    assert np.array_equal(audio[: int(0.3 * rate)], word(1))

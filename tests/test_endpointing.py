@@ -212,3 +212,29 @@ def test_no_pause_for_a_blip_or_when_pause_ms_is_off():
     assert EndpointEvent.PAUSE not in [e.kind for e in blip]
     off = feed(Endpointer(), [V] * 30 + [S] * 30)
     assert EndpointEvent.PAUSE not in [e.kind for e in off]
+
+
+def test_pauses_come_again_as_the_silence_grows_each_with_the_same_turn():
+    endpointer = Endpointer(EndpointConfig(pause_ms=224, pause_again_ms=(480,), end_silence_ms=2500))
+    events = feed(endpointer, [V] * 30 + [S] * 40)
+    pauses = [e for e in events if e.kind is EndpointEvent.PAUSE]
+    assert [e.frame for e in pauses] == [29 + 7, 29 + 15]  # ceil(224 / 32) and ceil(480 / 32) silent frames
+    assert np.array_equal(pauses[0].utterance.audio, pauses[1].utterance.audio)
+    assert END not in [e.kind for e in events]  # 40 silent frames are 1.28 s: the limit is 2.5 s
+
+
+def test_a_later_pause_must_come_after_the_first():
+    with pytest.raises(ValueError):
+        EndpointConfig(pause_ms=480, pause_again_ms=(224,))
+    with pytest.raises(ValueError):
+        EndpointConfig(pause_again_ms=(480,))  # no first pause
+
+
+def test_the_turn_so_far_includes_its_silence_and_ends_on_request():
+    endpointer = Endpointer(EndpointConfig(end_silence_ms=2500))
+    feed(endpointer, [V] * 20 + [S] * 10)
+    assert endpointer.speaking and endpointer.silence_ms == 10 * 32 and endpointer.last_voiced_frame == 19
+    so_far = endpointer.audio_so_far()
+    utterance = endpointer.end_now("complete")
+    assert utterance.reason == "complete" and not endpointer.speaking
+    assert len(so_far) == len(utterance.audio) + (10 - endpointer.config.trailing_frames) * 512

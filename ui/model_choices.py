@@ -14,7 +14,8 @@ from assistant.models.catalog import CatalogEntry
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel, ModelStore
 
-KIND_NAMES = {"stt": "speech model", "llm": "chat model", "tts": "voice", "vad": "voice activity model"}
+KIND_NAMES = {"stt": "speech model", "llm": "chat model", "tts": "voice", "vad": "voice activity model",
+              "turn": "end-of-turn model"}
 
 
 def language_name(code: str) -> str:

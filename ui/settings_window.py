@@ -124,11 +124,14 @@ class SettingsWindow(QWidget):
             self.output_device.set_device(settings.audio.output_device)
             self.echo_cancellation.setChecked(settings.audio.echo_cancellation)
             self.sensitivity.setValue(self._sensitivity_position(listening.vad_threshold))
+            self.end_of_turn_mode.setCurrentIndex(max(0, self.end_of_turn_mode.findData(listening.end_of_turn)))
+            self.patience.setValue(listening.patience_ms)
             self.end_of_turn.setValue(listening.end_of_turn_silence_ms)
             self.max_utterance.setValue(listening.max_utterance_s)
         finally:
             self._loading = False
         self._show_slider_values()  # a slider left where it was says nothing
+        self._show_end_of_turn_mode()
         self._update_advice()
         self._on_changed()
         self.set_status("")
@@ -160,7 +163,8 @@ class SettingsWindow(QWidget):
                 saved.audio, input_device=self.input_device.device(), output_device=self.output_device.device(),
                 echo_cancellation=self.echo_cancellation.isChecked()),
             listening=dataclasses.replace(
-                saved.listening, vad_threshold=threshold, end_of_turn_silence_ms=self.end_of_turn.value(),
+                saved.listening, vad_threshold=threshold, end_of_turn=self.end_of_turn_mode.currentData(),
+                end_of_turn_silence_ms=self.end_of_turn.value(), patience_ms=self.patience.value(),
                 max_utterance_s=self.max_utterance.value()),
             voice=dataclasses.replace(saved.voice, speaking_rate=rate),
             hotkey=dataclasses.replace(saved.hotkey, key=self.hotkey.hotkey(), style=self.hotkey_style.currentData()),
@@ -364,6 +368,19 @@ class SettingsWindow(QWidget):
         self.sensitivity.valueChanged.connect(self._on_changed)
         form.add_row("Speech sensitivity:", slider_row(self.sensitivity, "Less", "More", self.sensitivity_label))
 
+        self.end_of_turn_mode = QComboBox(page)
+        self.end_of_turn_mode.addItem("When you sound finished", "smart")
+        self.end_of_turn_mode.addItem("After a fixed silence", "fixed")
+        self.end_of_turn_mode.setToolTip("When you sound finished: Parley hears whether you have finished a sentence "
+                                         "and answers at once, or waits while you think. After a fixed silence: "
+                                         "every pause of that length ends your turn.")
+        self.end_of_turn_mode.currentIndexChanged.connect(self._show_end_of_turn_mode)
+        self.end_of_turn_mode.currentIndexChanged.connect(self._on_changed)
+        form.add_row("End of turn:", self.end_of_turn_mode)
+        patience = _limits(ListeningSettings, "patience_ms")
+        self.patience = spin_box(patience, " ms", 250, page)
+        self.patience.valueChanged.connect(self._on_changed)
+        form.add_row("Wait while you think:", with_hint(self.patience, "at most, mid-sentence", page))
         silence = _limits(ListeningSettings, "end_of_turn_silence_ms")
         self.end_of_turn = spin_box(silence, " ms", 50, page)
         self.end_of_turn.valueChanged.connect(self._on_changed)
@@ -378,6 +395,12 @@ class SettingsWindow(QWidget):
 
     def _mode(self) -> str:
         return next((mode for mode, button in self.mode_buttons.items() if button.isChecked()), "hands_free")
+
+    def _show_end_of_turn_mode(self) -> None:
+        """Only the timing of the chosen end of turn can be changed."""
+        smart = self.end_of_turn_mode.currentData() == "smart"
+        self.patience.setEnabled(smart)
+        self.end_of_turn.setEnabled(not smart)
 
     def _show_slider_values(self) -> None:
         self.speaking_rate_label.setText(f"{self.speaking_rate.value() / 100:.2f}×")

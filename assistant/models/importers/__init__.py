@@ -7,6 +7,7 @@ Recognized, by content rather than by name:
   - an MLX folder (mlx-whisper or mlx-lm)          → copied
   - a Piper voice (.onnx + .onnx.json)             → copied
   - the Silero VAD ONNX model                      → copied
+  - the Smart Turn v3 end-of-turn ONNX model       → copied
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ SUPPORTED = (
 
 
 def detect_format(path: Path) -> str:
-    """Name the format of `path` ("ct2-whisper", "gguf", "mlx-whisper", "mlx-lm", "piper", "silero-onnx").
+    """Name the format of `path` ("ct2-whisper", "gguf", "mlx-whisper", "mlx-lm", "piper", "silero-onnx",
+    "smart-turn-onnx").
 
     Raises ModelFormatError, naming the path and what Parley can import, for anything else.
     """
     from assistant.models.importers.gguf_llm import is_gguf_file
     from assistant.models.importers.mlx_folder import mlx_folder_kind
     from assistant.models.importers.silero_vad import is_silero_vad
+    from assistant.models.importers.smart_turn import is_smart_turn
     from assistant.models.importers.whisper_ct2 import is_ct2_whisper_folder
 
     if not path.exists():
@@ -42,6 +45,8 @@ def detect_format(path: Path) -> str:
                 return "piper"
             if is_silero_vad(path):
                 return "silero-onnx"
+            if is_smart_turn(path):
+                return "smart-turn-onnx"
             raise ModelFormatError(
                 path.with_name(path.name + ".json"), "missing: a Piper voice needs its .onnx.json next to the .onnx"
             )
@@ -95,6 +100,10 @@ def convert(path: Path, dest: Path) -> ConvertedModel:
         from assistant.models.importers.piper_voice import import_piper_voice
 
         return import_piper_voice(source, dest)
+    if fmt == "smart-turn-onnx":
+        from assistant.models.importers.smart_turn import import_smart_turn
+
+        return import_smart_turn(source, dest)
     from assistant.models.importers.silero_vad import import_silero_vad
 
     return import_silero_vad(source, dest)

@@ -1,0 +1,116 @@
+"""When a hands-free turn is over: the end-of-turn policy.
+
+"fixed": a fixed stretch of silence after the last voiced frame ends the turn (500 ms by default). Quick people wait
+for it on every turn; people who pause to think are cut off by it.
+
+"smart": Smart Turn (assistant/listen/smart_turn.py) hears the turn so far at short silences and says whether it
+sounds finished. The first question comes at ~200 ms of silence: if the answer is "complete" the turn ends there; if
+not, Parley keeps listening and asks once more at ~500 ms (an ending that was unclear at first, "What is two plus
+two?" at 0.71 after 200 ms and 0.99 after 600 ms), and `patience_ms` of silence ends the turn whatever the model
+says. Pipecat asks once, at 200 ms, then waits 3 s.
+
+The endpointer (assistant/endpointing.py) counts the silence: this module gives it the points at which to report a
+pause (`endpoint_config`), and `EndOfTurn` answers "is it over?" for the listening thread, running the model on a
+thread of its own so that the listening thread keeps up with the microphone (a decision takes ~60-120 ms of CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.endpointing import EndpointConfig
+
+log = logging.getLogger(__name__)
+
+MODES = ("smart", "fixed")
+
+
+@dataclass(frozen=True)
+class EndOfTurnConfig:
+    """The policy and its timings (silences after the last voiced frame, in ms)."""
+
+    mode: str = "smart"
+    # "fixed": this much silence ends the turn.
+    fixed_silence_ms: int = 500
+    # "smart": when the model is asked (the first as soon as the endpointer keeps its trailing silence)... Not later:
+    # a long enough silence sounds finished to it ("I want to know about the" + 1.2 s of silence: 0.98).
+    ask_at_ms: tuple[int, ...] = (224, 480)
+    # ...and the silence that ends the turn whatever it says.
+    patience_ms: int = 2500
+    # P(complete) at or above which the turn ends.
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"end of turn must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if not self.ask_at_ms or list(self.ask_at_ms) != sorted(set(self.ask_at_ms)) or self.ask_at_ms[0] >= self.patience_ms:
+            raise ValueError(f"ask_at_ms must rise, from below patience_ms: {self}")
+
+    def endpoint_config(self, base: EndpointConfig, early_transcript_ms: int) -> EndpointConfig:
+        """`base` with this policy's end of silence and pause points.
+
+        "fixed" keeps one pause, `early_transcript_ms` (transcription starts there, in case the pause is the end),
+        when the fixed silence is long enough for it to pay; "smart" pauses where the model is asked (the first of
+        them is where transcription starts)."""
+        if self.mode == "fixed":
+            pause = early_transcript_ms if self.fixed_silence_ms > early_transcript_ms + 100 else 0
+            return dataclasses.replace(base, end_silence_ms=self.fixed_silence_ms, pause_ms=pause, pause_again_ms=())
+        asks = [ms for ms in self.ask_at_ms if ms < self.patience_ms]
+        return dataclasses.replace(base, end_silence_ms=self.patience_ms, pause_ms=asks[0], pause_again_ms=tuple(asks[1:]))
+
+
+class EndOfTurn:
+    """Whether the turn the endpointer holds is over, before its silence limit. Used by the listening thread only.
+
+    `model` is the Smart Turn model (None: the fixed policy); `submit(fn, *args)` runs a call on the model's own
+    thread and returns its Future (a `JobThread`'s submit)."""
+
+    def __init__(self, config: EndOfTurnConfig, model=None, submit: Callable[..., Future] | None = None) -> None:
+        self.config = config
+        self._model = model
+        self._submit = submit
+        self._pending: list[tuple[int, int, Future]] = []  # (last voiced frame, silence frames asked at, verdict)
+        self.decisions: list[tuple[int, float]] = []  # (silence ms asked at, P(complete)): for logs and benchmarks
+
+    @property
+    def smart(self) -> bool:
+        return self.config.mode == "smart" and self._model is not None and self._submit is not None
+
+    def ask(self, audio: np.ndarray, last_voiced_frame: int, silence_ms: float) -> None:
+        """A pause in the turn (a PAUSE event): the model hears the turn so far, its silence included, on its own
+        thread. `last_voiced_frame` names the silence: the verdict counts only while no speech has followed."""
+        if not self.smart:
+            return
+        self._pending.append((last_voiced_frame, int(silence_ms), self._submit(self._model.probability, audio)))
+
+    def over(self, last_voiced_frame: int) -> bool:
+        """True once the model has called the turn that has been silent since `last_voiced_frame` complete.
+        Verdicts on the turn before it went on (an earlier last voiced frame) are dropped."""
+        over = False
+        for entry in list(self._pending):
+            voiced, silence_ms, verdict = entry
+            if voiced != last_voiced_frame:
+                self._pending.remove(entry)  # the user went on: that question is moot
+                continue
+            if not verdict.done():
+                continue
+            self._pending.remove(entry)
+            try:
+                probability = verdict.result()
+            except Exception:  # a model that fails leaves the silence limit to end the turn
+                log.exception("the end-of-turn model failed")
+                continue
+            self.decisions.append((silence_ms, probability))
+            log.debug("end of turn at %d ms of silence: P(complete) %.3f", silence_ms, probability)
+            over = over or probability >= self.config.threshold
+        return over
+
+    def forget(self) -> None:
+        """The turn ended (or was dropped): questions still out about it are moot."""
+        self._pending.clear()

@@ -1,0 +1,118 @@
+"""The end-of-turn policy's logic (assistant/listen/end_of_turn.py), with a stand-in for the model: which
+verdicts end a turn, which are moot, and the endpointer settings each mode asks for."""
+
+from concurrent.futures import Future
+
+import numpy as np
+import pytest
+
+from assistant.endpointing import EndpointConfig
+from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig
+
+
+class _Model:
+    """Answers each question with the next of `answers`."""
+
+    def __init__(self, *answers: float) -> None:
+        self.answers = list(answers)
+        self.heard: list[int] = []
+
+    def probability(self, audio: np.ndarray) -> float:
+        self.heard.append(len(audio))
+        return self.answers.pop(0)
+
+
+class _Later:
+    """A model thread that runs each call only when told (`run_all`)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Future, object, tuple]] = []
+
+    def submit(self, fn, *args) -> Future:
+        future: Future = Future()
+        self.calls.append((future, fn, args))
+        return future
+
+    def run_all(self) -> None:
+        for future, fn, args in self.calls:
+            try:
+                future.set_result(fn(*args))
+            except Exception as exc:
+                future.set_exception(exc)
+        self.calls.clear()
+
+
+AUDIO = np.zeros(16000, np.float32)
+
+
+def test_a_complete_verdict_ends_the_turn_once_it_arrives():
+    thread, model = _Later(), _Model(0.9)
+    policy = EndOfTurn(EndOfTurnConfig(), model, thread.submit)
+    policy.ask(AUDIO, last_voiced_frame=40, silence_ms=224)
+    assert not policy.over(40)  # not decided yet
+    thread.run_all()
+    assert policy.over(40)
+    assert policy.decisions == [(224, 0.9)] and model.heard == [16000]
+
+
+def test_an_incomplete_verdict_keeps_listening():
+    thread = _Later()
+    policy = EndOfTurn(EndOfTurnConfig(), _Model(0.2), thread.submit)
+    policy.ask(AUDIO, 40, 224)
+    thread.run_all()
+    assert not policy.over(40) and not policy.over(40)
+
+
+def test_a_verdict_on_a_silence_the_user_talked_through_is_dropped():
+    thread = _Later()
+    policy = EndOfTurn(EndOfTurnConfig(), _Model(0.95), thread.submit)
+    policy.ask(AUDIO, 40, 224)
+    thread.run_all()
+    assert not policy.over(52)  # speech came back (frame 52 voiced): the question was about an older silence
+    assert not policy.over(40)  # and it is gone
+
+
+def test_a_failing_model_leaves_the_turn_to_the_silence_limit():
+    thread = _Later()
+    policy = EndOfTurn(EndOfTurnConfig(), _Model(), thread.submit)  # no answers: IndexError
+    policy.ask(AUDIO, 40, 224)
+    thread.run_all()
+    assert not policy.over(40)
+
+
+def test_forget_drops_questions_about_a_turn_that_ended():
+    thread = _Later()
+    policy = EndOfTurn(EndOfTurnConfig(), _Model(0.9), thread.submit)
+    policy.ask(AUDIO, 40, 224)
+    policy.forget()
+    thread.run_all()
+    assert not policy.over(40)
+
+
+def test_fixed_mode_and_a_missing_model_never_decide():
+    thread = _Later()
+    for policy in (EndOfTurn(EndOfTurnConfig(mode="fixed"), _Model(0.9), thread.submit), EndOfTurn(EndOfTurnConfig())):
+        policy.ask(AUDIO, 40, 224)
+        thread.run_all()
+        assert not policy.smart and not policy.over(40)
+    assert thread.calls == []
+
+
+def test_the_endpointer_settings_of_each_mode():
+    base = EndpointConfig(start_threshold=0.6, stop_threshold=0.45)
+    smart = EndOfTurnConfig(patience_ms=3000).endpoint_config(base, early_transcript_ms=224)
+    assert (smart.end_silence_ms, smart.pause_ms, smart.pause_again_ms) == (3000, 224, (480,))
+    assert smart.start_threshold == 0.6 and smart.stop_threshold == 0.45
+    fixed = EndOfTurnConfig(mode="fixed", fixed_silence_ms=700).endpoint_config(base, early_transcript_ms=224)
+    assert (fixed.end_silence_ms, fixed.pause_ms, fixed.pause_again_ms) == (700, 224, ())
+    short = EndOfTurnConfig(mode="fixed", fixed_silence_ms=300).endpoint_config(base, early_transcript_ms=224)
+    assert short.pause_ms == 0  # too short a silence for an early transcript to pay
+    impatient = EndOfTurnConfig(patience_ms=400).endpoint_config(base, early_transcript_ms=224)
+    assert impatient.pause_again_ms == ()  # no question after the limit
+
+
+@pytest.mark.parametrize("bad", [dict(mode="sometimes"), dict(ask_at_ms=()), dict(ask_at_ms=(480, 224)),
+                                 dict(ask_at_ms=(3000,), patience_ms=2500)])
+def test_bad_configs_are_refused(bad):
+    with pytest.raises(ValueError):
+        EndOfTurnConfig(**bad)
