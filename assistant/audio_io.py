@@ -189,9 +189,9 @@ def _bounded(call, timeout: float, name: str) -> bool:
 class Speaker(_StreamOwner):
     """The output stream, playing whatever the voice wrote into `buffer` (silence when it's empty).
 
-    While nothing is to play for a while its stream can rest (`rest()`: stopped, so no callback runs 100 times a
-    second to hand out silence), and `wake()` (or `arm()`, at the start of a reply) starts it again within about a
-    millisecond. A resting speaker counts as active."""
+    While nothing is to play for a while its stream can rest (`rest()`: closed, so no callback runs 100 times a
+    second to hand out silence, and the sound server's client threads sleep), and `wake()` (or `arm()`, at the
+    start of a reply) opens it again. A resting speaker counts as active."""
 
     def __init__(self, config: AudioConfig, voice_rate: int) -> None:
         self.config = config
@@ -239,7 +239,7 @@ class Speaker(_StreamOwner):
 
     @property
     def active(self) -> bool:
-        return (self._resting and self._stream is not None) or super().active
+        return self._resting or super().active
 
     @property
     def stalled(self) -> bool:
@@ -248,29 +248,42 @@ class Speaker(_StreamOwner):
         return super().stalled
 
     def rest(self) -> bool:
-        """Stop the stream while nothing is queued (from a thread that is not the callback's); True if it rests
-        now. Nothing queued is lost: `wake()` before writing again."""
+        """Close the stream while nothing is queued (from a thread that is not the callback's); True if it rests
+        now. Nothing queued is lost: `wake()` before writing again.
+
+        Closed rather than stopped: a stopped ALSA/PulseAudio stream that starts again plays later than before
+        (measured on the rig: its echo came back out of the canceller's reach), a stream opened afresh plays as
+        the first one did."""
         with self._rest_lock:
             stream = self._stream
             if self._resting or stream is None or not stream.active or self.stalled or self.buffer.queued:
                 return self._resting
-            if not _bounded(stream.abort, CLOSE_WAIT_S, "rest-speaker"):
-                return False  # the device is going: the stall or the ended stream shows it
+            self._stream = None
+            if not _bounded(lambda: stream.close(ignore_errors=True), CLOSE_WAIT_S, "rest-speaker"):
+                return False  # the device is going: no stream, so `active` is False and the speaker is replaced
             self._resting = True
             log.debug("speaker resting")
             return True
 
     def wake(self) -> None:
-        """Start a resting stream again (its first callback comes about a millisecond later)."""
+        """Open the stream of a resting speaker again (tens of ms: a reply's first audio is further off than that).
+        If the device can't be opened any more, `active` turns False and the speaker is replaced."""
         with self._rest_lock:
             if not self._resting:
                 return
             self._resting = False
             self._woke_at = time.monotonic()
-            stream = self._stream
-            if stream is not None and _bounded(stream.start, CLOSE_WAIT_S, "wake-speaker"):
+            opened: list = []
+
+            def reopen() -> None:
+                opened.append(_open_stream("output", self.config.output_device, self.rate, self.config.block_ms,
+                                           self._callback))
+
+            if _bounded(reopen, FIRST_BLOCK_S, "wake-speaker") and opened[0][1] == self.rate:
+                self._stream = opened[0][0]
                 log.debug("speaker awake")
-            # else: the stream is not active, so `active` is False and the speaker is replaced
+            elif opened:  # (another rate: the device changed under the same name; the speaker is replaced)
+                opened[0][0].close(ignore_errors=True)
 
     def resample_for_device(self, audio: np.ndarray, rate: int) -> np.ndarray:
         """Voice audio converted to the device rate (on the caller's thread, not the callback)."""

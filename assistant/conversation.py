@@ -52,11 +52,11 @@ LISTEN_POLL_S = 0.002
 # While nobody speaks and nothing plays, the VAD takes frames this many at a time (speech starts are seen up to
 # 96 ms later then; barge-in and the end of a turn are frame by frame).
 QUIET_BATCH_FRAMES = 4
-# The speaker's stream could rest after this long without a turn (nothing plays then; a reply starts it again),
-# saving its 100 callbacks a second. None: it never rests. Resting after 2 s (with the canceller idling) cost a real
-# interruption on the rig's echo path 3 times of 3: a restarted stream plays later than its reference says, so the
-# echo comes back out of the canceller's reach and the gate learns to hold everything, the user included.
-SPEAKER_REST_S: float | None = None
+# The speaker's stream rests (is closed) after this long without a turn: nothing plays then, and a reply opens it
+# again. Its 100 callbacks a second and the sound server's client threads cost ~2% of a core while listening.
+# (Stopped and started again rather than closed, it cost a real interruption on the rig's echo path 3 times of 3:
+# the restarted stream played later than its reference said, out of the canceller's reach.) None: it never rests.
+SPEAKER_REST_S: float | None = 2.0
 # Speech that begins this soon after a reply played out and is mostly its words is its echo, not the user.
 OWN_ECHO_TAIL_S = 1.5
 # How long stop() waits for the threads and the devices: quitting is bounded (assistant/shutdown.py).
