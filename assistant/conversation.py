@@ -359,9 +359,9 @@ class Conversation:
                     self._interrupt(pause_only=True)
                 self._set_state(State.USER_SPEAKING)
             elif event.kind is EndpointEvent.PAUSE and event.utterance is not None:
-                self._start_early_transcript(event.utterance)
+                transcript = self._start_early_transcript(event.utterance)
                 self._end_of_turn.ask(endpointer.audio_so_far(), event.utterance.last_voiced_frame,
-                                      endpointer.silence_ms)
+                                      endpointer.silence_ms, transcript)
             elif event.kind is EndpointEvent.TOO_SHORT:
                 self._resume_or_listen()
             elif event.kind is EndpointEvent.SPEECH_END and event.utterance is not None:
@@ -376,17 +376,18 @@ class Conversation:
                 self._queue("audio", utterance, voiced_at)
                 self._set_state(State.THINKING)
 
-    def _start_early_transcript(self, utterance: Utterance) -> None:
+    def _start_early_transcript(self, utterance: Utterance):
         """A pause that may end the turn: transcribe what was said so far, and read it into the chat
         model's cache, while the end-of-turn silence runs out. If the turn does end here, its
-        transcript is ready (and its reply starts at once); if the user goes on, this is dropped."""
+        transcript is ready (and its reply starts at once); if the user goes on, this is dropped.
+        Returns the transcription's Future, or None when the MLX thread has more urgent work."""
         with self._lock:
             busy = self._reply is not None or self._pending > 0
             previous = self._early
-        if busy or (previous is not None and not previous[1].done()):
-            return  # the MLX thread has more urgent work
         if previous is not None and previous[0] == (utterance.start_frame, utterance.last_voiced_frame):
-            return  # a later pause in the same silence: transcribed already
+            return previous[1]  # a later pause in the same silence: transcribed already (or being)
+        if busy or (previous is not None and not previous[1].done()):
+            return None  # the MLX thread has more urgent work
         setting = self.engines.settings.conversation.language
         language = None if setting == "auto" else setting
         future = self.engines.transcriber(language).transcribe_soon(utterance.audio, language)
@@ -399,6 +400,7 @@ class Conversation:
         future.add_done_callback(prefill)
         with self._lock:
             self._early = ((utterance.start_frame, utterance.last_voiced_frame), future)
+        return future
 
     def _recover_microphone(self) -> None:
         """The input device vanished (its stream ended, or stalled): reopen on the system default, reporting the

@@ -20,7 +20,7 @@ VOICE_RATE = 22050  # the Piper voice's sample rate
 
 def piper_say(voice_id: str = VOICE) -> Callable[[str], np.ndarray]:
     """`say(text)` → float32 mono at VOICE_RATE, spoken by a voice of the default model store (as the tests'
-    `spoken` fixture does)."""
+    `spoken` fixture does); `say.sounds(text)` counts the sounds the voice makes of it."""
     import assistant  # noqa: F401  (sets up what the models need before they load)
     from piper import PiperVoice
 
@@ -31,4 +31,9 @@ def piper_say(voice_id: str = VOICE) -> Callable[[str], np.ndarray]:
     def say(text: str) -> np.ndarray:
         return np.concatenate([c.audio_float_array for c in voice.synthesize(text)])
 
+    def sounds(text: str) -> int:
+        """How many sounds (phonemes, pauses at punctuation) the voice makes of `text`: where words fall in time."""
+        return sum(1 for sentence in voice.phonemize(text) for p in sentence if p not in "ˈˌ ")
+
+    say.sounds = sounds
     return say

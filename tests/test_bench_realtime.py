@@ -50,7 +50,11 @@ def test_a_pausing_question_gets_its_silence_where_the_first_words_end():
     word = lambda seed: _voice(0.3, seed)[: int(0.3 * rate)]  # noqa: E731
     gap = np.zeros(int(0.02 * rate), np.float32)  # the short dip between two words
     spoken = {"one two": np.concatenate([word(1), gap, word(2)]), "one": word(1)}
-    audio = paused_question(lambda text: spoken[text], "one", "two", 0.5, rate)
+    def say(text: str) -> np.ndarray:
+        return spoken[text]
+
+    say.sounds = lambda text: len(text.split())  # one sound a word: "one" ends halfway
+    audio = paused_question(say, "one", "two", 0.5, rate)
     assert len(audio) == len(spoken["one two"]) + int(0.5 * rate)
     silent = np.nonzero(np.abs(audio) < 1e-6)[0]
     # The inserted silence joins the dip between the words, whose samples are all kept.

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from assistant.endpointing import EndpointConfig
-from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig
+from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig, sounds_unfinished
+from assistant.transcribe import Transcript
 
 
 class _Model:
@@ -101,7 +102,8 @@ def test_fixed_mode_and_a_missing_model_never_decide():
 def test_the_endpointer_settings_of_each_mode():
     base = EndpointConfig(start_threshold=0.6, stop_threshold=0.45)
     smart = EndOfTurnConfig(patience_ms=3000).endpoint_config(base, early_transcript_ms=224)
-    assert (smart.end_silence_ms, smart.pause_ms, smart.pause_again_ms) == (3000, 224, (480,))
+    assert (smart.end_silence_ms, smart.pause_ms, smart.pause_again_ms) == (3000, 160, (480,))
+    assert smart.keep_trailing_ms == 160  # what is transcribed at the first question is the turn if it ends there
     assert smart.start_threshold == 0.6 and smart.stop_threshold == 0.45
     fixed = EndOfTurnConfig(mode="fixed", fixed_silence_ms=700).endpoint_config(base, early_transcript_ms=224)
     assert (fixed.end_silence_ms, fixed.pause_ms, fixed.pause_again_ms) == (700, 224, ())
@@ -116,3 +118,53 @@ def test_the_endpointer_settings_of_each_mode():
 def test_bad_configs_are_refused(bad):
     with pytest.raises(ValueError):
         EndOfTurnConfig(**bad)
+
+
+def _transcript(text: str, language: str = "en") -> Future:
+    future: Future = Future()
+    future.set_result(Transcript(text, language))
+    return future
+
+
+def test_words_that_go_on_keep_a_complete_sounding_turn_open():
+    thread = _Later()
+    policy = EndOfTurn(EndOfTurnConfig(), _Model(0.8, 0.9), thread.submit)
+    policy.ask(AUDIO, 40, 224, _transcript("What's the weather like in..."))
+    thread.run_all()
+    assert not policy.over(40)  # the model says complete, the words say otherwise
+    policy.ask(AUDIO, 60, 224, _transcript("What's the weather like in Paris tomorrow?"))
+    thread.run_all()
+    assert policy.over(60)
+
+
+def test_the_verdict_waits_for_the_words_being_transcribed():
+    thread = _Later()
+    policy = EndOfTurn(EndOfTurnConfig(), _Model(0.9), thread.submit)
+    words: Future = Future()
+    policy.ask(AUDIO, 40, 224, words)
+    thread.run_all()
+    assert not policy.over(40)
+    words.set_result(Transcript("Tell me about rain.", "en"))
+    assert policy.over(40)
+
+
+def test_a_failed_or_cancelled_transcription_leaves_the_model_to_decide():
+    cancelled: Future = Future()
+    cancelled.cancel()
+    failed: Future = Future()
+    failed.set_exception(RuntimeError("whisper failed"))
+    for words in (cancelled, failed):
+        thread = _Later()
+        policy = EndOfTurn(EndOfTurnConfig(), _Model(0.9), thread.submit)
+        policy.ask(AUDIO, 40, 224, words)
+        thread.run_all()
+        assert policy.over(40)
+
+
+@pytest.mark.parametrize("text, language, unfinished", [
+    ("What's the weather like in", "en", True), ("Tell me about the", "en", True), ("Can you tell me, um,", "en", True),
+    ("I was wondering if...", "en", True), ("What is the capital of France?", "en", False),
+    ("Tell me about rain.", "en", False), ("", "en", False), ("Wie ist das Wetter in", "de", False),
+])
+def test_sentences_that_go_on(text, language, unfinished):
+    assert sounds_unfinished(text, language) is unfinished

@@ -4,10 +4,16 @@
 for it on every turn; people who pause to think are cut off by it.
 
 "smart": Smart Turn (assistant/listen/smart_turn.py) hears the turn so far at short silences and says whether it
-sounds finished. The first question comes at ~200 ms of silence: if the answer is "complete" the turn ends there; if
+sounds finished. The first question comes at 160 ms of silence (its verdicts there were as at 224 ms on the test
+questions; Pipecat asks at 200 ms): if the answer is "complete" the turn ends there; if
 not, Parley keeps listening and asks once more at ~500 ms (an ending that was unclear at first, "What is two plus
 two?" at 0.71 after 200 ms and 0.99 after 600 ms), and `patience_ms` of silence ends the turn whatever the model
-says. Pipecat asks once, at 200 ms, then waits 3 s.
+says. Pipecat asks once, then waits 3 s.
+
+The model hears sound, not words, and a voice that stops abruptly mid-sentence can sound finished to it ("What's the
+weather like in" spoken as part of a question, then silence: 0.79). So when the words so far are known (the early
+transcript, which the reply needs anyway, so waiting for it costs nothing), a turn whose last word cannot end an
+English sentence ("in", "the", "and", ...) is not over whatever the model says: the silence limit decides.
 
 The endpointer (assistant/endpointing.py) counts the silence: this module gives it the points at which to report a
 pause (`endpoint_config`), and `EndOfTurn` answers "is it over?" for the listening thread, running the model on a
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -30,6 +37,24 @@ log = logging.getLogger(__name__)
 
 MODES = ("smart", "fixed")
 
+# Words after which an English sentence goes on: articles, prepositions, conjunctions, possessives, quantifiers and
+# auxiliaries before their verb, and fillers.
+_GOES_ON = frozenset("""
+a an the this that these those my your his her its our their some any many much few several every each no
+of in on at to for from with about by into onto over under between through during before after than like as
+and or but nor so because if when while whether although though unless until since where which who whose whom
+is are was were am be been being do does did have has had can could will would shall should may might must
+um uh er erm hmm
+""".split())
+
+
+def sounds_unfinished(text: str, language: str) -> bool:
+    """The words end where an English sentence cannot: "What's the weather like in". (Other languages: False.)"""
+    if language not in ("en", ""):
+        return False
+    words = re.findall(r"[a-z']+", text.lower())
+    return bool(words) and words[-1] in _GOES_ON
+
 
 @dataclass(frozen=True)
 class EndOfTurnConfig:
@@ -40,7 +65,7 @@ class EndOfTurnConfig:
     fixed_silence_ms: int = 500
     # "smart": when the model is asked (the first as soon as the endpointer keeps its trailing silence)... Not later:
     # a long enough silence sounds finished to it ("I want to know about the" + 1.2 s of silence: 0.98).
-    ask_at_ms: tuple[int, ...] = (224, 480)
+    ask_at_ms: tuple[int, ...] = (160, 480)
     # ...and the silence that ends the turn whatever it says.
     patience_ms: int = 2500
     # P(complete) at or above which the turn ends.
@@ -62,7 +87,10 @@ class EndOfTurnConfig:
             pause = early_transcript_ms if self.fixed_silence_ms > early_transcript_ms + 100 else 0
             return dataclasses.replace(base, end_silence_ms=self.fixed_silence_ms, pause_ms=pause, pause_again_ms=())
         asks = [ms for ms in self.ask_at_ms if ms < self.patience_ms]
-        return dataclasses.replace(base, end_silence_ms=self.patience_ms, pause_ms=asks[0], pause_again_ms=tuple(asks[1:]))
+        # The utterance keeps no more trailing silence than the first question comes after, so that the words
+        # transcribed there are exactly the turn's if it ends.
+        return dataclasses.replace(base, end_silence_ms=self.patience_ms, pause_ms=asks[0], pause_again_ms=tuple(asks[1:]),
+                                   keep_trailing_ms=min(base.keep_trailing_ms, asks[0]))
 
 
 class EndOfTurn:
@@ -75,30 +103,33 @@ class EndOfTurn:
         self.config = config
         self._model = model
         self._submit = submit
-        self._pending: list[tuple[int, int, Future]] = []  # (last voiced frame, silence frames asked at, verdict)
+        # (last voiced frame, silence ms asked at, verdict, transcript so far or None)
+        self._pending: list[tuple[int, int, Future, Future | None]] = []
         self.decisions: list[tuple[int, float]] = []  # (silence ms asked at, P(complete)): for logs and benchmarks
 
     @property
     def smart(self) -> bool:
         return self.config.mode == "smart" and self._model is not None and self._submit is not None
 
-    def ask(self, audio: np.ndarray, last_voiced_frame: int, silence_ms: float) -> None:
+    def ask(self, audio: np.ndarray, last_voiced_frame: int, silence_ms: float, transcript: Future | None = None) -> None:
         """A pause in the turn (a PAUSE event): the model hears the turn so far, its silence included, on its own
-        thread. `last_voiced_frame` names the silence: the verdict counts only while no speech has followed."""
+        thread. `last_voiced_frame` names the silence: the verdict counts only while no speech has followed.
+        `transcript`: the words so far, being transcribed (a Future of a Transcript), when they will be known."""
         if not self.smart:
             return
-        self._pending.append((last_voiced_frame, int(silence_ms), self._submit(self._model.probability, audio)))
+        verdict = self._submit(self._model.probability, audio)
+        self._pending.append((last_voiced_frame, int(silence_ms), verdict, transcript))
 
     def over(self, last_voiced_frame: int) -> bool:
         """True once the model has called the turn that has been silent since `last_voiced_frame` complete.
         Verdicts on the turn before it went on (an earlier last voiced frame) are dropped."""
         over = False
         for entry in list(self._pending):
-            voiced, silence_ms, verdict = entry
+            voiced, silence_ms, verdict, transcript = entry
             if voiced != last_voiced_frame:
                 self._pending.remove(entry)  # the user went on: that question is moot
                 continue
-            if not verdict.done():
+            if not verdict.done() or (transcript is not None and not transcript.done()):
                 continue
             self._pending.remove(entry)
             try:
@@ -106,11 +137,22 @@ class EndOfTurn:
             except Exception:  # a model that fails leaves the silence limit to end the turn
                 log.exception("the end-of-turn model failed")
                 continue
+            words = _text(transcript)
+            unfinished = words is not None and sounds_unfinished(words[0], words[1])
             self.decisions.append((silence_ms, probability))
-            log.debug("end of turn at %d ms of silence: P(complete) %.3f", silence_ms, probability)
-            over = over or probability >= self.config.threshold
+            log.debug("end of turn at %d ms of silence: P(complete) %.3f%s", silence_ms, probability,
+                      " (but the words go on)" if unfinished else "")
+            over = over or (probability >= self.config.threshold and not unfinished)
         return over
 
     def forget(self) -> None:
         """The turn ended (or was dropped): questions still out about it are moot."""
         self._pending.clear()
+
+
+def _text(transcript: Future | None) -> tuple[str, str] | None:
+    """(text, language) of a finished transcription; None without one, or when it failed."""
+    if transcript is None or transcript.cancelled() or transcript.exception() is not None:
+        return None
+    result = transcript.result()
+    return result.text, result.language
