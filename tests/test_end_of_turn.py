@@ -168,3 +168,17 @@ def test_a_failed_or_cancelled_transcription_leaves_the_model_to_decide():
 ])
 def test_sentences_that_go_on(text, language, unfinished):
     assert sounds_unfinished(text, language) is unfinished
+
+
+def test_no_second_question_while_the_first_about_the_same_silence_is_out():
+    thread = _Later()
+    model = _Model(0.3, 0.9)
+    policy = EndOfTurn(EndOfTurnConfig(), model, thread.submit)
+    policy.ask(AUDIO, 40, 160)
+    policy.ask(AUDIO, 40, 480)  # the first is not answered yet: no second run beside it
+    assert len(thread.calls) == 1
+    thread.run_all()
+    assert not policy.over(40)  # 0.3: not finished
+    policy.ask(AUDIO, 40, 480)  # answered: asked again as the silence grew
+    thread.run_all()
+    assert policy.over(40) and [ms for ms, _ in policy.decisions] == [160, 480]

@@ -115,8 +115,8 @@ class EndOfTurn:
         """A pause in the turn (a PAUSE event): the model hears the turn so far, its silence included, on its own
         thread. `last_voiced_frame` names the silence: the verdict counts only while no speech has followed.
         `transcript`: the words so far, being transcribed (a Future of a Transcript), when they will be known."""
-        if not self.smart:
-            return
+        if not self.smart or any(entry[0] == last_voiced_frame for entry in self._pending):
+            return  # (a question about this silence is still out: its answer comes first)
         verdict = self._submit(self._model.probability, audio)
         self._pending.append((last_voiced_frame, int(silence_ms), verdict, transcript))
 
