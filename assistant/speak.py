@@ -77,6 +77,11 @@ class Synthesizer:
         return self.load().config.sample_rate
 
     @property
+    def language(self) -> str:
+        """The voice's language, ISO 639-1 ("en" for espeak's "en-us")."""
+        return self.load().config.espeak_voice.split("-")[0].lower()
+
+    @property
     def speakers(self) -> int:
         return self.load().config.num_speakers
 
@@ -84,10 +89,10 @@ class Synthesizer:
         """Speak `text` (cleaned for speech first), one chunk per sentence; nothing for unspeakable text."""
         from piper import SynthesisConfig
 
-        spoken = to_spoken(text)
+        voice = self.load()
+        spoken = to_spoken(text, self.language)
         if not spoken:
             return
-        voice = self.load()
         speaker = self.config.speaker_id
         if speaker is not None and not 0 <= speaker < voice.config.num_speakers:
             raise ModelError(f"the voice {self.voice_id} has {voice.config.num_speakers} speaker(s); speaker id {speaker} does not exist")

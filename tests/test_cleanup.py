@@ -65,7 +65,8 @@ CASES = [
     pytest.param("안녕하세요! 😊 반가워요.", "안녕하세요! 반가워요.", id="emoji-korean"),
     pytest.param("你好🎉我们去散步吧！", "你好我们去散步吧！", id="emoji-chinese-no-space"),
     pytest.param("「こんにちは」と言った。😀", "「こんにちは」と言った。", id="emoji-japanese"),
-    pytest.param("It is 25°C © 2024.", "It is 25°C © 2024.", id="sayable-symbols-kept"),
+    pytest.param("It is 25°C © 2024.", "It is 25 degrees Celsius © 2024.", id="sayable-symbols-kept"),
+    pytest.param("Ein Preis © 2024 ™", "Ein Preis © 2024 ™", id="sayable-symbols-kept-elsewhere"),
     pytest.param("Party (🎉) time", "Party time", id="emptied-brackets"),
     # Punctuation and symbols.
     pytest.param("Wow!!!", "Wow!", id="exclamations"),
@@ -121,3 +122,36 @@ NOTHING_TO_SAY = [
 @pytest.mark.parametrize("text", NOTHING_TO_SAY)
 def test_nothing_speakable_gives_empty(text: str) -> None:
     assert to_spoken(text) == ""
+
+
+# What the voice read wrong: stars taken for emphasis in arithmetic, HTML entities, and (English) numbers espeak-ng
+# misreads. (What it reads right, "3.5%", "231,541,000,000", "9:30", "1st", is left alone.)
+SPOKEN_NUMBER_CASES = [
+    pytest.param("2*3 = 6", "en", "2 × 3 = 6", id="times"),
+    pytest.param("2 * 3 = 6", "de", "2 × 3 = 6", id="times-any-language"),
+    pytest.param("5**2 = 25", "en", "5 squared = 25", id="power-stars"),
+    pytest.param("2**10 = 1024", "fr", "2^10 = 1024", id="power-stars-elsewhere"),
+    pytest.param("(2+3)*4 is **twenty**", "en", "(2+3) × 4 is twenty", id="times-beside-bold"),
+    pytest.param("Tom &amp; Jerry &lt;3", "en", "Tom and Jerry <3", id="html-entities"),
+    pytest.param("a&nbsp;b", "en", "a b", id="html-nbsp"),
+    pytest.param("It grew 3.5% to 231,541,000,000.", "en", "It grew 3.5% to 231,541,000,000.", id="espeak-reads-these"),
+    pytest.param("Music of the 1990s and the '60s.", "en", "Music of the nineteen nineties and the sixties.",
+                 id="decades"),
+    pytest.param("In the 1800s.", "en", "In the eighteen hundreds.", id="century"),
+    pytest.param("Die 1990er Jahre.", "de", "Die 1990er Jahre.", id="german-left-to-espeak"),
+    pytest.param("Meet at 9:00 a.m. or 12:00.", "en", "Meet at 9 a.m. or 12 o'clock.", id="hours"),
+    pytest.param("Meet at 9:30.", "en", "Meet at 9:30.", id="minutes-left-alone"),
+    pytest.param("It costs $20, $1 or $3.50.", "en", "It costs 20 dollars, 1 dollar or 3 dollars 50.", id="dollars"),
+    pytest.param("€20 or £5", "en", "20 euros or 5 pounds", id="euros-pounds"),
+    pytest.param("5^3 and x²", "en", "5 cubed and x squared", id="powers"),
+    pytest.param("Read pages 10-20 on 2024-05-01; 10 - 5 = 5.", "en", "Read pages 10 to 20 on 2024-05-01; 10 - 5 = 5.",
+                 id="ranges-not-dates"),
+    pytest.param("Drive 50 km/h for 10 km with 5 kg.", "en",
+                 "Drive 50 kilometres per hour for 10 kilometres with 5 kilograms.", id="units"),
+    pytest.param("Wait 5 min.", "en", "Wait 5 min.", id="unit-prefix-of-a-word"),
+]
+
+
+@pytest.mark.parametrize(("text", "language", "expected"), SPOKEN_NUMBER_CASES)
+def test_numbers_and_symbols_as_said(text: str, language: str, expected: str) -> None:
+    assert to_spoken(text, language) == expected

@@ -88,6 +88,63 @@ def test_sentences_in_languages(text: str, expected: list[str], feed: str) -> No
     assert FEEDS[feed](text) == expected
 
 
+# Scripts whose enders Parley must know: a Hindi reply's first chunk once waited 216 characters for a "."
+OTHER_SCRIPT_CASES = [
+    pytest.param("मैं ठीक हूँ। आप कैसे हैं? धन्यवाद।", ["मैं ठीक हूँ।", "आप कैसे हैं?", "धन्यवाद।"], id="hindi-danda"),
+    pytest.param("हरि ॥ ओम शांति। अंत", ["हरि ॥", "ओम शांति।", "अंत"], id="hindi-double-danda"),
+    pytest.param("كيف حالك؟ أنا بخير. شكرا", ["كيف حالك؟", "أنا بخير.", "شكرا"], id="arabic-question-mark"),
+    pytest.param("آپ کیسے ہیں؟ میں ٹھیک ہوں۔ شکریہ", ["آپ کیسے ہیں؟", "میں ٹھیک ہوں۔", "شکریہ"], id="urdu-full-stop"),
+    pytest.param("Привет. Как дела? Хорошо!", ["Привет.", "Как дела?", "Хорошо!"], id="russian"),
+    pytest.param("Γεια σου. Τι κάνεις; Καλά.", ["Γεια σου.", "Τι κάνεις; Καλά."], id="greek-question-mark-is-a-semicolon"),
+]
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+@pytest.mark.parametrize(("text", "expected"), OTHER_SCRIPT_CASES)
+def test_sentences_in_other_scripts(text: str, expected: list[str], feed: str) -> None:
+    assert FEEDS[feed](text) == expected
+
+
+def test_arabic_clause_marks_end_the_first_chunk():
+    assert segment_whole("مرحبا بك في بيتنا، كيف حالك اليوم؟") == ["مرحبا بك في بيتنا،", "كيف حالك اليوم؟"]
+
+
+# Abbreviations of the languages Parley speaks: each must not end a sentence.
+ABBREVIATION_CASES = [
+    pytest.param("El Sr. García llega hoy. Bien.", ["El Sr. García llega hoy.", "Bien."], id="es-sr"),
+    pytest.param("La Sra. López y la Srta. Ruiz vienen. Bien.", ["La Sra. López y la Srta. Ruiz vienen.", "Bien."],
+                 id="es-sra-srta"),
+    pytest.param("Die Dra. Pérez kommt. Gut.", ["Die Dra. Pérez kommt.", "Gut."], id="es-dra"),
+    pytest.param("Zum Beispiel z. B. Python. Gut.", ["Zum Beispiel z. B. Python.", "Gut."], id="de-z-b"),
+    pytest.param("Das heißt d. h. Schluss. Gut.", ["Das heißt d. h. Schluss.", "Gut."], id="de-d-h"),
+    pytest.param("Es kostet ca. 10 Euro. Gut.", ["Es kostet ca. 10 Euro.", "Gut."], id="de-ca"),
+    pytest.param("Das ist Nr. 5 der Liste. Gut.", ["Das ist Nr. 5 der Liste.", "Gut."], id="de-nr"),
+    pytest.param("Er kam am 3. Juli an. Gut.", ["Er kam am 3. Juli an.", "Gut."], id="de-ordinal-date"),
+    pytest.param("Am 24. Dezember feiern wir. Gut.", ["Am 24. Dezember feiern wir.", "Gut."], id="de-ordinal-december"),
+    pytest.param("Es waren 3. Dann mehr.", ["Es waren 3.", "Dann mehr."], id="de-number-ends-before-another-word"),
+    pytest.param("Hr. Müller und Fr. Schmidt kommen. Gut.", ["Hr. Müller und Fr. Schmidt kommen.", "Gut."],
+                 id="de-hr-fr"),
+    pytest.param("Mme. Dupont arrive. Bien.", ["Mme. Dupont arrive.", "Bien."], id="fr-mme"),
+    pytest.param("Il Dott. Rossi arriva. Bene.", ["Il Dott. Rossi arriva.", "Bene."], id="it-dott"),
+    pytest.param("Он живёт на ул. Ленина. Хорошо.", ["Он живёт на ул. Ленина.", "Хорошо."], id="ru-ul"),
+    pytest.param("Это было в г. Москва. Хорошо.", ["Это было в г. Москва.", "Хорошо."], id="ru-g"),
+    pytest.param("То есть т. е. Пушкин. Хорошо.", ["То есть т. е. Пушкин.", "Хорошо."], id="ru-t-e"),
+    pytest.param("We climbed Mt. Everest. Then we rested.", ["We climbed Mt. Everest.", "Then we rested."], id="en-mt"),
+    pytest.param("Ft. Worth and Hon. Smith met Fr. Brown and Gen. Lee. Sen. Hill, Capt. Cook and Rev. King too.",
+                 ["Ft. Worth and Hon. Smith met Fr. Brown and Gen. Lee.", "Sen. Hill, Capt. Cook and Rev. King too."],
+                 id="en-titles"),
+    pytest.param("Call at 9:00 a.m. PST tomorrow. Thanks.", ["Call at 9:00 a.m. PST tomorrow.", "Thanks."],
+                 id="en-am-time-zone"),
+    pytest.param("It ends at 5 p.m. Then we eat.", ["It ends at 5 p.m.", "Then we eat."], id="en-pm-ends"),
+]
+
+
+@pytest.mark.parametrize("feed", FEEDS)
+@pytest.mark.parametrize(("text", "expected"), ABBREVIATION_CASES)
+def test_abbreviations_in_languages(text: str, expected: list[str], feed: str) -> None:
+    assert FEEDS[feed](text) == expected
+
+
 # --- Periods that don't end a sentence, and those that do -----------------------------------------------
 
 PERIOD_CASES = [

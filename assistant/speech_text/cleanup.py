@@ -7,29 +7,38 @@ Han, kana and accented Latin pass through untouched.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
+
+from assistant.speech_text.numbers import arithmetic_to_spoken, numbers_to_spoken
 
 __all__ = ["to_spoken"]
 
 
-def to_spoken(text: str) -> str:
-    """What the voice should say for `text` (one chunk, possibly several lines); "" if nothing speakable.
+def to_spoken(text: str, language: str = "en") -> str:
+    """What the voice should say for `text` (one chunk, possibly several lines) in `language` (the voice's, an
+    ISO 639-1 code); "" if nothing speakable.
 
     Drops fenced code blocks, markdown markup (emphasis, inline-code backticks, headings, list markers,
     blockquotes, table pipes, rules), link targets, emoji and pictographs; shortens bare URLs to their
     domain; squashes repeated punctuation ("!!!" → "!", "...." → "..."); says "&" between English words as "and"; collapses whitespace.
+    HTML entities ("&amp;", "&nbsp;") become their characters; stars between numbers are arithmetic, not emphasis;
+    numbers, amounts and units the voice misreads are written out (numbers.py).
     """
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
     text = _FENCED_BLOCK.sub("\n", text)
     text = _INLINE_CODE.sub(lambda m: m.group(2).strip(), text)
     text = _HTML_TAG.sub(" ", text)
+    text = html.unescape(text)
+    text = arithmetic_to_spoken(text)
     text = _links_to_text(text)
     text = _URL.sub(_url_to_domain, text)
     text = "\n".join(_strip_line_markup(line) for line in text.split("\n"))
     text = _strip_emphasis(text)
     text = _AMPERSAND.sub(" and ", text)
     text = _remove_pictographs(text)
+    text = numbers_to_spoken(text, language)
     text = _squash_punctuation(text)
     text = _tidy_spacing(text)
     return text if any(unicodedata.category(ch)[0] in "LN" for ch in text) else ""

@@ -116,7 +116,9 @@ class SentenceSegmenter:
 
 # --- Character classes --------------------------------------------------------------------------------
 
-_WESTERN_ENDERS = frozenset(".!?…")
+# Enders written before a space: Latin, Cyrillic and Greek ones, the Devanagari danda (Hindi "।", "॥"), the Arabic
+# question mark "؟" and the Urdu full stop "۔".
+_WESTERN_ENDERS = frozenset(".!?…।॥؟۔")
 # The fullwidth full stop doubles as a decimal point in fullwidth numbers ("３．１４"); see _ender_verdict.
 _CJK_ENDERS = frozenset("。！？．｡")
 _ENDERS = _WESTERN_ENDERS | _CJK_ENDERS
@@ -124,13 +126,24 @@ _ENDERS = _WESTERN_ENDERS | _CJK_ENDERS
 _CLOSERS = frozenset("\"'”’»›)]}」』）］｝】〕〗〙〛〉》*_")
 _OPENERS = "\"'“‘«‹([{「『（［｛【〔〖〘〚〈《*_¿¡"
 # Western clause marks only count before whitespace ("1,000", "10:30", "well—no" aren't clauses).
-_WESTERN_CLAUSE = frozenset(",;:—–")
+_WESTERN_CLAUSE = frozenset(",;:—–،؛")  # (with the Arabic comma and semicolon)
 _CJK_CLAUSE = frozenset("、，；：")
 
-# Words that a following "." never ends a sentence after ("Dr. Kim", "e.g. Python").
-_ALWAYS_ABBREVIATIONS = frozenset({"dr", "mr", "mrs", "ms", "prof", "st", "vs", "e.g", "i.e"})
-# ... only before a number ("No. 5", "Fig. 3"): "No. I won't." is a sentence.
-_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "fig", "vol", "pp"})
+# Words that a following "." never ends a sentence after ("Dr. Kim", "e.g. Python"): titles and the like in English,
+# Spanish, German, French, Italian and Russian.
+_ALWAYS_ABBREVIATIONS = frozenset({
+    "dr", "mr", "mrs", "ms", "prof", "st", "vs", "e.g", "i.e", "mt", "ft", "hon", "fr", "gen", "sen", "capt", "rev",
+    "lt", "col", "sgt", "gov", "pres", "jr", "sr", "sra", "srta", "dra", "sres", "ud", "uds", "hr", "hrn", "ca",
+    "bzw", "vgl", "evtl", "ggf", "inkl", "mme", "mlle", "mm", "dott", "sig", "ing", "avv", "ул", "г", "гг", "им",
+    "пр", "проф", "тов",
+})
+# ... only before a number ("No. 5", "Fig. 3", "Nr. 5", "S. 12"): "No. I won't." is a sentence.
+_NUMBER_ABBREVIATIONS = frozenset({"no", "nos", "fig", "vol", "pp", "nr", "art", "abs", "núm", "№"})
+# Months that a German ordinal date writes after a number and a dot: "am 3. Juli" goes on.
+_MONTHS_AFTER_ORDINALS = frozenset({
+    "januar", "jänner", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
+    "november", "dezember",
+})
 # Dotted abbreviations that often end a sentence: "at 5 p.m. Then" ends, "at 5 p.m. today" doesn't.
 _SENTENCE_FINAL_ACRONYMS = frozenset({"a.m", "p.m"})
 _DOTTED_ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # "U.S", "U.S.A" (the word before its last ".")
@@ -279,9 +292,44 @@ def _ender_verdict(buf: str, run_start: int, run_end: int, close_end: int, *, bo
     if word_start.islower():
         # Sentences start with a capital (or an uncased script); "etc. and", "p.m. today" go on.
         return _Verdict.NO
-    if run == "." and _is_abbreviation(buf, run_start, word_start, bol=bol):
-        return _Verdict.NO
+    if run == ".":
+        verdict = _verdict_on_the_next_word(buf, run_start, nxt, final=final)
+        if verdict is not None:
+            return verdict
+        if _is_abbreviation(buf, run_start, word_start, bol=bol):
+            return _Verdict.NO
     return _Verdict.YES
+
+
+def _verdict_on_the_next_word(buf: str, dot: int, nxt: int, *, final: bool) -> _Verdict | None:
+    """After a day number ("am 3. Juli") or "a.m."/"p.m." ("9 a.m. PST tomorrow") the whole next word decides:
+    a month name, or a time zone's capitals, go on. None: the next word does not matter here."""
+    before = _word_before(buf, dot)
+    ordinal = before.isdigit() and len(before) <= 2
+    clock = before.lower() in _SENTENCE_FINAL_ACRONYMS
+    if not ordinal and not clock:
+        return None
+    end = nxt
+    while end < len(buf) and buf[end].isalpha():
+        end += 1
+    word = buf[nxt:end]
+    if end == len(buf) and not final:  # the word may go on: wait if it still can become one that goes on
+        could_be_month = ordinal and any(month.startswith(word.lower()) for month in _MONTHS_AFTER_ORDINALS)
+        could_be_zone = clock and len(word) < 5 and word.isupper()
+        return _Verdict.NEED if could_be_month or could_be_zone else None
+    if ordinal and word.lower() in _MONTHS_AFTER_ORDINALS:
+        return _Verdict.NO
+    if clock and 2 <= len(word) <= 5 and word.isupper():
+        return _Verdict.NO
+    return None
+
+
+def _word_before(buf: str, dot: int) -> str:
+    """The word that the "." at `dot` follows, without opening quotes or brackets."""
+    word_start = dot
+    while word_start > 0 and not buf[word_start - 1].isspace():
+        word_start -= 1
+    return buf[word_start:dot].lstrip(_OPENERS)
 
 
 def _is_abbreviation(buf: str, dot: int, next_char: str, *, bol: bool) -> bool:
@@ -290,13 +338,15 @@ def _is_abbreviation(buf: str, dot: int, next_char: str, *, bol: bool) -> bool:
     word_start = dot
     while word_start > 0 and not buf[word_start - 1].isspace():
         word_start -= 1
-    word = buf[word_start:dot].lstrip(_OPENERS)
+    word = _word_before(buf, dot)
     lower = word.lower()
     if lower in _ALWAYS_ABBREVIATIONS:
         return True
     if lower in _NUMBER_ABBREVIATIONS:
         return next_char.isdigit()
     if len(word) == 1 and word.isupper() and word != "I":  # "J. R. R. Tolkien" (but "So do I. Then")
+        return True
+    if len(word) == 1 and word.islower():  # "z. B.", "d. h.", "т. е." (a lowercase letter alone is no sentence's end)
         return True
     if _DOTTED_ACRONYM.fullmatch(word):  # "U.S. Army"
         return lower not in _SENTENCE_FINAL_ACRONYMS
