@@ -96,11 +96,11 @@ class Engines:
             model = installed_model(self.store, model_id, "stt")
         else:
             model = choose_stt(self.store, self.settings.models.stt, language)
-        return self._transcriber(model.id, model.path, model.languages)
+        return self._transcriber(model.id, model.path, model.languages, self.settings.conversation.chinese_script)
 
     @functools.lru_cache(maxsize=4)
-    def _transcriber(self, model_id: str, path: Path, languages: tuple[str, ...]) -> Transcriber:
-        return Transcriber(self.worker, path, model_id, languages)
+    def _transcriber(self, model_id: str, path: Path, languages: tuple[str, ...], chinese_script: str) -> Transcriber:
+        return Transcriber(self.worker, path, model_id, languages, chinese_script=chinese_script)
 
     @functools.cached_property
     def chat(self) -> ChatEngine:
@@ -108,7 +108,8 @@ class Engines:
         [chat] engine = "server", the server, and the local model for the turns it can't answer."""
         model = installed_model(self.store, self.settings.models.llm, "llm")
         conversation = self.settings.conversation
-        config = ChatConfig(system_prompt=conversation.system_prompt, language=conversation.language)
+        config = ChatConfig(system_prompt=conversation.system_prompt, language=conversation.language,
+                            chinese_script=conversation.chinese_script)
         chat = self.settings.chat
         history = ChatHistory()
         local = self._local_chat(model, config, history)

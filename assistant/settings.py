@@ -18,6 +18,7 @@ from typing import Any
 
 import tomli_w
 
+from assistant.chinese_script import SCRIPTS, default_script
 from assistant.paths import config_dir
 
 LANGUAGES = (
@@ -64,6 +65,7 @@ class ConversationSettings:
     language: str = _choice("en", LANGUAGES, "Whisper's language and the reply language; auto = detect")
     mode: str = _choice("hands_free", ("hands_free", "push_to_talk"), "how a turn starts")
     system_prompt: str = _text("", "extra instructions for the assistant; empty = the built-in prompt")
+    chinese_script: str = _choice(default_script(), SCRIPTS, "how Chinese is written, heard and answered")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ made-up one.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -137,8 +138,11 @@ class Transcriber:
     """
 
     def __init__(self, worker: MlxWorker, model_path: Path, model_id: str = "", languages: tuple[str, ...] = ("multi",),
-                 engine: str | WhisperEngine | None = None):
+                 engine: str | WhisperEngine | None = None, chinese_script: str = "simplified"):
+        """`chinese_script`: a Chinese transcript is written in it ("simplified" or "traditional"), whichever
+        script Whisper chose."""
         self._worker = worker
+        self.chinese_script = chinese_script
         self.model_path = Path(model_path)
         self.model_id = model_id or self.model_path.name
         self.languages = languages
@@ -229,6 +233,14 @@ class Transcriber:
         return self._engine
 
     def _transcribe_on_worker(self, audio: np.ndarray, language: str | None, progress: bool) -> Transcript:
+        transcript = self._transcribe_any_script(audio, language, progress)
+        if transcript.language == "zh" and transcript.text:
+            from assistant.chinese_script import in_script
+
+            transcript = dataclasses.replace(transcript, text=in_script(transcript.text, self.chinese_script))
+        return transcript
+
+    def _transcribe_any_script(self, audio: np.ndarray, language: str | None, progress: bool) -> Transcript:
         engine = self._load_on_worker()
         if not self.multilingual:
             language = "en" if self.languages == ("en",) else language

@@ -116,6 +116,7 @@ class SettingsWindow(QWidget):
             self.hotkey.set_hotkey(settings.hotkey.key)
             self.hotkey_style.setCurrentIndex(max(0, self.hotkey_style.findData(settings.hotkey.style)))
             self.system_prompt.setPlainText(conversation.system_prompt)
+            self.chinese_script.setCurrentIndex(max(0, self.chinese_script.findData(conversation.chinese_script)))
             for kind, picker in self.pickers.items():
                 picker.set_model_id(getattr(settings.models, kind))
             self.chat_engine.set_chat(settings.chat)
@@ -158,7 +159,7 @@ class SettingsWindow(QWidget):
             chat=self.chat_engine.chat(),
             conversation=dataclasses.replace(
                 saved.conversation, language=self.language.currentData(), mode=self._mode(),
-                system_prompt=self.system_prompt.toPlainText()),
+                system_prompt=self.system_prompt.toPlainText(), chinese_script=self.chinese_script.currentData()),
             audio=dataclasses.replace(
                 saved.audio, input_device=self.input_device.device(), output_device=self.output_device.device(),
                 echo_cancellation=self.echo_cancellation.isChecked()),
@@ -249,6 +250,13 @@ class SettingsWindow(QWidget):
             self.language.addItem(language_name(code), code)
         self.language.currentIndexChanged.connect(self._on_language_picked)
         form.add_row("&Language:", self.language)
+        self.chinese_script = QComboBox(page)
+        self.chinese_script.addItem("Simplified (简体)", "simplified")
+        self.chinese_script.addItem("Traditional (繁體)", "traditional")
+        self.chinese_script.setToolTip("How Chinese is written: what you say is written down in these characters, "
+                                       "and replies are asked for in them.")
+        self.chinese_script.currentIndexChanged.connect(self._on_changed)
+        form.add_row("Chinese characters:", self.chinese_script)
         self.advice = QVBoxLayout()
         self.advice.setSpacing(6)
         form.add_row("", self.advice)

@@ -33,6 +33,7 @@ class ChatConfig:
 
     system_prompt: str = ""  # extra instructions; "" = DEFAULT_SYSTEM_PROMPT alone
     language: str = "en"  # reply language (ISO 639-1), or "auto" = the user's language
+    chinese_script: str = "simplified"  # how a Chinese reply is written ("simplified" or "traditional")
     max_reply_tokens: int = 160  # a spoken reply longer than this is a monologue
     context_tokens: int = 2048  # prompt + reply budget; history is trimmed to fit
     temperature: float = 0.0  # greedy by default: small models ramble when sampled
@@ -68,7 +69,11 @@ def system_prompt(config: ChatConfig, language: str | None = None) -> str:
     if config.system_prompt.strip():
         parts.append(config.system_prompt.strip())
     language = language or config.language
-    if language in LANGUAGE_NAMES:
+    if language == "zh":
+        from assistant.chinese_script import NAMES
+
+        parts.append(f"Always reply in Chinese, written in {NAMES[config.chinese_script]}.")
+    elif language in LANGUAGE_NAMES:
         parts.append(f"Always reply in {LANGUAGE_NAMES[language]}.")
     elif language == "auto" or config.language == "auto":
         parts.append("Reply in the language the user speaks.")

@@ -175,6 +175,14 @@ def test_the_end_of_turn_choice_enables_its_own_timing_and_is_saved(qtbot, store
     assert load_settings().listening == saved.listening
 
 
+def test_the_chinese_script_is_chosen_and_saved(qtbot, store, catalog, devices):
+    window = open_window(qtbot, Settings(conversation=ConversationSettings(chinese_script="simplified")), store, catalog)
+    assert window.chinese_script.currentData() == "simplified"
+    window.chinese_script.setCurrentIndex(window.chinese_script.findData("traditional"))
+    assert save_with_button(qtbot, window).conversation.chinese_script == "traditional"
+    assert load_settings().conversation.chinese_script == "traditional"
+
+
 def test_values_between_the_sliders_steps_are_kept(qtbot, store, catalog, devices):
     odd = Settings(conversation=ConversationSettings(system_prompt="Be brief.\n"),
                    listening=ListeningSettings(vad_threshold=0.333), voice=VoiceSettings(speaking_rate=1.234))
