@@ -53,7 +53,7 @@ def test_a_complete_verdict_ends_the_turn_once_it_arrives():
     assert not policy.over(40)  # not decided yet
     thread.run_all()
     assert policy.over(40)
-    assert policy.decisions == [(224, 0.9)] and model.heard == [16000]
+    assert list(policy.decisions) == [(224, 0.9)] and model.heard == [16000]
 
 
 def test_an_incomplete_verdict_keeps_listening():
@@ -164,6 +164,8 @@ def test_a_failed_or_cancelled_transcription_leaves_the_model_to_decide():
 @pytest.mark.parametrize("text, language, unfinished", [
     ("What's the weather like in", "en", True), ("Tell me about the", "en", True), ("Can you tell me, um,", "en", True),
     ("I was wondering if...", "en", True), ("What is the capital of France?", "en", False),
+    ("What are you looking at?", "en", False), ("Turn the lights on.", "en", False), ("I like this.", "en", False),
+    ("Yes, I can.", "en", False), ("Tell me about the history of", "en", True),
     ("Tell me about rain.", "en", False), ("", "en", False), ("Wie ist das Wetter in", "de", False),
 ])
 def test_sentences_that_go_on(text, language, unfinished):

@@ -368,7 +368,7 @@ def test_trim_history_keeps_everything_that_fits():
 
 def test_trim_history_drops_the_oldest_exchanges_first():
     history = _exchanges(4)  # each exchange: 4 + 5 = 9 words
-    messages = trim_history(SYSTEM, history, USER, _words, budget=2 + 2 + 2 * 9)
+    messages = trim_history(SYSTEM, history, USER, _words, budget=2 + 2 + 2 * 9, block=2)
     assert [m["content"] for m in messages] == [
         SYSTEM, "question 2 one two", "answer 2 one two three", "question 3 one two", "answer 3 one two three", USER,
     ]
@@ -377,7 +377,7 @@ def test_trim_history_drops_the_oldest_exchanges_first():
 def test_trim_history_never_opens_with_an_assistant_turn():
     history = _exchanges(4)
     # Room for answer 2, question 3 and answer 3, but not for question 2.
-    messages = trim_history(SYSTEM, history, USER, _words, budget=2 + 2 + 9 + 5 + 2)
+    messages = trim_history(SYSTEM, history, USER, _words, budget=2 + 2 + 9 + 5 + 2, block=1)
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[1]["content"] == "question 3 one two"
 
@@ -395,7 +395,7 @@ def test_trim_history_within_budget_for_every_budget():
     needed = _words([{"content": SYSTEM}, {"content": USER}])
     previous_kept = -1
     for budget in range(needed, needed + 80):
-        messages = trim_history(SYSTEM, history, USER, _words, budget)
+        messages = trim_history(SYSTEM, history, USER, _words, budget, block=1)
         assert _words(messages) <= budget
         assert messages[0] == {"role": "system", "content": SYSTEM}
         assert messages[-1] == {"role": "user", "content": USER}
@@ -407,6 +407,18 @@ def test_trim_history_within_budget_for_every_budget():
         assert len(kept) >= previous_kept  # more room never keeps less
         previous_kept = len(kept)
     assert previous_kept == len(history)
+
+
+def test_trim_history_drops_whole_blocks_so_the_history_starts_at_the_same_message_for_several_turns():
+    budget = 2 + 2 + 6 * 9  # six exchanges fit
+    starts = []
+    for turns in range(6, 14):
+        messages = trim_history(SYSTEM, _exchanges(turns), USER, _words, budget, block=4)  # two exchanges a block
+        assert _words(messages) <= budget and messages[1]["role"] == "user"
+        starts.append(messages[1]["content"])
+    # Seven exchanges: two dropped (not one); the start stays until the next block must go.
+    assert starts == ["question 0 one two", "question 2 one two", "question 2 one two", "question 4 one two",
+                      "question 4 one two", "question 6 one two", "question 6 one two", "question 8 one two"]
 
 
 def test_trim_history_raises_when_the_message_alone_is_too_long():

@@ -23,6 +23,10 @@ LANGUAGE_NAMES = {
 }
 
 
+# Messages of history dropped at a time when it no longer fits (8 exchanges).
+TRIM_BLOCK = 16
+
+
 class PromptTooLong(ModelError):
     """The user's message alone does not fit in the model's context window."""
 
@@ -81,12 +85,13 @@ def system_prompt(config: ChatConfig, language: str | None = None) -> str:
 
 
 def trim_history(
-    system: str, history: list[Message], user_text: str, count_tokens: Callable[[list[dict]], int], budget: int
+    system: str, history: list[Message], user_text: str, count_tokens: Callable[[list[dict]], int], budget: int,
+    block: int = TRIM_BLOCK,
 ) -> list[dict]:
     """The chat messages to send: system prompt, as much recent history as fits `budget`, the user's text.
 
-    Whole exchanges are dropped oldest first; the system prompt and the new message are always kept.
-    Raises PromptTooLong when those two alone exceed the budget.
+    Whole exchanges are dropped oldest first, `block` messages at a time; the system prompt and the new message are
+    always kept. Raises PromptTooLong when those two alone exceed the budget.
     """
     head = [{"role": "system", "content": system}]
     tail = [{"role": "user", "content": user_text}]
@@ -104,6 +109,15 @@ def trim_history(
         if count_tokens(head + candidate + tail) > budget:
             break
         kept = candidate
+    dropped = len(history) - len(kept)
+    if dropped:
+        # Drop a whole block: the history sent then starts at the same message for several turns, and the engine's
+        # cache of it stays good. Dropping one exchange a turn changed the start every turn, and llama.cpp read the
+        # whole history again each time: 13 s on 2 cores once the context was full (an hour's soak).
+        # (Unless the block is large beside what fits, in a small context: then what must go, no more.)
+        rounded = min(len(history), -(-dropped // block) * block)
+        if len(history) - rounded >= max(1, len(kept) // 2):
+            kept = kept[len(kept) - (len(history) - rounded):] if rounded < len(history) else []
     # A history must not open with an assistant turn whose question was trimmed away.
     while kept and kept[0]["role"] == "assistant":
         kept.pop(0)
