@@ -175,7 +175,10 @@ def _bench_realtime(args) -> int:
               f"barge-in: p50 {result['barge_in_ms']['p50']} ms, p95 {result['barge_in_ms']['p95']} ms "
               f"(heard: p50 {result['barge_in_heard_ms']['p50']} ms, p95 {result['barge_in_heard_ms']['p95']} ms); "
               f"self-interruptions: {result['self_interruptions']}, missed barge-ins: {result['missed_barge_ins']}, "
-              f"questions not answered: {result['lost_turns']} in {result['trials']} trials")
+              f"questions not answered: {result['lost_turns']} in {result['trials']} trials; with the fixed "
+              f"policy: response p50 {result['baseline_response_ms']['p50']} ms; floor p50 {result['floor_ms']['p50']} "
+              f"ms; questions with a pause cut off: {result['false_cutoffs']} of {result['pausing_questions']} "
+              f"({result['baseline_false_cutoffs']} with the fixed policy)")
     print(json.dumps(result))
     return 0
 
