@@ -11,6 +11,11 @@ Every reply has a turn number; audio and text of a turn that is no longer curren
 A barge-in first only pauses the reply: if the sound turns out not to be speech (too short, or no
 words), the reply resumes from the sample where it stopped; if it is, the reply is cancelled and the
 history keeps only what was heard, marked as interrupted.
+
+A hands-free turn is answered before it is known to be over (the speculative start): at the first pause the
+words so far are transcribed and, while the end-of-turn policy still listens, the reply is generated and voiced
+but held back. If the turn ends at that pause, the held reply plays at once; if the user goes on, it is dropped
+without a sound and the history forgets it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,6 +82,8 @@ class ConversationConfig:
     end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)
     # The voice starts on the reply's first clause ("Sure, ...") rather than its whole first sentence.
     first_clause: bool = True
+    # The reply starts at the first pause, held back until the turn ends there (see the module docstring).
+    speculative_start: bool = True
     audio: AudioConfig = field(default_factory=AudioConfig)
 
 
@@ -93,6 +101,7 @@ def conversation_config(settings: Settings, hands_free: bool, echo_cancellation:
         end_of_turn=EndOfTurnConfig(mode="fixed" if policy == "fixed" else listening.end_of_turn,
                                     fixed_silence_ms=listening.end_of_turn_silence_ms, patience_ms=listening.patience_ms),
         first_clause=policy != "fixed",
+        speculative_start=policy != "fixed",
         audio=AudioConfig(input_device=settings.audio.input_device, output_device=settings.audio.output_device),
     )
 
@@ -107,6 +116,25 @@ class _Spoken:
 
 
 @dataclass
+class _Speculation:
+    """A reply begun at a pause, before the turn is known to be over. Its fields change under the conversation's
+    lock: `confirmed` by the listening thread when the turn ends at this pause, `dropped` when the user goes on
+    (or anything else interrupts), `declined` by the turn thread when there is nothing to answer."""
+
+    utterance: Utterance  # the turn as it stands at the pause
+    transcript: Future  # of its Transcript
+    end_of_speech: float  # time.monotonic() of its last voiced frame
+    confirmed: float = 0.0  # time.monotonic() the turn ended at this pause; 0.0: not (yet)
+    dropped: bool = False
+    declined: bool = False  # no words, Parley's own words, or a failure: the turn's end handles it as usual
+    settled: threading.Event = field(default_factory=threading.Event)  # confirmed or dropped
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.utterance.start_frame, self.utterance.last_voiced_frame
+
+
+@dataclass
 class _Reply:
     turn: int
     pieces: list[_Spoken] = field(default_factory=list)
@@ -118,6 +146,13 @@ class _Reply:
     paused: bool = False
     interrupted: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
+    speculation: _Speculation | None = None  # begun at a pause: held until the turn ends there
+    unpublished: list = field(default_factory=list)  # events kept back while held
+
+    @property
+    def held(self) -> bool:
+        """Voiced but not played: the turn it answers may not be over yet."""
+        return self.speculation is not None and not self.speculation.confirmed
 
 
 class Conversation:
@@ -149,6 +184,7 @@ class Conversation:
         self._muted = False
         self._chat_language: str | None = None  # the reply language of the last turn (for "auto")
         self._early = None  # ((start frame, last voiced frame), Future of its Transcript) from a pause
+        self._speculation: _Speculation | None = None  # the reply begun at the current pause, if any
         self._end_of_turn: EndOfTurn | None = None  # the listening thread's
         self._end_of_turn_thread: JobThread | None = None  # where the end-of-turn model runs
         self._last_played = (float("-inf"), "")  # (time.monotonic() it ended, text) of the last reply played out
@@ -186,6 +222,9 @@ class Conversation:
         deadline = time.monotonic() + timeout
         self._running.clear()
         self._stopping.set()
+        with self._lock:
+            if self._speculation is not None:
+                self._drop_speculation("quitting")
         self.cancel_reply()
         self._utterances.put(None)
         if self._speech:
@@ -354,6 +393,10 @@ class Conversation:
             endpointer.push(frame, 0.0)
             return
         events = endpointer.push(frame, probability)
+        if endpointer.speaking and self._speculation is not None:
+            with self._lock:
+                if self._speculation is not None and self._speculation.key[1] != endpointer.last_voiced_frame:
+                    self._drop_speculation("the user went on")
         if endpointer.speaking and self._end_of_turn.over(endpointer.last_voiced_frame):
             # The end-of-turn model heard a finished turn: it ends now, not when the silence runs out.
             events.append(Event(EndpointEvent.SPEECH_END, index, endpointer.end_now("complete")))
@@ -368,11 +411,15 @@ class Conversation:
                 transcript = self._start_early_transcript(event.utterance)
                 self._end_of_turn.ask(endpointer.audio_so_far(), event.utterance.last_voiced_frame,
                                       endpointer.silence_ms, transcript)
+                if transcript is not None and self.config.speculative_start:
+                    self._speculate(event.utterance, transcript)
             elif event.kind is EndpointEvent.TOO_SHORT:
                 self._resume_or_listen()
             elif event.kind is EndpointEvent.SPEECH_END and event.utterance is not None:
                 self._end_of_turn.forget()
                 utterance: Utterance = event.utterance
+                if self._confirm_speculation(utterance):
+                    continue  # answered already: its reply plays now
                 with self._lock:
                     if self._reply is not None and self._reply.paused:
                         # Whisper needs the MLX thread the reply is generating on: stop generating
@@ -408,6 +455,81 @@ class Conversation:
             self._early = ((utterance.start_frame, utterance.last_voiced_frame), future)
         return future
 
+    def _speculate(self, utterance: Utterance, transcript: Future) -> None:
+        """Listening thread, at a pause whose words are being transcribed: have the turn thread answer them now,
+        held back until the turn ends at this pause (`_confirm_speculation`) or dropped when it goes on."""
+        with self._lock:
+            current = self._speculation
+            if current is not None and current.key == (utterance.start_frame, utterance.last_voiced_frame):
+                return  # a later question about the same pause: begun already
+            if current is not None:
+                self._drop_speculation("a later pause")
+            voiced_at = float(self._frame_times[utterance.last_voiced_frame % len(self._frame_times)])
+            self._speculation = _Speculation(utterance, transcript, voiced_at)
+            # (Not counted in _pending: until the turn ends here, the turn thread has nothing more urgent.)
+            self._utterances.put(("speculate", self._speculation, voiced_at, time.monotonic()))
+
+    def _confirm_speculation(self, utterance: Utterance) -> bool:
+        """Listening thread, at the end of a turn: True when a reply begun at a pause answers it (that reply plays
+        now, or as soon as it has a voiced piece); a reply begun at another pause is dropped."""
+        with self._lock:
+            speculation, self._speculation = self._speculation, None
+            if speculation is None:
+                return False
+            if speculation.key != (utterance.start_frame, utterance.last_voiced_frame):
+                self._drop_speculation("the turn ended elsewhere", speculation)
+                return False
+            if speculation.declined:
+                return False  # the usual way: it finds nothing to answer, or transcribes again after a failure
+            speculation.confirmed = time.monotonic()
+            speculation.utterance = dataclasses.replace(speculation.utterance, reason=utterance.reason)
+            reply = self._reply
+            if reply is not None and reply.speculation is speculation:
+                self._release(reply)
+            self._set_state(State.SPEAKING if self._reply is not None and self._reply.pieces else State.THINKING)
+            speculation.settled.set()  # (last: the turn thread then finds the pieces in the speaker's buffer)
+            return True
+
+    def _release(self, reply: _Reply) -> None:
+        """The turn a held reply answers is over: what it kept back goes out. Call with the lock held."""
+        speculation = reply.speculation
+        reply.timings_ms["turn_end"] = round(1000 * (speculation.confirmed - reply.end_of_speech), 1)
+        unpublished, reply.unpublished = reply.unpublished, []
+        for event in unpublished:
+            self._publish_for(reply, event)
+        for piece in reply.pieces:
+            self.speaker.buffer.write(piece.audio, piece.tag)
+        log.info("turn %d ended at the pause its reply began at: %d voiced pieces play now", reply.turn,
+                 len(reply.pieces))
+
+    def _drop_speculation(self, why: str, speculation: _Speculation | None = None) -> None:
+        """Drop the reply begun at a pause (default: the current one) without a sound. Call with the lock held."""
+        speculation = speculation or self._speculation
+        if speculation is self._speculation:
+            self._speculation = None
+        if speculation is None or speculation.dropped or speculation.confirmed:
+            return
+        speculation.dropped = True
+        speculation.settled.set()
+        reply = self._reply
+        if reply is not None and reply.speculation is speculation:
+            reply.interrupted = True
+            reply.finished.set()
+            self._reply = None
+            self.engines.chat.cancel()
+            self._speech.cancel()
+            log.info("dropped the reply begun at a pause (%s): %d voiced pieces, none played", why, len(reply.pieces))
+
+    def _publish_for(self, reply: _Reply, event) -> None:
+        """Publish an event of `reply`'s turn, or keep it back while the reply is held."""
+        with self._lock:
+            if reply.held:
+                reply.unpublished.append(event)
+                return
+        if isinstance(event, UserSaid) and reply.speculation is not None:
+            event = dataclasses.replace(event, ended_by=reply.speculation.utterance.reason)
+        self.bus.publish(event)
+
     def _recover_microphone(self) -> None:
         """The input device vanished (its stream ended, or stalled): reopen on the system default, reporting the
         outage once; it is back when the new stream delivers audio."""
@@ -442,6 +564,9 @@ class Conversation:
         """
         reply = self._reply
         if reply is None or reply.finished.is_set():
+            return
+        if reply.held:  # nothing of it was heard: nothing to stop, nothing to keep
+            self._drop_speculation("interrupted", reply.speculation)
             return
         flushed = self.speaker.buffer.flush() if self.speaker and self.speaker.buffer else 0
         if flushed or not reply.paused:
@@ -531,6 +656,8 @@ class Conversation:
             try:
                 if kind == "finish":
                     self._finish_when_played(payload)
+                elif kind == "speculate":
+                    self._answer_early(payload)
                 elif kind == "text":
                     with self._lock:
                         self._interrupt(pause_only=False, started=end_of_speech)
@@ -539,11 +666,17 @@ class Conversation:
                     self._answer_speech(payload, end_of_speech, turn_end_ms=1000 * (queued_at - end_of_speech))
             except Exception as exc:  # a failed turn must not end the conversation
                 log.exception("turn failed")
+                with self._lock:
+                    failed = self._reply
+                    if failed is not None and failed.generating:  # (not left as the reply in progress)
+                        failed.finished.set()
+                        self._reply = None
                 self.bus.publish(Problem(f"that turn failed: {exc}", "try again; details are in the log file"))
                 self._set_state(self._resting_state())
             finally:
-                with self._lock:
-                    self._pending -= 1
+                if kind != "speculate":
+                    with self._lock:
+                        self._pending -= 1
 
     def _rest_speaker(self) -> None:
         """No turn for a while: stop the speaker's stream until the next reply (its callback would hand out
@@ -589,19 +722,59 @@ class Conversation:
         self._answer(transcript.text, transcript.language if setting == "auto" else setting, end_of_speech, stt_ms,
                      transcript.timings_ms.get("stt"), turn_end_ms, ended_by)
 
-    def _answer(self, text: str, language: str, end_of_speech: float, stt_ms: float | None,
-                stt_compute_ms: float | None = None, turn_end_ms: float | None = None, ended_by: str = "") -> None:
-        """Answer `text`; the timings (ms) say when its transcript was there after the end of speech, what its
-        transcription took, and when the turn was called over; `ended_by` what ended it (see UserSaid)."""
+    def _answer_early(self, speculation: _Speculation) -> None:
+        """Answer the words of a pause before the turn is known to be over (see _Speculation)."""
+        utterance = speculation.utterance
+        setting = self.engines.settings.conversation.language
+        try:
+            transcript = speculation.transcript.result()
+        except Exception:
+            transcript = None  # (the turn's end transcribes again, and says what failed)
+        started = float(self._frame_times[utterance.start_frame % len(self._frame_times)])
+        answer = (transcript is not None and transcript.text
+                  and not self._sounds_like_own_reply(transcript.text, started))
+        if answer:
+            stt_ms = 1000 * (time.monotonic() - speculation.end_of_speech)
+            try:
+                self._answer(transcript.text, transcript.language if setting == "auto" else setting,
+                             speculation.end_of_speech, stt_ms, transcript.timings_ms.get("stt"),
+                             speculation=speculation)
+                return
+            except Exception:
+                with self._lock:
+                    if speculation.confirmed and not speculation.dropped:
+                        raise  # the turn's reply failed: said as any failed turn is
+                    log.exception("the reply begun at a pause failed; the turn's end answers again")
+                    if self._reply is not None and self._reply.speculation is speculation:
+                        self._reply = None
+                self.engines.chat.withdraw(transcript.text)
         with self._lock:
+            speculation.declined = True
+            answer_now = speculation.confirmed and not speculation.dropped
+        if answer_now:  # the turn ended at this pause meanwhile: handled as usual (no words, an echo: listen)
+            self._answer_speech(utterance, speculation.end_of_speech,
+                                1000 * (speculation.confirmed - speculation.end_of_speech))
+
+    def _answer(self, text: str, language: str, end_of_speech: float, stt_ms: float | None,
+                stt_compute_ms: float | None = None, turn_end_ms: float | None = None, ended_by: str = "",
+                speculation: _Speculation | None = None) -> None:
+        """Answer `text`; the timings (ms) say when its transcript was there after the end of speech, what its
+        transcription took, and when the turn was called over; `ended_by` what ended it (see UserSaid).
+        With a `speculation` the reply is held until its turn ends, and dropped if it does not."""
+        with self._lock:
+            if speculation is not None and speculation.dropped:
+                return
             self._turn += 1
             turn = self._turn
-            reply = _Reply(turn, end_of_speech=end_of_speech)
+            reply = _Reply(turn, end_of_speech=end_of_speech, speculation=speculation)
             self._reply = reply
             generation = self._speech.cancel()  # a fresh generation for this reply's audio
+            if speculation is not None and speculation.confirmed:  # (the turn ended before its reply began)
+                turn_end_ms = 1000 * (speculation.confirmed - end_of_speech)
         self.speaker.arm()
-        self.bus.publish(UserSaid(turn, text, language, ended_by))
-        self._set_state(State.THINKING)
+        self._publish_for(reply, UserSaid(turn, text, language, ended_by))
+        if not reply.held:
+            self._set_state(State.THINKING)
         timings = reply.timings_ms
         if stt_ms is not None:
             timings["transcript"] = round(stt_ms, 1)
@@ -628,7 +801,7 @@ class Conversation:
             if not parts:
                 timings["first_token"] = round(1000 * (time.monotonic() - end_of_speech), 1)
             parts.append(delta)
-            self.bus.publish(ReplyText(turn, delta))
+            self._publish_for(reply, ReplyText(turn, delta))
             for sentence in segmenter.push(delta):
                 say(sentence)
         if not reply.interrupted:
@@ -637,6 +810,12 @@ class Conversation:
         reply.text = "".join(parts).strip()
         reply.generating = False
         self._speech.wait_idle()
+        if speculation is not None:
+            while not speculation.settled.wait(0.1) and self._running.is_set():
+                pass  # (the turn is still open: the user may yet go on)
+            if speculation.dropped or not self._running.is_set():
+                self.engines.chat.withdraw(text)
+                return
         self._finish_when_played(reply)
 
     def _on_chat_notice(self, message: str) -> None:
@@ -746,7 +925,7 @@ class Conversation:
             if not reply.pieces and reply.first_said:
                 reply.timings_ms["first_voice"] = round(1000 * (time.monotonic() - reply.first_said), 1)
             reply.pieces.append(_Spoken(tag, chunk.text, audio))
-            if not reply.paused:
+            if not reply.paused and not reply.held:
                 self.speaker.buffer.write(audio, tag)
                 if self.state is not State.SPEAKING:
                     self._set_state(State.SPEAKING)

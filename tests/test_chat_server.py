@@ -135,6 +135,19 @@ def test_cancel_mid_reply_closes_the_stream_and_the_server_stops_generating(llam
     assert [m.role for m in engine.history] == ["user", "assistant", "user"]
 
 
+def test_a_reply_begun_before_the_turn_was_over_is_withdrawn_with_its_question(llama_server):
+    """The conversation's speculative start: the user went on, so the half question and its reply are forgotten."""
+    engine = server_chat(llama_server)
+    engine.record_reply("".join(engine.reply("My name is Alice.")))
+    deltas = engine.reply("What's the weather like in")
+    next(deltas)  # begun (before its first token, the question waits in ServerChat, not in the history)
+    engine.withdraw("What's the weather like in")
+    deltas.close()  # (the caller drops what was in flight)
+    assert [(m.role, m.content) for m in engine.history][-1][0] == "assistant"
+    assert "".join(engine.reply("What is my name?"))
+    assert [m.role for m in engine.history] == ["user", "assistant", "user"]
+
+
 def test_the_connection_test_lists_and_asks_the_model(llama_server):
     line = test_connection(f"{llama_server}/v1", "", KEY, PATIENT)
     assert line.startswith(f"{llama_server}/v1: 1 model; {MODEL_ID}/model.gguf answered in ")

@@ -1,11 +1,13 @@
 """Turn-taking in the real `parley chat` on the virtual audio rig: a finished question is answered as soon as
-the end-of-turn model hears it finished, and a question with a pause to think in it is not cut off."""
+the end-of-turn model hears it finished, and a question with a pause to think in it is not cut off (the reply begun
+in the pause is dropped unheard)."""
 
 from __future__ import annotations
 
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from benchmarks.realtime import paused_question
@@ -34,15 +36,21 @@ def test_a_finished_question_ends_when_it_sounds_finished(audio_rig, default_sto
         assert "paris" in _words(finished["text"])
 
 
-def test_a_pause_to_think_mid_question_is_waited_through(audio_rig, default_store, say):
+def test_a_pause_to_think_is_waited_through_and_the_reply_begun_in_it_dropped_unheard(audio_rig, default_store, say):
     question = paused_question(say, "What's the weather like in", "Paris tomorrow?", 1.2)
-    with listening_chat(audio_rig) as chat:
+    with listening_chat(audio_rig) as chat, audio_rig.speaker_recorder() as speaker:
         audio_rig.play_into_mic(question, 22050)
         played = time.monotonic()
+        during = speaker.snapshot()  # all that Parley played while the question was spoken
         said = chat.wait_for(_is("UserSaid"))
         assert said["t"] > played, f"the turn ended during the pause: {said['text']!r}"
         assert {"weather", "tomorrow"} <= set(_words(said["text"]).split()), said["text"]  # (Paris: "pairs" at times)
         chat.wait_for(_is("ReplyFinished"))
+    # The reply to "What's the weather like in" was begun in the pause, and dropped without a sound.
+    log = (chat.log_dir / "parley.log").read_text()
+    assert "dropped the reply begun at a pause (the user went on)" in log, chat.diagnosis()
+    assert len(during) and float(np.abs(during).max()) < 0.01, "Parley made a sound while the question was spoken"
+    assert [event["text"] for event in chat.seen if event["event"] == "UserSaid"] == [said["text"]]
 
 
 def test_the_fixed_policy_cuts_the_same_pause(audio_rig, default_store, say):

@@ -78,6 +78,12 @@ class ChatEngine:
         self.chat_history.clear()
         self._forget_cached_prompt()
 
+    def withdraw(self, user_text: str) -> None:
+        """Cancel the reply to `user_text`, the last turn, and take that turn back out of the history: nobody
+        heard the reply, and the user is still speaking (assistant/conversation.py's speculative start)."""
+        self.cancel()
+        self.chat_history.withdraw_user(user_text)
+
     def record_reply(self, text: str, interrupted: bool = False) -> None:
         """Add the assistant's reply to the history (only what the user heard, if interrupted)."""
         self.chat_history.add_reply(text, interrupted)

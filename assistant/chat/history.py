@@ -47,6 +47,13 @@ class ChatHistory:
         with self._lock:
             self._messages.append(Message("assistant", text.strip(), interrupted))
 
+    def withdraw_user(self, text: str) -> None:
+        """Take back the user's turn `text`, the last message (a reply begun before the turn was known to be
+        over, dropped unheard when the user went on: the whole turn comes again)."""
+        with self._lock:
+            if self._messages and self._messages[-1] == Message("user", text):
+                self._messages.pop()
+
     def cancel(self) -> None:
         with self._lock:
             self._generation += 1
