@@ -18,7 +18,7 @@ UNAME := $(shell uname -s)
 # the virtual screen, tray host and key presses of the desktop-app tests, and stress-ng for `make test-busy`.
 APT_PACKAGES := libportaudio2 libopenblas0-pthread pulseaudio pulseaudio-utils libasound2-plugins \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 \
-	xvfb trayer xdotool x11-utils stress-ng
+	xvfb trayer xdotool x11-utils stress-ng espeak-ng
 
 .PHONY: run test test-ui test-busy bench bench-realtime soak setup system-packages models doctor clean
 

@@ -10,6 +10,7 @@ import threading
 import time
 from concurrent.futures import Future
 
+from assistant.cli_checks import language
 from assistant.events import Answering, BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings, UserSaid
 
 _STATE_LABELS = {
@@ -28,6 +29,8 @@ def add_chat_command(commands) -> None:
     chat.add_argument("--policy", choices=("default", "fixed"), default="default",
                       help="turn-taking: default = the settings; fixed = a fixed silence ends the turn and the voice "
                            "waits for a whole first sentence (the policy before Smart Turn, for comparisons)")
+    chat.add_argument("--language", type=language,
+                      help="the language you speak (default: the setting; auto = detect it each turn)")
     chat.set_defaults(handler=run_chat)
 
 
@@ -90,14 +93,14 @@ def _start_off_the_main_thread(conversation, listen: bool) -> None:
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    from assistant.cli_checks import check_settings_models
+    from assistant.cli_checks import check_settings_models, with_language
     from assistant.conversation import Conversation, conversation_config
     from assistant.engines import Engines
     from assistant.events import EventBus
     from assistant.models.store import ModelStore
     from assistant.settings import load_settings
 
-    settings = load_settings()
+    settings = with_language(load_settings(), args.language)
     store = ModelStore()
     # A settings.toml that names a model that doesn't exist, or one for another job, fails now, before loading.
     check_settings_models(settings, store, ("vad", "stt", "llm", "tts", "turn"))

@@ -36,6 +36,15 @@ def language(text: str) -> str:
     )
 
 
+def with_language(settings, language: str | None):
+    """`settings` with the conversation's language set to `language` (a --language option's), or unchanged."""
+    import dataclasses
+
+    if not language:
+        return settings
+    return dataclasses.replace(settings, conversation=dataclasses.replace(settings.conversation, language=language))
+
+
 def whole_number(low: int, high: int, why: str) -> Callable[[str], int]:
     """A `type=` for a count from `low` to `high`; `why` explains the bounds to the user."""
 

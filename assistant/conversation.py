@@ -782,6 +782,9 @@ class Conversation:
             timings["stt_compute"] = round(stt_compute_ms, 1)
         if turn_end_ms is not None:
             timings["turn_end"] = round(turn_end_ms, 1)
+        voice = self.engines.voice_for(None if language in ("", "auto") else language)  # (the detected language's)
+        if voice is not self._speech.synthesizer:
+            log.info("turn %d (%s) is read by %s", turn, language, voice.voice_id)
         segmenter = SentenceSegmenter(SegmenterConfig() if self.config.first_clause
                                       else SegmenterConfig(first_chunk_min_chars=10**6))  # a whole first sentence
         asked = time.monotonic()
@@ -790,7 +793,7 @@ class Conversation:
             if reply.first_said == 0.0:
                 reply.first_said = time.monotonic()
                 timings["first_chunk_text"] = round(1000 * (reply.first_said - asked), 1)
-            self._speech.say(sentence, generation)
+            self._speech.say(sentence, generation, voice)
 
         parts = []
         chat_language = language if self.engines.settings.conversation.language == "auto" else None

@@ -204,10 +204,38 @@ def _models(settings) -> Iterator[Finding]:
             continue
         yield Finding(label, OK, f"{model_id} ({model.format}, {', '.join(model.languages)}) loads")
         language = settings.conversation.language
-        if kind in ("stt", "tts") and language != "auto" and not model.speaks(language):
-            yield Finding(f"language {kind}", WARN, f"{model_id} does not handle language {language!r}",
-                          f"choose a {'multilingual Whisper (e.g. whisper-base)' if kind == 'stt' else 'voice for it'} "
-                          "in Settings, or `parley models list` to see what fits")
+        if kind == "stt" and language != "auto" and not model.speaks(language):
+            yield Finding("language stt", WARN, f"{model_id} does not handle language {language!r}",
+                          "choose a multilingual Whisper (e.g. whisper-base) in Settings, or `parley models list` "
+                          "to see what fits")
+    yield _voices(settings, store)
+
+
+def _voices(settings, store) -> Finding:
+    """Which voice reads replies in each language Parley offers (the chosen language first)."""
+    from assistant.engines import choose_voice
+    from assistant.settings import LANGUAGES
+
+    language = settings.conversation.language
+    languages = [code for code in LANGUAGES if code != "auto"]
+    if language in languages:
+        languages.remove(language)
+        languages.insert(0, language)
+    readers: dict[str, list[str]] = {}
+    unspoken = []
+    for code in languages:
+        choice = choose_voice(store, settings.models.tts, code)
+        if choice.fits:
+            readers.setdefault(choice.name, []).append(code)
+        else:
+            unspoken.append(code)
+    detail = "; ".join(f"{', '.join(codes)}: {name}" for name, codes in readers.items())
+    if unspoken:
+        detail += f"; no voice for {', '.join(unspoken)} (read by {settings.models.tts})"
+    if language != "auto" and language in unspoken:
+        return Finding("voices", WARN, detail, "install a voice for it (`parley models list`), or espeak-ng "
+                       "(sudo apt-get install espeak-ng) for the system's")
+    return Finding("voices", OK, detail)
 
 
 def _chat_engine(settings) -> Iterator[Finding]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.chat import ChatConfig, ChatEngine, ChatHistory
@@ -54,6 +55,34 @@ def choose_stt(store: ModelStore, preferred: str, language: str | None) -> Insta
     wanted = f"language {language!r}" if language else "language detection"
     suggestion = next((e.id for e in load_catalog().values() if e.kind == "stt" and "multi" in e.languages), "whisper-base")
     raise ModelError(f"no installed speech model handles {wanted}; install one: parley models pull {suggestion}")
+
+
+@dataclass(frozen=True)
+class VoiceChoice:
+    """The voice that reads replies in a language: an installed Piper voice, or the system's (`system`)."""
+
+    voice_id: str
+    name: str
+    system: bool = False
+    fits: bool = True  # False: no voice speaks the language, and this one reads it in its own
+
+
+def choose_voice(store: ModelStore, preferred: str, language: str | None) -> VoiceChoice:
+    """Who reads a reply in `language` (None or "": the preferred voice): the preferred voice when it speaks it,
+    else an installed Piper voice that does, else the system's voice for it (macOS's, or espeak-ng's on Linux),
+    else the preferred voice anyway."""
+    from assistant.system_voice import system_voice_for
+
+    installed = [m for m in store.installed() if m.kind == "tts"]
+    installed.sort(key=lambda m: m.id != preferred)
+    names = {entry.id: entry.name for entry in load_catalog().values()}
+    if language:
+        for model in installed:
+            if model.speaks(language):
+                return VoiceChoice(model.id, names.get(model.id, model.id))
+        if system := system_voice_for(language):
+            return VoiceChoice(system.id, system.name, system=True)
+    return VoiceChoice(preferred, names.get(preferred, preferred), fits=not language)
 
 
 class Engines:
@@ -141,6 +170,21 @@ class Engines:
 
         return Synthesizer(path / VOICE_FILE, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate), voice_id)
 
+    def voice_for(self, language: str | None):
+        """The voice (a Piper `Synthesizer` or a `SystemVoice`: the same interface) that reads replies in
+        `language`; see `choose_voice`."""
+        choice = choose_voice(self.store, self.settings.models.tts, language)
+        if choice.system:
+            return self._system_voice(choice.voice_id)
+        return self.synthesizer(choice.voice_id)
+
+    @functools.lru_cache(maxsize=4)
+    def _system_voice(self, voice_id: str):
+        from assistant.system_voice import SystemVoice, system_voices
+
+        info = next(voice for voice in system_voices() if voice.id == voice_id)
+        return SystemVoice(info, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate))
+
     def preload(self, language: str | None, warm_up: bool = False) -> None:
         """Load the VAD, Whisper, the chat model and the voice at once (MLX ones on the worker,
         the voice here meanwhile), so that a turn's timings measure the turn, not the loading.
@@ -159,6 +203,8 @@ class Engines:
         self.synthesizer().load()
         if warm_up:
             self.synthesizer().warm_up()
+        if language and self.voice_for(language) is not self.synthesizer():  # the replies' voice is another
+            self.voice_for(language).load()
         for done in loads:
             done.result()
 

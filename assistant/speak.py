@@ -102,7 +102,8 @@ class Synthesizer:
 
 
 class SpeechWorker:
-    """Runs a Synthesizer on its own thread: `say()` queues text, `on_audio` receives the chunks.
+    """Runs a Synthesizer (or another voice per text) on its own thread: `say()` queues text, `on_audio` receives
+    the chunks.
 
     `cancel()` bumps the generation: text queued before it is dropped, and a sentence being voiced
     is not delivered. `on_audio(chunk, generation)` is called on the speech thread.
@@ -124,12 +125,13 @@ class SpeechWorker:
     def generation(self) -> int:
         return self._generation
 
-    def say(self, text: str, generation: int | None = None) -> None:
-        """Queue text to be spoken for `generation` (default: the current one). Thread-safe."""
+    def say(self, text: str, generation: int | None = None, voice=None) -> None:
+        """Queue text to be spoken for `generation` (default: the current one) by `voice` (a Synthesizer or one with
+        its interface; default: the worker's own). Thread-safe."""
         with self._lock:
             self._pending += 1
             self._idle.clear()
-        self._texts.put((self._generation if generation is None else generation, text))
+        self._texts.put((self._generation if generation is None else generation, text, voice or self.synthesizer))
 
     def cancel(self) -> int:
         """Drop everything queued or being voiced; returns the new generation. Thread-safe."""
@@ -151,10 +153,10 @@ class SpeechWorker:
             item = self._texts.get()
             if item is None:
                 return
-            generation, text = item
+            generation, text, voice = item
             try:
                 if generation == self._generation:
-                    for chunk in self.synthesizer.synthesize(text):
+                    for chunk in voice.synthesize(text):
                         if generation != self._generation:
                             break
                         self._on_audio(chunk, generation)

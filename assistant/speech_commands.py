@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -42,6 +43,9 @@ def add_speech_commands(commands) -> None:
     reply = commands.add_parser("reply", help="one whole spoken turn: question audio in, spoken answer out")
     reply.add_argument("input", type=cli_checks.input_file, help="the spoken question (WAV, FLAC, OGG, MP3)")
     reply.add_argument("-o", "--output", type=cli_checks.output_file, required=True, help="WAV file for the spoken answer")
+    reply.add_argument("--language", type=cli_checks.language,
+                       help="the language spoken (default: the setting; auto = detect): the reply is in it, read by "
+                            "a voice that speaks it")
     reply.add_argument("--json", action="store_true",
                        help='print {"transcript", "language", "reply", "timings_ms": {"stt", "llm_first_token", "first_audio", "total"}}')
     reply.set_defaults(handler=_reply)
@@ -122,8 +126,6 @@ def _say(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    import dataclasses
-
     import numpy as np
 
     from assistant.playback import play_blocking
@@ -154,10 +156,12 @@ def _ask(args: argparse.Namespace) -> int:
         reply = "".join(parts).strip()
         engines.chat.record_reply(reply)
         if args.speak and reply:
-            synthesizer = engines.synthesizer()
-            audio = [c.audio for c in synthesizer.synthesize(reply)]
-            if audio:
-                play_blocking(np.concatenate(audio), synthesizer.sample_rate, engines.settings.audio.output_device)
+            setting = engines.settings.conversation.language
+            voice = engines.voice_for(None if setting == "auto" else setting)
+            chunks = list(voice.synthesize(reply))
+            if chunks:
+                play_blocking(np.concatenate([c.audio for c in chunks]), chunks[0].sample_rate,
+                              engines.settings.audio.output_device)
         return 0
     finally:
         engines.close()
@@ -167,7 +171,9 @@ def _reply(args: argparse.Namespace) -> int:
     from assistant.audio_files import read_audio, write_wav
     from assistant.turn import reply_to_audio
 
-    engines = _engines(("vad", "stt", "llm", "tts"))
+    from assistant.settings import load_settings
+
+    engines = _engines(("vad", "stt", "llm", "tts"), cli_checks.with_language(load_settings(), args.language))
     audio = read_audio(args.input)
     try:
         setting = engines.settings.conversation.language

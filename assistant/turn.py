@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.engines import Engines
+from assistant.engines import Engines, choose_voice
 from assistant.speak import SpeechChunk, SpeechWorker
 from assistant.speech_text.segmenter import SentenceSegmenter
 from assistant.voice_activity import RATE, speech_spans
@@ -64,7 +64,7 @@ def reply_to_audio(engines: Engines, audio: np.ndarray) -> SpokenReply:
     if not transcript.text:
         raise NoSpeech("the recording held sound but no words")
 
-    synthesizer = engines.synthesizer()
+    synthesizer = engines.voice_for(transcript.language)  # (the language it was asked in, as the reply's)
     synthesizer.load()
     chunks: list[SpeechChunk] = []
     first_audio = threading.Event()
@@ -93,15 +93,11 @@ def reply_to_audio(engines: Engines, audio: np.ndarray) -> SpokenReply:
     reply = "".join(reply_parts).strip()
     engines.chat.record_reply(reply)
     timings["total"] = now()
-    rate = synthesizer.sample_rate
+    rate = chunks[0].sample_rate if chunks else synthesizer.sample_rate
     audio_out = np.concatenate([c.audio for c in chunks]) if chunks else np.zeros(0, np.float32)
-    if voice_language := _voice_mismatch(engines, transcript.language):
-        notes.append(voice_language)
+    voice = choose_voice(engines.store, engines.settings.models.tts, transcript.language)
+    if not voice.fits:
+        notes.append(f"no voice speaks {transcript.language!r}; the reply was spoken by {voice.name}")
+    elif voice.system:
+        notes.append(f"the reply was spoken by the system's voice {voice.name}")
     return SpokenReply(transcript.text, transcript.language, reply, audio_out, rate, timings, tuple(notes))
-
-
-def _voice_mismatch(engines: Engines, language: str) -> str:
-    voice = engines.store.get(engines.settings.models.tts)
-    if voice and language and not voice.speaks(language):
-        return f"no {language!r} voice is selected; the reply was spoken by {voice.id} ({', '.join(voice.languages)})"
-    return ""

@@ -2,7 +2,7 @@
 
 import platform
 
-from benchmarks import blas, chat, idle, models, stt, turn
+from benchmarks import blas, chat, idle, languages, models, stt, turn
 
 print(f"# {platform.platform()}, {platform.processor() or platform.machine()}")
 blas.main()
@@ -11,3 +11,4 @@ chat.main(as_json=True)
 stt.main()
 turn.main()
 idle.main()
+languages.main()

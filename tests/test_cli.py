@@ -48,6 +48,21 @@ def test_doctor_passes_with_the_default_pack(default_store):
         assert f"] {check}:" in result.stdout
     if sys.platform.startswith("linux"):
         assert "[ok  ] blas" in result.stdout and "openblas" in result.stdout.lower()
+        # Which voice reads each language: Joe for English, espeak-ng's for Korean and Chinese.
+        voices = next(line for line in result.stdout.splitlines() if "] voices:" in line)
+        assert "en: Joe (US English, Piper)" in voices and "ko: Korean (espeak-ng)" in voices, voices
+        assert "zh: Chinese (espeak-ng)" in voices, voices
+
+
+def test_doctor_warns_when_no_voice_speaks_the_chosen_language(default_store, tmp_path, monkeypatch):
+    from assistant import doctor, system_voice
+    from assistant.cli_checks import with_language
+    from assistant.models.store import ModelStore
+    from assistant.settings import Settings
+
+    monkeypatch.setattr(system_voice, "system_voices", lambda: ())  # no espeak-ng
+    finding = doctor._voices(with_language(Settings(), "ko"), ModelStore())
+    assert finding.status == doctor.WARN and "no voice for ko" in finding.detail and "espeak-ng" in finding.fix
 
 
 def test_doctor_fails_with_the_fix_when_a_model_is_missing(empty_store):

@@ -69,12 +69,14 @@ class FakeTranscriber:
 class FakeVoice:
     """Voices each piece at once, on the caller's thread, as the Piper thread would hand it over."""
 
+    synthesizer = None  # (the engines' voice_for gives None too: the worker's own voice)
+
     def __init__(self, conversation) -> None:
         self.conversation = conversation
         self.generation = 0
         self.voiced: list[str] = []
 
-    def say(self, text: str, generation: int) -> None:
+    def say(self, text: str, generation: int, voice=None) -> None:
         from assistant.speak import SpeechChunk
 
         self.voiced.append(text)
@@ -111,7 +113,7 @@ def rig(monkeypatch):
     bus.subscribe(events.append)
     chat = FakeChat()
     engines = SimpleNamespace(chat=chat, settings=SimpleNamespace(conversation=SimpleNamespace(language="en")),
-                              transcriber=lambda language: FakeTranscriber(words))
+                              transcriber=lambda language: FakeTranscriber(words), voice_for=lambda language: None)
     policy = EndOfTurnConfig(mode="fixed")  # ends a turn at 500 ms of silence; the first pause comes at 224 ms
     conversation = conversation_module.Conversation(engines, bus, conversation_module.ConversationConfig(end_of_turn=policy))
     conversation._end_of_turn = EndOfTurn(policy)

@@ -106,9 +106,12 @@ def language_advice(choices: ModelChoices, language: str, stt: str, llm: str, tt
 
 
 def _voice_advice(choices: ModelChoices, language: str, tts: str) -> Advice:
+    from assistant.system_voice import system_voice_for
+
     voice = choices.name(tts)
     if language == "auto":
-        return Advice(f"Replies are read by {voice}, whatever language you speak.")
+        return Advice(f"Replies are read by {voice}; replies in a language it doesn't speak, by a voice that does "
+                      "(the system's, where no voice of Parley's does).")
     if choices.speaks(tts, language):
         return Advice(f"Replies will be read by {voice}.")
     wanted = language_name(language)
@@ -116,6 +119,13 @@ def _voice_advice(choices: ModelChoices, language: str, tts: str) -> Advice:
     if other != tts:
         return Advice(f"{voice} doesn't speak {wanted}.", True, "use", other, "tts")
     offer = next((e for e in choices.downloadable("tts") if e.speaks(language)), None)
+    system = system_voice_for(language)
+    if system is not None:
+        text = f"No voice of Parley's speaks {wanted}; replies will be read by the system's voice, {system.name}."
+        if offer:
+            return Advice(f"{text} {offer.name} speaks {wanted}.", True, "download", offer.id, "tts")
+        # (espeak-ng's formant voices are hard to understand in some languages: the README's table says which)
+        return Advice(text, system.engine == "espeak-ng")
     if offer:
         return Advice(f"No installed voice speaks {wanted}, so replies would be read by {voice}. "
                       f"{offer.name} speaks {wanted}.", True, "download", offer.id, "tts")

@@ -242,7 +242,8 @@ def test_german_offers_the_german_voice_and_saves_the_language(qtbot, store, cat
 
     voice = advice_row(window, THORSTEN)
     assert voice.advice.action == "download" and voice.advice.warning
-    assert "No installed voice speaks German" in voice.text.text() and "Thorsten (German, Piper)" in voice.text.text()
+    assert voice.text.text() == ("No voice of Parley's speaks German; replies will be read by the system's voice, "
+                                 "German (espeak-ng). Thorsten (German, Piper) speaks German.")
     assert voice.button.isVisible() and voice.button.text() == "Download Thorsten (63 MB)"
     speech = advice_row(window, "whisper-base")  # whisper-tiny.en can't understand German
     assert speech.advice.action == "use" and "understands only English" in speech.text.text()
@@ -296,7 +297,18 @@ def test_downloading_the_offered_voice_installs_and_selects_it(qtbot, store, cat
     assert save_with_button(qtbot, window).models.tts == THORSTEN
 
 
-def test_no_voice_for_the_language_is_said_plainly(store, catalog):
+def test_a_language_no_voice_of_parley_speaks_is_read_by_the_system_voice(store, catalog):
+    choices = ModelChoices(store, catalog)
+    advice = language_advice(choices, "ko", "whisper-base", "smollm2-135m-instruct", "piper-en_US-joe-medium")
+    assert advice[0].text == ("No voice of Parley's speaks Korean; replies will be read by the system's voice, "
+                              "Korean (espeak-ng).")
+    assert advice[0].warning and not advice[0].action  # (espeak-ng's Korean is hard to understand)
+
+
+def test_no_voice_for_the_language_is_said_plainly(store, catalog, monkeypatch):
+    from assistant import system_voice
+
+    monkeypatch.setattr(system_voice, "system_voices", lambda: ())  # a system without espeak-ng
     choices = ModelChoices(store, catalog)
     advice = language_advice(choices, "ko", "whisper-base", "smollm2-135m-instruct", "piper-en_US-joe-medium")
     assert advice[0].text == "No voice speaks Korean yet; replies will be read by Joe (US English, Piper)."
