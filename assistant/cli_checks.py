@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-KIND_NAMES = {"stt": "speech-to-text", "llm": "chat", "tts": "voice", "vad": "voice activity", "turn": "end-of-turn"}
+KIND_NAMES = {"stt": "speech-to-text", "llm": "chat", "tts": "voice", "vad": "voice activity", "turn": "end-of-turn", "wake": "wake-word"}
 
 
 class BadInput(Exception):

@@ -42,6 +42,7 @@ from assistant.events import (Answering, BargeIn, EventBus, Problem, ReplyFinish
                               UserSaid)
 from assistant.job_thread import JobThread
 from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig
+from assistant.listen.wake_gate import WakeConfig, WakeGate, chime, without_phrase
 from assistant.settings import Settings
 from assistant.speak import SpeechChunk, SpeechWorker
 from assistant.speech_text.segmenter import SegmenterConfig, SentenceSegmenter
@@ -77,6 +78,7 @@ class ConversationConfig:
     """How the live conversation behaves."""
 
     hands_free: bool = True  # False = push-to-talk only
+    wake: WakeConfig | None = None  # hands-free answers only turns with the wake word (or in the follow-up window)
     echo_cancellation: bool = True  # off for headphones
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)  # its end of silence and pauses: end_of_turn's
     end_of_turn: EndOfTurnConfig = field(default_factory=EndOfTurnConfig)
@@ -92,8 +94,12 @@ def conversation_config(settings: Settings, hands_free: bool, echo_cancellation:
     """The live conversation as the settings describe it (`echo_cancellation` False overrides them). `policy`
     "fixed" is the turn-taking before Smart Turn, for comparisons: the fixed silence, a whole first sentence."""
     listening = settings.listening
+    wake = None
+    if settings.conversation.mode == "wake_word":
+        wake = WakeConfig(listening.wake_word, listening.wake_sensitivity, float(listening.follow_up_s))
     return ConversationConfig(
         hands_free=hands_free,
+        wake=wake,
         echo_cancellation=settings.audio.echo_cancellation and echo_cancellation,
         endpoint=EndpointConfig(start_threshold=listening.vad_threshold,
                                 stop_threshold=max(0.05, listening.vad_threshold - 0.15),
@@ -186,6 +192,7 @@ class Conversation:
         self._early = None  # ((start frame, last voiced frame), Future of its Transcript) from a pause
         self._speculation: _Speculation | None = None  # the reply begun at the current pause, if any
         self._end_of_turn: EndOfTurn | None = None  # the listening thread's
+        self._wake_gate: WakeGate | None = None  # the listening thread's, in wake-word mode
         self._end_of_turn_thread: JobThread | None = None  # where the end-of-turn model runs
         self._last_played = (float("-inf"), "")  # (time.monotonic() it ended, text) of the last reply played out
         self._answering = ""  # who answered, as last said in an Answering event
@@ -264,10 +271,11 @@ class Conversation:
                 else:
                     self._set_state(self._resting_state())
 
-    def set_hands_free(self, on: bool) -> None:
-        """Switch between hands-free (listening all the time) and push-to-talk only, live."""
+    def set_hands_free(self, on: bool, wake: WakeConfig | None = None) -> None:
+        """Switch between hands-free (listening all the time; with `wake`, answering only turns with the wake word)
+        and push-to-talk only, live."""
         with self._lock:
-            self.config = dataclasses.replace(self.config, hands_free=on)
+            self.config = dataclasses.replace(self.config, hands_free=on, wake=wake if on else None)
             if self.state in (State.IDLE, State.LISTENING):
                 self._set_state(self._resting_state())
 
@@ -344,11 +352,14 @@ class Conversation:
                 delivery = len(audio)  # what came at once after waiting for it: one delivery
             looked_in_vain = False
             played = reference.read() if reference is not None else audio[:0]
-            for frame, probability in listener.push(audio, played, arrived):
+            frames = listener.push(audio, played, arrived)
+            # (As captured, before echo cancellation, while something plays: the wake word is heard in both.)
+            captured = listener.captured_frames if not listener.quiet else [None] * len(frames)
+            for (frame, probability), raw in zip(frames, captured):
                 index = self._frames_seen
                 self._frames_seen += 1
                 self._frame_times[index % len(self._frame_times)] = arrived
-                self._on_frame(endpointer, frame, probability, index)
+                self._on_frame(endpointer, frame, probability, index, raw)
             # Waiting for speech: nothing plays or is about to, no speech has begun and the last frame was quiet.
             # Then frames are taken a few at a time (each wake-up of the VAD costs far more than the frames after it,
             # its weights long gone from the CPU caches); the first hint of speech goes back to frame by frame.
@@ -383,7 +394,8 @@ class Conversation:
         self._end_of_turn_thread.submit(lower_thread_priority)
         return EndOfTurn(config, model, self._end_of_turn_thread.submit)
 
-    def _on_frame(self, endpointer: Endpointer, frame: np.ndarray, probability: float, index: int) -> None:
+    def _on_frame(self, endpointer: Endpointer, frame: np.ndarray, probability: float, index: int,
+                  captured: np.ndarray | None = None) -> None:
         with self._lock:
             if self._ptt_pressed:
                 self._ptt_frames.append(frame.copy())
@@ -393,6 +405,9 @@ class Conversation:
             endpointer.push(frame, 0.0)
             return
         events = endpointer.push(frame, probability)
+        gate = self._wake_gate_for(self.config.wake)
+        if gate is not None and gate.hear(frame, index, captured):
+            self._on_wake_word()
         if endpointer.speaking and self._speculation is not None:
             with self._lock:
                 if self._speculation is not None and self._speculation.key[1] != endpointer.last_voiced_frame:
@@ -403,21 +418,32 @@ class Conversation:
         for event in events:
             if event.kind is EndpointEvent.SPEECH_START:
                 start_frame = max(0, event.frame - self.config.endpoint.start_frames + 1)
-                self._barge_started = float(self._frame_times[start_frame % len(self._frame_times)])
+                if gate is not None and not gate.addressed(start_frame, self._frame_time(start_frame)):
+                    continue  # not (yet) meant for Parley: what plays goes on; the wake word would interrupt it
+                self._barge_started = self._frame_time(start_frame)
                 with self._lock:
                     self._interrupt(pause_only=True)
                 self._set_state(State.USER_SPEAKING)
             elif event.kind is EndpointEvent.PAUSE and event.utterance is not None:
-                transcript = self._start_early_transcript(event.utterance)
+                question = event.utterance
+                if gate is not None:
+                    question = gate.question(question, self._frame_time(question.start_frame))
+                    if question is None:
+                        continue  # nothing to get ready: not meant for Parley (yet), or the wake word alone
+                transcript = self._start_early_transcript(question)
                 self._end_of_turn.ask(endpointer.audio_so_far(), event.utterance.last_voiced_frame,
                                       endpointer.silence_ms, transcript)
                 if transcript is not None and self.config.speculative_start:
-                    self._speculate(event.utterance, transcript)
+                    self._speculate(question, transcript)
             elif event.kind is EndpointEvent.TOO_SHORT:
                 self._resume_or_listen()
             elif event.kind is EndpointEvent.SPEECH_END and event.utterance is not None:
                 self._end_of_turn.forget()
                 utterance: Utterance = event.utterance
+                if gate is not None:
+                    utterance = self._wake_question(gate, utterance)
+                    if utterance is None:
+                        continue
                 if self._confirm_speculation(utterance):
                     continue  # answered already: its reply plays now
                 with self._lock:
@@ -425,7 +451,7 @@ class Conversation:
                         # Whisper needs the MLX thread the reply is generating on: stop generating
                         # (what is already voiced stays, to resume if this held no words).
                         self.engines.chat.cancel()
-                voiced_at = float(self._frame_times[utterance.last_voiced_frame % len(self._frame_times)])
+                voiced_at = self._frame_time(utterance.last_voiced_frame)
                 self._queue("audio", utterance, voiced_at)
                 self._set_state(State.THINKING)
 
@@ -455,6 +481,64 @@ class Conversation:
             self._early = ((utterance.start_frame, utterance.last_voiced_frame), future)
         return future
 
+    def _frame_time(self, index: int) -> float:
+        """time.monotonic() at which frame `index` arrived."""
+        return float(self._frame_times[index % len(self._frame_times)])
+
+    def _wake_gate_for(self, wake: WakeConfig | None) -> WakeGate | None:
+        """Listening thread: the wake-word gate for the settings (made, or remade, when they change; None when the
+        mode is not wake word, or its model is missing: then every turn is answered, as hands-free)."""
+        from assistant.models.errors import ModelError
+
+        gate = self._wake_gate
+        if wake is None or (gate is not None and gate.config == wake):
+            return gate if wake is not None else None
+        if gate is not None and (gate.config.phrase, gate.config.sensitivity) == (wake.phrase, wake.sensitivity):
+            gate.config = wake  # (only the follow-up window changed)
+            return gate
+        try:
+            detector = self.engines.wake_word_detector(wake.phrase, wake.sensitivity)
+            echo_detector = self.engines.wake_word_detector(wake.phrase, wake.sensitivity)
+        except ModelError as exc:
+            self.bus.publish(Problem(f"{exc}. Until it is, Parley answers everything it hears",
+                                     "install the default models: parley models setup", "settings"))
+            self.config = dataclasses.replace(self.config, wake=None)
+            return None
+        self._wake_gate = WakeGate(wake, detector, echo_detector)
+        log.info("listening for the wake word %r", detector.phrase)
+        return self._wake_gate
+
+    def _on_wake_word(self) -> None:
+        """Listening thread: the wake phrase was heard. A reply playing stops; otherwise a short sound says so."""
+        with self._lock:
+            reply = self._reply
+            if reply is not None and not reply.held and not reply.finished.is_set():
+                self._interrupt(pause_only=False, started=time.monotonic())
+            elif self.speaker is not None and not self._muted:
+                self.speaker.wake()
+                self.speaker.buffer.write(chime(self.speaker.rate), 0)
+        self._set_state(State.USER_SPEAKING)
+
+    def _wake_question(self, gate: WakeGate, utterance: Utterance) -> Utterance | None:
+        """Listening thread, at the end of a turn in wake-word mode: the question in it, or None (ignored: not meant
+        for Parley; or the wake word alone, and the follow-up window opens for the question)."""
+        question = gate.question(utterance, self._frame_time(utterance.start_frame))
+        if question is not None:
+            gate.close_window()  # a turn taken: the window opens again when its reply has played out
+        if question is None:
+            if gate.heard_in(utterance):
+                log.info("the wake word alone: the next %g s need none", gate.config.follow_up_s)
+                gate.open_window(time.monotonic())
+            else:
+                log.info("a turn without the wake word: not answered")
+            with self._lock:
+                if self._speculation is not None:
+                    self._drop_speculation("not meant for Parley")
+                idle = self._reply is None and self._pending == 0
+            if idle:
+                self._set_state(self._resting_state())
+        return question
+
     def _speculate(self, utterance: Utterance, transcript: Future) -> None:
         """Listening thread, at a pause whose words are being transcribed: have the turn thread answer them now,
         held back until the turn ends at this pause (`_confirm_speculation`) or dropped when it goes on."""
@@ -464,7 +548,7 @@ class Conversation:
                 return  # a later question about the same pause: begun already
             if current is not None:
                 self._drop_speculation("a later pause")
-            voiced_at = float(self._frame_times[utterance.last_voiced_frame % len(self._frame_times)])
+            voiced_at = self._frame_time(utterance.last_voiced_frame)
             self._speculation = _Speculation(utterance, transcript, voiced_at)
             # (Not counted in _pending: until the turn ends here, the turn thread has nothing more urgent.)
             self._utterances.put(("speculate", self._speculation, voiced_at, time.monotonic()))
@@ -697,7 +781,7 @@ class Conversation:
         ended_by = "released"
         if isinstance(audio, Utterance):
             ended_by = audio.reason
-            started = float(self._frame_times[audio.start_frame % len(self._frame_times)])
+            started = self._frame_time(audio.start_frame)
             with self._lock:
                 early, self._early = self._early, None
             if early is not None and early[0] == (audio.start_frame, audio.last_voiced_frame):
@@ -730,7 +814,7 @@ class Conversation:
             transcript = speculation.transcript.result()
         except Exception:
             transcript = None  # (the turn's end transcribes again, and says what failed)
-        started = float(self._frame_times[utterance.start_frame % len(self._frame_times)])
+        started = self._frame_time(utterance.start_frame)
         answer = (transcript is not None and transcript.text
                   and not self._sounds_like_own_reply(transcript.text, started))
         if answer:
@@ -772,6 +856,8 @@ class Conversation:
             if speculation is not None and speculation.confirmed:  # (the turn ended before its reply began)
                 turn_end_ms = 1000 * (speculation.confirmed - end_of_speech)
         self.speaker.arm()
+        if self._wake_gate is not None and self.config.wake is not None:
+            text = without_phrase(text, self._wake_gate.detector.phrase)  # (what is left of it at the cut)
         self._publish_for(reply, UserSaid(turn, text, language, ended_by))
         if not reply.held:
             self._set_state(State.THINKING)
@@ -859,6 +945,8 @@ class Conversation:
             reply.finished.set()
             self._reply = None
             self._last_played = (time.monotonic(), reply.text)
+            if self._wake_gate is not None:
+                self._wake_gate.open_window(time.monotonic())  # a follow-up needs no wake word
             if self._pending == 0:  # nobody waiting: read the history into the cache while the user thinks
                 self.engines.chat.prefill(None, self._chat_language)
         self._publish_timings(reply)

@@ -58,6 +58,7 @@ class EchoAwareVad:
         self._cleaned = np.zeros(0, np.float32)
         self._captured = np.zeros(0, np.float32)
         self._raw_behind = False  # the captured view's VAD skipped frames (the canceller idled)
+        self.captured_frames: list[np.ndarray] = []  # the last push's frames as captured (see push)
 
     def reset(self) -> None:
         """Forget the VAD state and any partial frame (a new microphone stream)."""
@@ -85,13 +86,15 @@ class EchoAwareVad:
         """The microphone's new audio and what the speaker played since the last call (both mono float32 at
         16 kHz; `played` is ignored without echo cancellation), at time `now` (seconds, monotonic).
 
-        Returns each whole frame completed, cleaned, with the probability that it is the user speaking."""
+        Returns each whole frame completed, cleaned, with the probability that it is the user speaking; the same
+        frames as captured, before cancellation, are in `captured_frames` after the call."""
         if self._echo is None:
             self._cleaned = np.concatenate([self._cleaned, captured])
             frames = []
             while len(self._cleaned) >= FRAME:
                 frame, self._cleaned = self._cleaned[:FRAME], self._cleaned[FRAME:]
                 frames.append((frame, self._vad.probability(frame)))
+            self.captured_frames = [frame for frame, _ in frames]
             return frames
         was_idle = getattr(self._echo, "idle", False)
         self._echo.played(played)
@@ -109,10 +112,12 @@ class EchoAwareVad:
         # is skipped (it takes over the cleaned view's state when something plays).
         same = not self._raw_gate.playing
         frames = []
+        self.captured_frames = []
         while len(self._cleaned) >= FRAME and len(self._captured) >= FRAME:
             frame, self._cleaned = self._cleaned[:FRAME], self._cleaned[FRAME:]
             raw, self._captured = self._captured[:FRAME], self._captured[FRAME:]
             frames.append((frame, self._probability(frame, raw, same)))
+            self.captured_frames.append(raw)
         return frames
 
     def _probability(self, frame: np.ndarray, raw: np.ndarray, same: bool = False) -> float:

@@ -119,6 +119,13 @@ class Engines:
         model = installed_model(self.store, self.settings.models.turn, "turn")
         return SmartTurn(model.path / TURN_FILE)
 
+    def wake_word_detector(self, phrase: str, sensitivity: float):
+        """A detector of the wake phrase (a WakeWordDetector): ModelError, naming what to install, when missing."""
+        from assistant.listen.wake_word import WakeWordDetector
+
+        model = installed_model(self.store, self.settings.models.wake, "wake")
+        return WakeWordDetector(model.path, phrase, sensitivity)
+
     def transcriber(self, language: str | None, model_id: str | None = None) -> Transcriber:
         """A Whisper model that handles `language` (None = detect), preferring `model_id` or the setting."""
         if model_id:

@@ -52,7 +52,7 @@ class AssistantSession:
         old, self.settings = self.settings, settings
         change = what_changed(old, settings)
         if change == "mode":
-            self.set_hands_free(settings.conversation.mode == "hands_free")
+            self.set_mode(settings.conversation.mode)
         elif change == "engines":
             self._jobs.put(self._start)
 
@@ -104,10 +104,11 @@ class AssistantSession:
     def muted(self) -> bool:
         return self._muted
 
-    def set_hands_free(self, on: bool) -> None:
-        self.settings = _with_mode(self.settings, "hands_free" if on else "push_to_talk")
+    def set_mode(self, mode: str) -> None:
+        """Hands-free, wake word or push-to-talk (settings.MODES), live."""
+        self.settings = _with_mode(self.settings, mode)
         if self._conversation is not None:
-            self._conversation.set_hands_free(on)
+            self._conversation.set_hands_free(mode != "push_to_talk", conversation_config(self.settings, True, True).wake)
 
     # --- the session thread -------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class AssistantSession:
         settings = self.settings
         self.bus.publish(Loading(f"loading {settings.models.stt}, {settings.models.llm} and {settings.models.tts}"))
         engines = Engines(settings, self.store)
-        config = conversation_config(settings, hands_free=settings.conversation.mode == "hands_free", echo_cancellation=True)
+        config = conversation_config(settings, hands_free=settings.conversation.mode != "push_to_talk", echo_cancellation=True)
         conversation = Conversation(engines, self.bus, config)
         self._stop()  # the old conversation gives the devices and the MLX thread back
         try:
@@ -155,7 +156,7 @@ class AssistantSession:
 
 def what_changed(old: Settings, new: Settings) -> str:
     """What a change of settings means for a running conversation: "nothing" (or only what the UI
-    handles, the hotkey), "mode" (hands-free or push-to-talk, switched live) or "engines" (rebuild)."""
+    handles, the hotkey), "mode" (hands-free, wake word or push-to-talk, switched live) or "engines" (rebuild)."""
     before, after = _without(old, _LIVE_ONLY), _without(new, _LIVE_ONLY)
     if before == after:
         return "nothing"

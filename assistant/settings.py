@@ -28,6 +28,8 @@ LANGUAGES = (
 
 
 CHAT_ENGINES = ("auto", "mlx", "llama.cpp", "server")
+MODES = ("hands_free", "wake_word", "push_to_talk")
+WAKE_WORDS = ("hey_jarvis", "hey_mycroft", "alexa", "okay_nabu")  # (assistant/listen/wake_word.py's PHRASES)
 
 
 def is_web_address(text: str) -> bool:
@@ -56,6 +58,7 @@ class ModelSettings:
     tts: str = _text("piper-en_US-joe-medium", "voice id")
     vad: str = _text("silero-vad", "voice activity model id")
     turn: str = _text("smart-turn-v3.2", "end-of-turn model id")
+    wake: str = _text("micro-wake-words", "wake-word model id")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class ConversationSettings:
     """How a conversation goes."""
 
     language: str = _choice("en", LANGUAGES, "Whisper's language and the reply language; auto = detect")
-    mode: str = _choice("hands_free", ("hands_free", "push_to_talk"), "how a turn starts")
+    mode: str = _choice("hands_free", MODES,
+                        "how a turn starts: hands_free = speak; wake_word = say the wake word first; push_to_talk")
     system_prompt: str = _text("", "extra instructions for the assistant; empty = the built-in prompt")
     chinese_script: str = _choice(default_script(), SCRIPTS, "how Chinese is written, heard and answered")
 
@@ -98,6 +102,9 @@ class ListeningSettings:
     end_of_turn_silence_ms: int = _number(500, 100, 3000, "silence that ends a hands-free turn (fixed)")
     patience_ms: int = _number(2500, 1000, 6000, "the longest pause mid-sentence before the turn ends (smart)")
     max_utterance_s: int = _number(30, 3, 120, "longest a single turn may run")
+    wake_word: str = _choice("hey_jarvis", WAKE_WORDS, "the phrase that wakes Parley (mode wake_word)")
+    wake_sensitivity: float = _number(0.5, 0.0, 1.0, "0 = fewest false wakes, 1 = fewest missed wake words")
+    follow_up_s: int = _number(8, 0, 60, "after a reply, how long a question needs no wake word (mode wake_word)")
 
 
 @dataclass(frozen=True)

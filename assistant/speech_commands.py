@@ -1,4 +1,4 @@
-"""`parley transcribe`, `say`, `ask` and `reply`: the engines from the command line."""
+"""`parley transcribe`, `listen`, `say`, `ask` and `reply`: the engines from the command line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import time
 
 from assistant import cli_checks
-from assistant.settings import CHAT_ENGINES
+from assistant.settings import CHAT_ENGINES, WAKE_WORDS
 
 
 def add_speech_commands(commands) -> None:
@@ -22,6 +22,15 @@ def add_speech_commands(commands) -> None:
                             help="speech model id; default: the setting, or one that knows the language")
     transcribe.add_argument("--json", action="store_true", help='print {"text", "language", "timings_ms"}')
     transcribe.set_defaults(handler=_transcribe)
+
+    listen = commands.add_parser("listen", help="hear a recording for the wake word: each time it is said")
+    listen.add_argument("file", type=cli_checks.input_file, help="WAV, FLAC, OGG or MP3; any rate and channel count")
+    listen.add_argument("--wake-word", choices=WAKE_WORDS, help="the phrase; default: the setting")
+    listen.add_argument("--sensitivity", type=float, default=None, metavar="0-1",
+                        help="0 = fewest false wakes, 1 = fewest missed wake words; default: the setting")
+    listen.add_argument("--json", action="store_true",
+                        help='print {"wake_word", "phrase", "seconds", "detections": [{"time_s", "probability"}]}')
+    listen.set_defaults(handler=_listen)
 
     say = commands.add_parser("say", help="speak text with the voice")
     say.add_argument("text", type=cli_checks.text_for("say", "Hello there"))
@@ -62,6 +71,34 @@ def _engines(kinds: tuple[str, ...], settings=None):
     store = ModelStore()
     cli_checks.check_settings_models(settings, store, kinds)
     return Engines(settings, store)
+
+
+def _listen(args: argparse.Namespace) -> int:
+    from assistant.audio_files import read_audio
+    from assistant.listen.wake_word import RATE
+
+    if args.sensitivity is not None and not 0.0 <= args.sensitivity <= 1.0:
+        print(f"parley: --sensitivity must be from 0 to 1, not {args.sensitivity}", file=sys.stderr)
+        return 2
+    engines = _engines(("wake",))
+    listening = engines.settings.listening
+    name = args.wake_word or listening.wake_word
+    sensitivity = listening.wake_sensitivity if args.sensitivity is None else args.sensitivity
+    detector = engines.wake_word_detector(name, sensitivity)
+    audio = read_audio(args.file)
+    detections = []
+    for start in range(0, len(audio), RATE):  # a second at a time, as a stream
+        for position in detector.push(audio[start:start + RATE]):
+            detections.append({"time_s": round(position / RATE, 2), "probability": round(detector.last_probability, 3)})
+    if args.json:
+        print(json.dumps({"wake_word": name, "phrase": detector.phrase, "seconds": round(len(audio) / RATE, 2),
+                          "detections": detections}))
+    else:
+        for found in detections:
+            print(f"{found['time_s']:8.2f} s  {detector.phrase} ({found['probability']:.2f})")
+        print(f"{detector.phrase!r} heard {len(detections)} time(s) in {len(audio) / RATE:.1f} s of {args.file}",
+              file=sys.stderr)
+    return 0
 
 
 def _transcribe(args: argparse.Namespace) -> int:

@@ -43,7 +43,7 @@ def test_settings_are_frozen():
         ({"models": {"speech": "x"}}, ["models.speech", "stt, llm, tts, vad"]),
         ({"bogus": {}}, ["[bogus]", "models, conversation"]),
         ({"conversation": {"language": "klingon"}}, ["conversation.language", "auto, en"]),
-        ({"conversation": {"mode": "always"}}, ["conversation.mode", "hands_free, push_to_talk"]),
+        ({"conversation": {"mode": "always"}}, ["conversation.mode", "hands_free, wake_word, push_to_talk"]),
         ({"listening": {"vad_threshold": 2}}, ["listening.vad_threshold", "0.05 to 0.95"]),
         ({"listening": {"end_of_turn_silence_ms": "fast"}}, ["listening.end_of_turn_silence_ms", "int"]),
         ({"audio": {"echo_cancellation": 1}}, ["audio.echo_cancellation", "bool"]),

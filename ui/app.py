@@ -61,7 +61,7 @@ class ParleyApp(QObject):
         self.tray.talk_toggled.connect(self.session.talk)
         self.tray.stop_requested.connect(self.session.stop_reply)
         self.tray.mute_toggled.connect(self._set_muted)
-        self.tray.hands_free_toggled.connect(self._set_hands_free)
+        self.tray.mode_chosen.connect(self._set_mode)
         self.tray.conversation_requested.connect(self.show_conversation)
         self.tray.settings_requested.connect(self.show_settings)
         self.tray.reset_requested.connect(self._reset)
@@ -70,7 +70,7 @@ class ParleyApp(QObject):
         self.conversation.text_submitted.connect(self.session.say_text)
         self.conversation.reset_requested.connect(self._reset)
         self.instance.show_requested.connect(self.show_conversation)
-        self.tray.set_checks(muted=False, hands_free=settings.conversation.mode == "hands_free")
+        self.tray.set_checks(muted=False, mode=settings.conversation.mode)
 
         if QSystemTrayIcon.isSystemTrayAvailable():
             self.tray.show()
@@ -154,7 +154,7 @@ class ParleyApp(QObject):
     def _settings_saved(self, settings: Settings) -> None:
         old = self.session.settings
         self.session.apply(settings)
-        self.tray.set_checks(self.session.muted, settings.conversation.mode == "hands_free")
+        self.tray.set_checks(self.session.muted, settings.conversation.mode)
         if settings.hotkey != old.hotkey:
             self._start_hotkey(settings)
 
@@ -163,8 +163,8 @@ class ParleyApp(QObject):
     def _set_muted(self, muted: bool) -> None:
         self.session.set_muted(muted)
 
-    def _set_hands_free(self, on: bool) -> None:
-        self.session.set_hands_free(on)
+    def _set_mode(self, mode: str) -> None:
+        self.session.set_mode(mode)
         self._save_quietly(self.session.settings)
 
     def _reset(self) -> None:

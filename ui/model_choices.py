@@ -15,7 +15,7 @@ from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel, ModelStore
 
 KIND_NAMES = {"stt": "speech model", "llm": "chat model", "tts": "voice", "vad": "voice activity model",
-              "turn": "end-of-turn model"}
+              "turn": "end-of-turn model", "wake": "wake-word model"}
 
 
 def language_name(code: str) -> str:

@@ -38,8 +38,10 @@ log = logging.getLogger(__name__)
 
 _MODE_LABELS = {
     "hands_free": "&Hands-free: Parley listens all the time and answers when you pause",
+    "wake_word": "&Wake word: Parley answers when you say its name first (or just after a reply)",
     "push_to_talk": "&Push-to-talk: Parley listens while you use the shortcut",
 }
+_WAKE_LABELS = {"hey_jarvis": "Hey Jarvis", "hey_mycroft": "Hey Mycroft", "alexa": "Alexa", "okay_nabu": "Okay Nabu"}
 _STYLE_LABELS = {"hold": "Hold the shortcut while you speak", "toggle": "Press once to start, again to stop"}
 
 
@@ -113,6 +115,9 @@ class SettingsWindow(QWidget):
             conversation, listening = settings.conversation, settings.listening
             self.language.setCurrentIndex(max(0, self.language.findData(conversation.language)))
             self.mode_buttons[conversation.mode].setChecked(True)
+            self.wake_word.setCurrentIndex(max(0, self.wake_word.findData(listening.wake_word)))
+            self.wake_sensitivity.setValue(round(10 * listening.wake_sensitivity))
+            self.follow_up.setValue(listening.follow_up_s)
             self.hotkey.set_hotkey(settings.hotkey.key)
             self.hotkey_style.setCurrentIndex(max(0, self.hotkey_style.findData(settings.hotkey.style)))
             self.system_prompt.setPlainText(conversation.system_prompt)
@@ -150,6 +155,9 @@ class SettingsWindow(QWidget):
         rate = self.speaking_rate.value() / 100
         if self.speaking_rate.value() == self._rate_position(saved.voice.speaking_rate):
             rate = saved.voice.speaking_rate
+        wake_sensitivity = self.wake_sensitivity.value() / 10
+        if self.wake_sensitivity.value() == round(10 * saved.listening.wake_sensitivity):
+            wake_sensitivity = saved.listening.wake_sensitivity
         threshold = self._threshold()
         if self.sensitivity.value() == self._sensitivity_position(saved.listening.vad_threshold):
             threshold = saved.listening.vad_threshold
@@ -166,7 +174,8 @@ class SettingsWindow(QWidget):
             listening=dataclasses.replace(
                 saved.listening, vad_threshold=threshold, end_of_turn=self.end_of_turn_mode.currentData(),
                 end_of_turn_silence_ms=self.end_of_turn.value(), patience_ms=self.patience.value(),
-                max_utterance_s=self.max_utterance.value()),
+                max_utterance_s=self.max_utterance.value(), wake_word=self.wake_word.currentData(),
+                wake_sensitivity=wake_sensitivity, follow_up_s=self.follow_up.value()),
             voice=dataclasses.replace(saved.voice, speaking_rate=rate),
             hotkey=dataclasses.replace(saved.hotkey, key=self.hotkey.hotkey(), style=self.hotkey_style.currentData()),
         )
@@ -273,6 +282,19 @@ class SettingsWindow(QWidget):
             modes.addWidget(button)
             button.toggled.connect(self._on_changed)
         form.add_row("Conversation:", modes)
+        self.wake_word = QComboBox(page)
+        for phrase in _limits(ListeningSettings, "wake_word")["choices"]:
+            self.wake_word.addItem(_WAKE_LABELS.get(phrase, phrase), phrase)
+        self.wake_word.currentIndexChanged.connect(self._on_changed)
+        form.add_row("Wake word:", self.wake_word)
+        self.wake_sensitivity = QSlider(Qt.Orientation.Horizontal, page)
+        self.wake_sensitivity.setRange(0, 10)
+        self.wake_sensitivity.setToolTip("Left: fewer false wakes (a TV, other people). Right: fewer missed wake words.")
+        self.wake_sensitivity.valueChanged.connect(self._on_changed)
+        form.add_row("", with_hint(self.wake_sensitivity, "how readily it wakes", page))
+        self.follow_up = spin_box(_limits(ListeningSettings, "follow_up_s"), " s", 1, page)
+        self.follow_up.valueChanged.connect(self._on_changed)
+        form.add_row("", with_hint(self.follow_up, "after a reply, a question needs no wake word", page))
 
         self.hotkey = HotkeyEdit(parent=page)
         self.hotkey.hotkey_changed.connect(self._on_changed)
@@ -426,6 +448,9 @@ class SettingsWindow(QWidget):
         return round(rate * 100)
 
     def _on_changed(self, *_args) -> None:
+        wake = self.mode_buttons["wake_word"].isChecked()
+        for control in (self.wake_word, self.wake_sensitivity, self.follow_up):
+            control.setEnabled(wake)
         if self._loading:
             return
         dirty = self.has_unsaved_changes()

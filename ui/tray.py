@@ -1,7 +1,8 @@
 """The menu-bar (tray) icon and its menu.
 
 The icon shows the state at a glance (see tray_icons.py); its tooltip says it in words. The menu:
-Talk / Stop, Mute microphone, Hands-free, Conversation…, Settings…, Reset conversation, Quit. This
+Talk / Stop, Mute microphone, the listening mode (hands-free, wake word, push-to-talk), Conversation…, Settings…,
+Reset conversation, Quit. This
 class only draws and forwards: each menu item emits a signal that the app connects to the session.
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ui.tray_icons import LABELS, TrayState, state_icon
 
 log = logging.getLogger(__name__)
+
+MODE_LABELS = {"hands_free": "&Hands-free", "wake_word": "&Wake word only", "push_to_talk": "&Push-to-talk only"}
 
 
 class Tray(QObject):
@@ -24,7 +27,7 @@ class Tray(QObject):
     talk_toggled = Signal(bool)  # True: start talking (interrupts Parley); False: end the turn
     stop_requested = Signal()
     mute_toggled = Signal(bool)
-    hands_free_toggled = Signal(bool)
+    mode_chosen = Signal(str)  # settings.MODES: "hands_free", "wake_word" or "push_to_talk"
     conversation_requested = Signal()
     settings_requested = Signal()
     reset_requested = Signal()
@@ -48,7 +51,14 @@ class Tray(QObject):
         self.stop_action.triggered.connect(self.stop_requested)
         self.menu.addSeparator()
         self.mute_action = self._checkable("&Mute microphone", self.mute_toggled)
-        self.hands_free_action = self._checkable("&Hands-free", self.hands_free_toggled)
+        self.mode_actions: dict[str, QAction] = {}
+        modes = QActionGroup(self)
+        for mode, text in MODE_LABELS.items():
+            action = self.menu.addAction(text)
+            action.setCheckable(True)
+            action.setActionGroup(modes)
+            action.triggered.connect(lambda checked, mode=mode: self.mode_chosen.emit(mode))
+            self.mode_actions[mode] = action
         self.menu.addSeparator()
         self.menu.addAction("&Conversation…").triggered.connect(self.conversation_requested)
         self.menu.addAction("&Settings…").triggered.connect(self.settings_requested)
@@ -83,9 +93,9 @@ class Tray(QObject):
         if state is not TrayState.USER_SPEAKING and self._talking:
             self._set_talking(False)
 
-    def set_checks(self, muted: bool, hands_free: bool) -> None:
-        """Reflect the session's mute and mode without emitting the toggled signals."""
-        for action, value in ((self.mute_action, muted), (self.hands_free_action, hands_free)):
+    def set_checks(self, muted: bool, mode: str) -> None:
+        """Reflect the session's mute and mode without emitting the signals."""
+        for action, value in ((self.mute_action, muted), *((a, m == mode) for m, a in self.mode_actions.items())):
             action.blockSignals(True)
             action.setChecked(value)
             action.blockSignals(False)

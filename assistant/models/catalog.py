@@ -9,7 +9,7 @@ from pathlib import Path
 from assistant.models.errors import ModelError
 from assistant.paths import catalog_path
 
-KINDS = ("vad", "stt", "llm", "tts", "turn")
+KINDS = ("vad", "stt", "llm", "tts", "turn", "wake")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,11 @@ def _load(model: InstalledModel) -> None:
         from assistant.models.importers.smart_turn import TURN_FILE
 
         SmartTurn(model.path / TURN_FILE)
+    elif model.format == "micro-wake-word":
+        from assistant.listen.wake_word import WakeWordDetector
+
+        for phrase in model.details.get("phrases", {}):
+            WakeWordDetector(model.path, phrase)
     else:
         raise ModelError(f"unknown format {model.format!r} in its manifest")
 

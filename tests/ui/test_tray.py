@@ -61,9 +61,10 @@ def test_talk_toggles_between_start_and_done(qapp, qtbot):
 
 def test_mute_and_hands_free_reflect_the_session_without_echoing_back(qapp, qtbot):
     tray = Tray()
-    with qtbot.assertNotEmitted(tray.mute_toggled), qtbot.assertNotEmitted(tray.hands_free_toggled):
-        tray.set_checks(muted=True, hands_free=False)
-    assert tray.mute_action.isChecked() and not tray.hands_free_action.isChecked()
+    with qtbot.assertNotEmitted(tray.mute_toggled), qtbot.assertNotEmitted(tray.mode_chosen):
+        tray.set_checks(muted=True, mode="wake_word")
+    assert tray.mute_action.isChecked() and tray.mode_actions["wake_word"].isChecked()
+    assert not tray.mode_actions["hands_free"].isChecked() and not tray.mode_actions["push_to_talk"].isChecked()
     with qtbot.waitSignal(tray.mute_toggled, timeout=1000) as toggled:
         tray.mute_action.trigger()
     assert toggled.args == [False]

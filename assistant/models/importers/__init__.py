@@ -19,17 +19,18 @@ from assistant.models.importers.converted import ConvertedModel
 
 SUPPORTED = (
     "a faster-whisper (CTranslate2) Whisper folder, a .gguf chat model (llama.cpp, LM Studio or an Ollama blob), "
-    "an MLX model folder, or a Piper voice (.onnx with its .onnx.json)"
+    "an MLX model folder, a Piper voice (.onnx with its .onnx.json), or a folder of microWakeWord models"
 )
 
 
 def detect_format(path: Path) -> str:
     """Name the format of `path` ("ct2-whisper", "gguf", "mlx-whisper", "mlx-lm", "piper", "silero-onnx",
-    "smart-turn-onnx").
+    "smart-turn-onnx", "micro-wake-word").
 
     Raises ModelFormatError, naming the path and what Parley can import, for anything else.
     """
     from assistant.models.importers.gguf_llm import is_gguf_file
+    from assistant.models.importers.micro_wake_word import wake_words
     from assistant.models.importers.mlx_folder import mlx_folder_kind
     from assistant.models.importers.silero_vad import is_silero_vad
     from assistant.models.importers.smart_turn import is_smart_turn
@@ -60,6 +61,8 @@ def detect_format(path: Path) -> str:
     kind = mlx_folder_kind(path)
     if kind:
         return kind
+    if wake_words(path):
+        return "micro-wake-word"
     voices = sorted(path.rglob("*.onnx"))
     if len(voices) == 1:
         return detect_format(voices[0])
@@ -104,6 +107,10 @@ def convert(path: Path, dest: Path) -> ConvertedModel:
         from assistant.models.importers.smart_turn import import_smart_turn
 
         return import_smart_turn(source, dest)
+    if fmt == "micro-wake-word":
+        from assistant.models.importers.micro_wake_word import import_micro_wake_words
+
+        return import_micro_wake_words(source, dest)
     from assistant.models.importers.silero_vad import import_silero_vad
 
     return import_silero_vad(source, dest)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class ConvertedModel:
     """Describes a model a converter has just written into a folder.
 
-    kind: "vad", "stt", "llm", "tts" or "turn".
+    kind: "vad", "stt", "llm", "tts", "turn" or "wake".
     format: the on-disk format in the store: "mlx-whisper", "mlx-lm", "piper", "silero-onnx", "smart-turn-onnx", or for
         an imported GGUF chat model "gguf" (just model.gguf, for llama.cpp) or "gguf+mlx-lm" (model.gguf
         and the mlx-lm files beside it).

@@ -1,0 +1,74 @@
+"""Wake-word mode in the real `parley chat` on the virtual audio rig: speech without the phrase gets no reply,
+"Hey Jarvis, …" in one breath gets one (without the phrase in the question), a follow-up inside the window needs no
+phrase, the phrase said while Parley talks interrupts it, and a question after the window gets no reply."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from test_conversation_live import _is, _words, listening_chat
+
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
+    pytest.mark.flaky(reruns=2, reruns_delay=2),  # real time on 2 shared cores, as the other live tests
+]
+
+FOLLOW_UP_S = 5
+
+
+@pytest.fixture(scope="module")
+def say(default_store):
+    from benchmarks.live import piper_say
+
+    return piper_say()
+
+
+@pytest.fixture()
+def wake_word_settings(tmp_path, monkeypatch):
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "settings.toml").write_text(
+        f'[conversation]\nmode = "wake_word"\n\n[listening]\nwake_word = "hey_jarvis"\nfollow_up_s = {FOLLOW_UP_S}\n')
+    monkeypatch.setenv("PARLEY_CONFIG_DIR", str(config))
+
+
+def _no_reply(chat, seconds: float) -> None:
+    """Nothing is answered for `seconds`."""
+    try:
+        said = chat.wait_for(_is("UserSaid"), timeout=seconds)
+    except AssertionError:
+        return
+    raise AssertionError(f"answered speech that was not meant for Parley: {said['text']!r}")
+
+
+def test_only_the_wake_word_and_its_follow_up_are_answered(audio_rig, default_store, say, wake_word_settings):
+    with listening_chat(audio_rig) as chat:
+        audio_rig.play_into_mic(say("What is the capital of Spain? Tell me about Madrid."), 22050)
+        _no_reply(chat, 6)
+
+        audio_rig.play_into_mic(say("Hey Jarvis, what is the capital of France?"), 22050)
+        said = chat.wait_for(_is("UserSaid"))
+        assert "capital" in _words(said["text"]) and "jarvis" not in _words(said["text"]), said["text"]
+        assert "paris" in _words(chat.wait_for(_is("ReplyFinished"))["text"])
+
+        audio_rig.play_into_mic(say("And what is the capital of Germany?"), 22050)  # inside the window: no phrase
+        said = chat.wait_for(_is("UserSaid"))
+        assert "germany" in _words(said["text"]), said["text"]
+        chat.wait_for(_is("ReplyFinished"))
+
+        audio_rig.play_into_mic(say("Hey Jarvis, tell me a long story about a dragon."), 22050)
+        chat.wait_for(_is("StateChanged", state="speaking"))
+        time.sleep(1.0)
+        audio_rig.play_into_mic(say("Hey Jarvis, what is two plus two?"), 22050)  # the phrase interrupts the story
+        finished = chat.wait_for(_is("ReplyFinished"))
+        assert finished["interrupted"], f"{finished}{chat.diagnosis()}"
+        said = chat.wait_for(_is("UserSaid"))
+        assert "plus" in _words(said["text"]) and "jarvis" not in _words(said["text"]), said["text"]
+        chat.wait_for(_is("ReplyFinished"))
+
+        time.sleep(FOLLOW_UP_S + 1)  # the window has closed
+        audio_rig.play_into_mic(say("What is the capital of Italy?"), 22050)
+        _no_reply(chat, 6)
