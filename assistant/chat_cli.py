@@ -24,6 +24,8 @@ def add_chat_command(commands) -> None:
     mode = chat.add_mutually_exclusive_group()
     mode.add_argument("--text", action="store_true", help="type instead of speaking (replies are still spoken)")
     mode.add_argument("--ptt", action="store_true", help="push to talk: Enter starts a turn, Enter again ends it")
+    mode.add_argument("--wake-word", action="store_true",
+                      help="answer only what follows the wake word (the setting's phrase), or a follow-up to a reply")
     chat.add_argument("--no-echo-cancellation", action="store_true", help="for headphones")
     chat.add_argument("--json", action="store_true", help="print every event as a JSON line (for scripts and tests)")
     chat.add_argument("--policy", choices=("default", "fixed"), default="default",
@@ -101,9 +103,12 @@ def run_chat(args: argparse.Namespace) -> int:
     from assistant.settings import load_settings
 
     settings = with_language(load_settings(), args.language)
+    if args.wake_word:
+        settings = dataclasses.replace(settings, conversation=dataclasses.replace(settings.conversation, mode="wake_word"))
     store = ModelStore()
     # A settings.toml that names a model that doesn't exist, or one for another job, fails now, before loading.
-    check_settings_models(settings, store, ("vad", "stt", "llm", "tts", "turn"))
+    check_settings_models(settings, store, ("vad", "stt", "llm", "tts", "turn")
+                          + (("wake",) if settings.conversation.mode == "wake_word" else ()))
     push_to_talk = args.ptt or (settings.conversation.mode == "push_to_talk" and not args.text)
     config = conversation_config(settings, hands_free=not push_to_talk and not args.text,
                                  echo_cancellation=not args.no_echo_cancellation, policy=args.policy)

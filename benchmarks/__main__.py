@@ -2,7 +2,7 @@
 
 import platform
 
-from benchmarks import blas, chat, idle, languages, models, stt, turn
+from benchmarks import blas, chat, idle, languages, models, stt, turn, wake_word
 
 print(f"# {platform.platform()}, {platform.processor() or platform.machine()}")
 blas.main()
@@ -12,3 +12,4 @@ stt.main()
 turn.main()
 idle.main()
 languages.main()
+wake_word.main(hours=0.25)  # (README: a 10-hour run, python -m benchmarks.wake_word --hours 10)

@@ -1,7 +1,8 @@
 """What listening costs while nobody speaks: the real `parley chat --json` on the virtual audio rig, hearing
 silence, after start-up (a menu-bar app listens like this all day).
 
-Prints {"idle": {"echo_cancellation_on": {...}, "echo_cancellation_off": {...}, "seconds": N}} on one line, each
+Prints {"idle": {"echo_cancellation_on": {...}, "echo_cancellation_off": {...}, "wake_word": {...}, "seconds": N}}
+on one line (wake_word: listening for the wake word, echo cancellation on), each
 with cpu_percent (the process's own CPU time over the wall time, in % of one core: other programs on the
 machine do not count), rss_mb (VmRSS at the end), threads, and busiest_threads (the threads with the most CPU
 time in the window, by their OS name, in % of one core).
@@ -98,9 +99,10 @@ class _Chat:
 
 
 def measure(rig, echo_cancellation: bool, seconds: float = 30.0, settle: float = 5.0,
-            source: Path = ROOT) -> dict:
-    """Start `parley chat --json`, wait until it listens plus `settle` s, and measure `seconds` of silence."""
-    chat = _Chat(rig, [] if echo_cancellation else ["--no-echo-cancellation"], source)
+            source: Path = ROOT, args: list[str] | None = None) -> dict:
+    """Start `parley chat --json` (with `args`), wait until it listens plus `settle` s, and measure `seconds` of
+    silence."""
+    chat = _Chat(rig, ([] if echo_cancellation else ["--no-echo-cancellation"]) + (args or []), source)
     try:
         if not chat.listening.wait(300):
             raise RuntimeError(f"parley chat did not start listening (exit code {chat.proc.poll()})")
@@ -138,6 +140,7 @@ def main(seconds: float = 30.0, sources: list[Path] | None = None) -> dict:
         for source in sources:
             figures = {f"echo_cancellation_{'on' if on else 'off'}": measure(rig, on, seconds, source=source)
                        for on in (True, False)}
+            figures["wake_word"] = measure(rig, True, seconds, source=source, args=["--wake-word"])
             results[str(source)] = figures
     finally:
         rig.stop()
