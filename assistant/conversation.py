@@ -525,7 +525,7 @@ class Conversation:
         question = gate.question(utterance, self._frame_time(utterance.start_frame))
         if question is not None:
             gate.close_window()  # a turn taken: the window opens again when its reply has played out
-        if question is None:
+        else:
             if gate.heard_in(utterance):
                 log.info("the wake word alone: the next %g s need none", gate.config.follow_up_s)
                 gate.open_window(time.monotonic())
@@ -792,6 +792,7 @@ class Conversation:
             audio = audio.audio
         if transcript is None:
             transcript = self.engines.transcriber(language).transcribe(audio, language)
+        transcript = self._without_wake_phrase(transcript)
         stt_ms = 1000 * (time.monotonic() - end_of_speech)
         if not transcript.text:
             log.info("no words in the utterance")
@@ -811,7 +812,7 @@ class Conversation:
         utterance = speculation.utterance
         setting = self.engines.settings.conversation.language
         try:
-            transcript = speculation.transcript.result()
+            transcript = self._without_wake_phrase(speculation.transcript.result())
         except Exception:
             transcript = None  # (the turn's end transcribes again, and says what failed)
         started = self._frame_time(utterance.start_frame)
@@ -839,6 +840,14 @@ class Conversation:
             self._answer_speech(utterance, speculation.end_of_speech,
                                 1000 * (speculation.confirmed - speculation.end_of_speech))
 
+    def _without_wake_phrase(self, transcript):
+        """In wake-word mode, the transcript of a spoken turn without what is left of the phrase at its start (the
+        audio is cut a little before where the phrase was heard)."""
+        gate = self._wake_gate
+        if gate is None or self.config.wake is None:
+            return transcript
+        return dataclasses.replace(transcript, text=without_phrase(transcript.text, gate.detector.phrase))
+
     def _answer(self, text: str, language: str, end_of_speech: float, stt_ms: float | None,
                 stt_compute_ms: float | None = None, turn_end_ms: float | None = None, ended_by: str = "",
                 speculation: _Speculation | None = None) -> None:
@@ -856,8 +865,6 @@ class Conversation:
             if speculation is not None and speculation.confirmed:  # (the turn ended before its reply began)
                 turn_end_ms = 1000 * (speculation.confirmed - end_of_speech)
         self.speaker.arm()
-        if self._wake_gate is not None and self.config.wake is not None:
-            text = without_phrase(text, self._wake_gate.detector.phrase)  # (what is left of it at the cut)
         self._publish_for(reply, UserSaid(turn, text, language, ended_by))
         if not reply.held:
             self._set_state(State.THINKING)
