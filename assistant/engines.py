@@ -69,18 +69,21 @@ class VoiceChoice:
 
 def choose_voice(store: ModelStore, preferred: str, language: str | None) -> VoiceChoice:
     """Who reads a reply in `language` (None or "": the preferred voice): the preferred voice when it speaks it,
-    else an installed Piper voice that does, else the system's voice for it (macOS's, or espeak-ng's on Linux),
-    else the preferred voice anyway."""
+    else an installed voice that does, else the system's voice for it (macOS's, or espeak-ng's on Linux), else the
+    preferred voice anyway. An installed voice with a foreign accent (Kokoro's Mandarin in a Japanese voice) gives
+    way to macOS's own voice for the language, which is native."""
     from assistant.system_voice import system_voice_for
 
     installed = [m for m in store.installed() if m.kind == "tts"]
     installed.sort(key=lambda m: m.id != preferred)
     names = {entry.id: entry.name for entry in load_catalog().values()}
     if language:
+        system = system_voice_for(language)
+        native_system = system is not None and system.engine == "macOS"
         for model in installed:
-            if model.speaks(language):
+            if model.speaks(language) and not (native_system and model.details.get("accent")):
                 return VoiceChoice(model.id, names.get(model.id, model.id))
-        if system := system_voice_for(language):
+        if system is not None:
             return VoiceChoice(system.id, system.name, system=True)
     return VoiceChoice(preferred, names.get(preferred, preferred), fits=not language)
 
@@ -169,7 +172,15 @@ class Engines:
     def synthesizer(self, voice_id: str | None = None) -> Synthesizer:
         """The voice `voice_id` (default: the setting); one Synthesizer per voice, loaded once."""
         model = installed_model(self.store, voice_id or self.settings.models.tts, "tts")
+        if model.format == "kokoro":
+            return self._kokoro(model.id, model.path, model.details.get("style", ""))
         return self._synthesizer(model.id, model.path)
+
+    @functools.lru_cache(maxsize=2)
+    def _kokoro(self, voice_id: str, path: Path, style: str):
+        from assistant.kokoro_voice import KokoroVoice
+
+        return KokoroVoice(path, style, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate), voice_id)
 
     @functools.lru_cache(maxsize=4)
     def _synthesizer(self, voice_id: str, path: Path) -> Synthesizer:

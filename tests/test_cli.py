@@ -51,7 +51,7 @@ def test_doctor_passes_with_the_default_pack(default_store):
         # Which voice reads each language: Joe for English, espeak-ng's for Korean and Chinese.
         voices = next(line for line in result.stdout.splitlines() if "] voices:" in line)
         assert "en: Joe (US English, Piper)" in voices and "ko: Korean (espeak-ng)" in voices, voices
-        assert "zh: Chinese (espeak-ng)" in voices, voices
+        assert "zh: Kokoro (Mandarin Chinese)" in voices, voices
 
 
 def test_doctor_warns_when_no_voice_speaks_the_chosen_language(default_store, tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 
@@ -77,6 +78,8 @@ def test_each_language_gets_the_voice_that_speaks_it(default_store):
     assert choose_voice(default_store, joe, "en").voice_id == joe
     korean = choose_voice(default_store, joe, "ko")
     assert korean.system and korean.fits and korean.voice_id == "system:espeak-ng:ko"
+    chinese = choose_voice(default_store, joe, "zh")  # an installed voice before the system's
+    assert not chinese.system and chinese.voice_id == "kokoro-zh" and chinese.name == "Kokoro (Mandarin Chinese)"
 
 
 def test_without_any_voice_for_the_language_the_chosen_voice_reads_it(default_store, monkeypatch):
@@ -110,3 +113,13 @@ def test_the_speech_thread_voices_each_text_with_the_voice_it_came_with():
     finally:
         worker.close()
     assert heard == ["piper: Hello.", "espeak-ng: 안녕하세요.", "piper: Bye."]
+
+
+def test_macos_own_chinese_voice_comes_before_an_accented_one(default_store, monkeypatch):
+    tingting = system_voice.SystemVoiceInfo("system:macos:com.apple.voice.compact.zh-CN.Tingting", "Tingting (macOS)",
+                                            "zh", "macOS")
+    monkeypatch.setattr(system_voice, "system_voices", lambda: (tingting,))
+    assert choose_voice(default_store, "piper-en_US-joe-medium", "zh").voice_id == tingting.id
+    espeak = dataclasses.replace(tingting, id="system:espeak-ng:cmn", name="Chinese (espeak-ng)", engine="espeak-ng")
+    monkeypatch.setattr(system_voice, "system_voices", lambda: (espeak,))
+    assert choose_voice(default_store, "piper-en_US-joe-medium", "zh").voice_id == "kokoro-zh"  # better than espeak-ng

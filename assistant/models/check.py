@@ -48,6 +48,10 @@ def _load(model: InstalledModel) -> None:
         from assistant.models.importers.smart_turn import TURN_FILE
 
         SmartTurn(model.path / TURN_FILE)
+    elif model.format == "kokoro":
+        from assistant.kokoro_voice import KokoroVoice
+
+        KokoroVoice(model.path, model.details.get("style", ""), voice_id=model.id).load()
     elif model.format == "micro-wake-word":
         from assistant.listen.wake_word import WakeWordDetector
 

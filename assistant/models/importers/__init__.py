@@ -19,17 +19,19 @@ from assistant.models.importers.converted import ConvertedModel
 
 SUPPORTED = (
     "a faster-whisper (CTranslate2) Whisper folder, a .gguf chat model (llama.cpp, LM Studio or an Ollama blob), "
-    "an MLX model folder, a Piper voice (.onnx with its .onnx.json), or a folder of microWakeWord models"
+    "an MLX model folder, a Piper voice (.onnx with its .onnx.json), a Kokoro voice folder, or a folder of "
+    "microWakeWord models"
 )
 
 
 def detect_format(path: Path) -> str:
     """Name the format of `path` ("ct2-whisper", "gguf", "mlx-whisper", "mlx-lm", "piper", "silero-onnx",
-    "smart-turn-onnx", "micro-wake-word").
+    "smart-turn-onnx", "micro-wake-word", "kokoro").
 
     Raises ModelFormatError, naming the path and what Parley can import, for anything else.
     """
     from assistant.models.importers.gguf_llm import is_gguf_file
+    from assistant.models.importers.kokoro import is_kokoro_folder
     from assistant.models.importers.micro_wake_word import wake_words
     from assistant.models.importers.mlx_folder import mlx_folder_kind
     from assistant.models.importers.silero_vad import is_silero_vad
@@ -63,6 +65,8 @@ def detect_format(path: Path) -> str:
         return kind
     if wake_words(path):
         return "micro-wake-word"
+    if is_kokoro_folder(path):
+        return "kokoro"
     voices = sorted(path.rglob("*.onnx"))
     if len(voices) == 1:
         return detect_format(voices[0])
@@ -107,6 +111,10 @@ def convert(path: Path, dest: Path) -> ConvertedModel:
         from assistant.models.importers.smart_turn import import_smart_turn
 
         return import_smart_turn(source, dest)
+    if fmt == "kokoro":
+        from assistant.models.importers.kokoro import import_kokoro
+
+        return import_kokoro(path, dest)  # (the folder: model_file would pick its .onnx)
     if fmt == "micro-wake-word":
         from assistant.models.importers.micro_wake_word import import_micro_wake_words
 

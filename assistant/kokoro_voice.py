@@ -1,0 +1,104 @@
+"""Kokoro-82M reading Mandarin: misaki's grapheme-to-phoneme (pinyin → IPA with tone marks) into Kokoro's ONNX model,
+with a voice style of the installed pack (see models/catalog.toml's kokoro-zh).
+
+`KokoroVoice` has the Piper `Synthesizer`'s interface (load, warm_up, sample_rate, language, synthesize), so the
+SpeechWorker voices it the same way: one chunk per piece of text, cancellable between chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from assistant.models.errors import ModelError
+from assistant.speak import SpeechChunk, VoiceConfig
+from assistant.speech_text.cleanup import to_spoken
+
+log = logging.getLogger(__name__)
+
+RATE = 24000
+MAX_TOKENS = 509  # the model takes 510 tokens with the two pads; its style table has a row per length, 0-509
+
+
+class KokoroVoice:
+    """A Kokoro voice for Mandarin. Not thread-safe: one thread uses it (SpeechWorker's, or the caller's)."""
+
+    def __init__(self, folder: Path, style: str, config: VoiceConfig = VoiceConfig(), voice_id: str = "") -> None:
+        self.folder = Path(folder)
+        self.style_name = style
+        self.voice_id = voice_id or self.folder.name
+        self.config = config
+        self._session = None
+
+    def load(self) -> KokoroVoice:
+        if self._session is None:
+            import jieba
+            import onnxruntime
+            from misaki.zh import ZHG2P
+
+            from assistant.models.importers.kokoro import MODEL_FILE, STYLES_FILE, VOCAB_FILE
+
+            started = time.perf_counter()
+            jieba.setLogLevel(logging.WARNING)  # (it prints its dictionary loading otherwise)
+            try:
+                self._vocab = json.loads((self.folder / VOCAB_FILE).read_text(encoding="utf-8"))["vocab"]
+                with np.load(self.folder / STYLES_FILE) as styles:
+                    self._style = styles[self.style_name].astype(np.float32)
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = 2
+                self._session = onnxruntime.InferenceSession(str(self.folder / MODEL_FILE), options,
+                                                             providers=["CPUExecutionProvider"])
+            except (OSError, ValueError, KeyError, onnxruntime.capi.onnxruntime_pybind11_state.Fail) as exc:
+                raise ModelError(f"the voice {self.voice_id} ({self.folder}) does not load: {exc}; remove it "
+                                 f"(parley models remove {self.voice_id}) and install it again") from exc
+            self._g2p = ZHG2P()
+            log.info("loaded voice %s in %.0f ms", self.voice_id, 1000 * (time.perf_counter() - started))
+        return self
+
+    def warm_up(self) -> None:
+        for _ in self.synthesize("你好。"):
+            pass
+
+    @property
+    def sample_rate(self) -> int:
+        return RATE
+
+    @property
+    def language(self) -> str:
+        return "zh"
+
+    def synthesize(self, text: str) -> Iterator[SpeechChunk]:
+        """Speak `text` (cleaned for speech first), one chunk per piece short enough for the model."""
+        self.load()
+        spoken = to_spoken(text, "zh")
+        for piece in _pieces(spoken):
+            phonemes, _ = self._g2p(piece)
+            ids = [self._vocab[c] for c in phonemes if c in self._vocab][:MAX_TOKENS]
+            if not ids:
+                continue
+            audio = self._session.run(None, {
+                "tokens": np.array([[0, *ids, 0]], np.int64),
+                "style": self._style[len(ids)],
+                "speed": np.array([self.config.speaking_rate], np.float32),
+            })[0]
+            yield SpeechChunk(piece, np.asarray(audio, np.float32).reshape(-1), RATE)
+
+
+def _pieces(text: str, longest: int = 120) -> list[str]:
+    """`text` in pieces of at most `longest` characters, split after sentence and clause marks (a sentence the
+    segmenter hands over is usually one piece already)."""
+    pieces, current = [], ""
+    for part in re.split(r"(?<=[。！？；，、.!?;,])", text):
+        if current and len(current) + len(part) > longest:
+            pieces.append(current)
+            current = ""
+        current += part
+    if current.strip():
+        pieces.append(current)
+    return [piece.strip() for piece in pieces if piece.strip()]

@@ -1,0 +1,52 @@
+"""The Kokoro voice for Mandarin (assistant/kokoro_voice.py) on the real model of the default pack: what it says is
+heard back as the sentence; and its importer refuses what is not a Kokoro voice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.kokoro_voice import _pieces
+from assistant.models.errors import ModelFormatError
+
+
+def test_mandarin_is_spoken_understandably(default_store):
+    from assistant.audio_files import resample
+    from assistant.engines import Engines
+    from assistant.settings import Settings
+    from benchmarks.languages import error_rate
+
+    engines = Engines(Settings(), default_store)
+    try:
+        voice = engines.voice_for("zh")
+        assert voice.voice_id == "kokoro-zh"
+        sentence = "今天北京的天气很好。"
+        chunks = list(voice.synthesize(sentence))
+        assert len(chunks) == 1 and chunks[0].sample_rate == 24000
+        audio = resample(chunks[0].audio, 24000, 16000)
+        assert 1.0 < len(audio) / 16000 < 6.0
+        heard = engines.transcriber("zh").transcribe(audio, "zh").text
+        assert error_rate([(sentence, heard)]) <= 0.4, heard  # (espeak-ng's Mandarin: 1.44 on such sentences)
+    finally:
+        engines.close()
+
+
+def test_long_text_is_cut_after_its_marks():
+    text = "第一句话很长，" * 30 + "最后一句。"
+    pieces = _pieces(text, longest=40)
+    assert "".join(pieces) == text and all(len(piece) <= 40 for piece in pieces)
+    assert all(piece.endswith(("，", "。")) for piece in pieces)
+    assert _pieces("  ") == []
+
+
+def test_a_folder_that_is_not_a_kokoro_voice_is_refused(tmp_path):
+    from assistant.models.importers.kokoro import import_kokoro
+
+    (tmp_path / "model.onnx").write_bytes(b"not onnx")
+    (tmp_path / "vocab.json").write_text('{"vocab": {"a": 1}}')
+    np.savez(tmp_path / "voices.npz", x=np.zeros((510, 1, 256), np.float32))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ModelFormatError):
+        import_kokoro(tmp_path, out)
+    assert not any(out.iterdir())
