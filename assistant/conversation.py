@@ -596,13 +596,16 @@ class Conversation:
         speculation.dropped = True
         speculation.settled.set()
         reply = self._reply
+        voiced = 0
         if reply is not None and reply.speculation is speculation:
             reply.interrupted = True
             reply.finished.set()
             self._reply = None
             self.engines.chat.cancel()
             self._speech.cancel()
-            log.info("dropped the reply begun at a pause (%s): %d voiced pieces, none played", why, len(reply.pieces))
+            voiced = len(reply.pieces)
+        # (Said also when its words were still being transcribed: the turn thread then answers nothing.)
+        log.info("dropped the reply begun at a pause (%s): %d voiced pieces, none played", why, voiced)
 
     def _publish_for(self, reply: _Reply, event) -> None:
         """Publish an event of `reply`'s turn, or keep it back while the reply is held."""

@@ -44,8 +44,8 @@ class WakeConfig:
 class WakeGate:
     """See the module docstring. `detector`: a WakeWordDetector (push(audio) → positions heard) for the microphone
     after echo cancellation; `echo_detector`, another, for it as captured while Parley talks: the canceller's
-    suppression of double talk left too little of a voice over a reply for the phrase to be heard (on the rig, 1 of 3
-    times), while the echo it leaves in the captured audio (another voice, ~10 dB down) does not hide the phrase."""
+    suppression of double talk left too little of a voice over a reply for the phrase to be heard (on the rig it went
+    unheard), while the echo left in the captured audio (another voice, ~10 dB down) does not hide the phrase."""
 
     def __init__(self, config: WakeConfig, detector, echo_detector=None) -> None:
         self.config = config
