@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 _MODE_LABELS = {
     "hands_free": "&Hands-free: Parley listens all the time and answers when you pause",
-    "wake_word": "&Wake word: Parley answers when you say its name first (or just after a reply)",
+    "wake_word": "&Wake word: Parley answers when you say its name first",
     "push_to_talk": "&Push-to-talk: Parley listens while you use the shortcut",
 }
 _WAKE_LABELS = {"hey_jarvis": "Hey Jarvis", "hey_mycroft": "Hey Mycroft", "alexa": "Alexa", "okay_nabu": "Okay Nabu"}
@@ -103,7 +103,7 @@ class SettingsWindow(QWidget):
         self._devices_listed.connect(self._on_devices_listed, Qt.ConnectionType.QueuedConnection)
 
         self.set_settings(settings)
-        self.resize(self.sizeHint().expandedTo(self.minimumSizeHint()).width() + 40, 600)
+        self.resize(self.sizeHint().expandedTo(self.minimumSizeHint()).width() + 40, 680)
 
     # --- the interface the app uses -------------------------------------------------------------
 
