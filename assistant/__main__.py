@@ -1,5 +1,5 @@
 """`python -m assistant` is the `parley` command."""
 
-from assistant.cli import run
+from assistant.cli.main import run
 
 run()

@@ -9,8 +9,8 @@ import dataclasses
 import json
 import sys
 
-from assistant.engines import Engines
-from assistant.settings import load_settings
+from assistant.conversation.engines import Engines
+from assistant.runtime.settings import load_settings
 
 # Each entry is one conversation: the questions are asked in order, the later ones needing the earlier answers.
 CONVERSATIONS = [

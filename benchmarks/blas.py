@@ -14,7 +14,7 @@ import sys
 _PROBE = """
 import json, time
 import assistant
-from assistant.blas import active_blas
+from assistant.runtime.blas import active_blas
 import mlx.core as mx
 a = mx.random.normal((1500, 1536)); b = mx.random.normal((1536, 384)); mx.eval(a, b)
 times = []

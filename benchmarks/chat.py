@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 from assistant.chat import ChatConfig, system_prompt
-from assistant.engines import Engines, installed_model
-from assistant.settings import load_settings
+from assistant.conversation.engines import Engines, installed_model
+from assistant.runtime.settings import load_settings
 
 # (first question, follow-up): the follow-up needs the history.
 QUESTIONS = [

@@ -26,10 +26,10 @@ import assistant  # noqa: F401  (optimized BLAS before mlx)
 import numpy as np
 
 from assistant.audio_files import read_audio, resample
-from assistant.engines import Engines, choose_voice
+from assistant.conversation.engines import Engines, choose_voice
 from assistant.models.store import ModelStore
-from assistant.settings import Settings
-from assistant.system_voice import SystemVoice, system_voice_for
+from assistant.runtime.settings import Settings
+from assistant.speak.system_voice import SystemVoice, system_voice_for
 from benchmarks.stt import edit_distance
 
 RECORDINGS = Path(__file__).resolve().parent.parent / "tests" / "data" / "speech"

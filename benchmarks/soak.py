@@ -474,7 +474,7 @@ def short(event: dict) -> dict:
 
 def short_settings_dir() -> Path:
     """A temporary config folder whose settings ask for one-sentence answers."""
-    from assistant.settings import Settings, save_settings
+    from assistant.runtime.settings import Settings, save_settings
 
     folder = Path(tempfile.mkdtemp(prefix="parley-soak-config-"))
     settings = Settings()

@@ -40,13 +40,13 @@ import assistant  # noqa: E402,F401  (optimized BLAS before mlx)
 import numpy as np  # noqa: E402
 
 from assistant.audio_files import read_audio, resample, write_wav  # noqa: E402
-from assistant.mlx_worker import MlxWorker  # noqa: E402
+from assistant.runtime.mlx_worker import MlxWorker  # noqa: E402
 from assistant.models.store import ModelStore  # noqa: E402
-from assistant.paths import cache_dir  # noqa: E402
-from assistant.transcribe import (  # noqa: E402
+from assistant.runtime.paths import cache_dir  # noqa: E402
+from assistant.transcribe.transcriber import (  # noqa: E402
     MIN_CONTEXT_S, MOST_WORDS_PER_S, PADDING_S, TOKEN_MARGIN, TOKENS_PER_S, Transcriber, is_invented, repeated_sentence,
 )
-from assistant.transcribe_ct2 import Ct2Whisper  # noqa: E402
+from assistant.transcribe.ct2_engine import Ct2Whisper  # noqa: E402
 
 RECORDING = Path(__file__).resolve().parent.parent / "tests" / "data" / "question-whisper-repeats.wav"
 RECORDING_TEXT = "Tell me about dogs."

@@ -13,9 +13,9 @@ import assistant  # noqa: F401  (optimized BLAS before mlx)
 import numpy as np
 
 from assistant.audio_files import resample
-from assistant.engines import Engines
-from assistant.settings import Settings
-from assistant.turn import reply_to_audio
+from assistant.conversation.engines import Engines
+from assistant.runtime.settings import Settings
+from assistant.conversation.one_turn import reply_to_audio
 
 QUESTIONS = [
     "What is the capital of France?",

@@ -30,10 +30,10 @@ import assistant  # noqa: F401  (optimized BLAS before anything loads)
 import numpy as np
 
 from assistant.audio_files import resample
-from assistant.engines import Engines
+from assistant.conversation.engines import Engines
 from assistant.models.store import ModelStore
-from assistant.settings import Settings
-from assistant.system_voice import _wav_from_stream
+from assistant.runtime.settings import Settings
+from assistant.speak.system_voice import _wav_from_stream
 
 RATE = 16000
 FRAME = 512
@@ -166,7 +166,7 @@ def phrases_heard(make_detector, say, say_at, phrase: str, seed: int = 11) -> di
 
 
 def main(hours: float = 0.25, phrase: str = "hey_jarvis", piper_share: float = 0.05) -> dict:
-    from assistant.speak import Synthesizer, VoiceConfig
+    from assistant.speak.voice import Synthesizer, VoiceConfig
 
     engines = Engines(Settings(), ModelStore())
     voice = engines.synthesizer()

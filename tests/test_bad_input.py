@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant.models.errors import ModelError
-from assistant.transcribe import Transcriber
+from assistant.transcribe.transcriber import Transcriber
 
 
 def _parley(*args: str) -> subprocess.CompletedProcess:

@@ -6,9 +6,9 @@ import pytest
 
 from assistant.chat.prompt import ChatConfig, system_prompt
 from assistant.chinese_script import default_script, in_script
-from assistant.mlx_worker import MlxWorker
-from assistant.transcribe import Transcriber
-from assistant.transcribe_engine import Decoded
+from assistant.runtime.mlx_worker import MlxWorker
+from assistant.transcribe.transcriber import Transcriber
+from assistant.transcribe.engine import Decoded
 
 
 @pytest.mark.parametrize("script, text, expected", [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.speech_text.cleanup import to_spoken
+from assistant.speak.text.cleanup import to_spoken
 
 CASES = [
     # Emphasis and inline code: the words stay.

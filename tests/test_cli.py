@@ -55,10 +55,11 @@ def test_doctor_passes_with_the_default_pack(default_store):
 
 
 def test_doctor_warns_when_no_voice_speaks_the_chosen_language(default_store, tmp_path, monkeypatch):
-    from assistant import doctor, system_voice
-    from assistant.cli_checks import with_language
+    from assistant.cli import doctor
+    from assistant.speak import system_voice
+    from assistant.cli.checks import with_language
     from assistant.models.store import ModelStore
-    from assistant.settings import Settings
+    from assistant.runtime.settings import Settings
 
     monkeypatch.setattr(system_voice, "system_voices", lambda: ())  # no espeak-ng
     finding = doctor._voices(with_language(Settings(), "ko"), ModelStore())

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.shutdown import QUIT_WITHIN_S
+from assistant.runtime.shutdown import QUIT_WITHIN_S
 from rig.pulse import _die_with_parent
 
 pytestmark = [
@@ -239,7 +239,7 @@ def test_with_an_echo_path_twenty_replies_play_out_and_a_real_interruption_still
     """The speaker echoes back into the microphone (10 dB down, 40 ms late), as laptop speakers do."""
     import dataclasses
 
-    from assistant.settings import Settings, save_settings
+    from assistant.runtime.settings import Settings, save_settings
 
     short = Settings()
     short = dataclasses.replace(short, conversation=dataclasses.replace(

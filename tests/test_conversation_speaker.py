@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from assistant.echo_gate import rms
+from assistant.listen.echo_gate import rms
 from test_conversation_live import ChatProcess, _asked_about_france, _is, _stop_cleanly, _words, hands_free_chat, spoken  # noqa: F401  (fixtures)
 
 pytestmark = [
@@ -214,11 +214,11 @@ def test_with_no_output_device_at_all_replies_end_and_the_outage_is_reported_onc
     """The speaker's stream ended and the system has no default output either: each reply ends (nothing hangs,
     the voice thread can still write its audio), the outage is reported once, and when an output appears again
     the next reply plays there."""
-    from assistant import conversation as conversation_module
-    from assistant.audio_io import AudioConfig, Speaker
-    from assistant.events import EventBus, Problem, ReplyFinished, State
-    from assistant.playback import AudioDeviceError
-    from assistant.speak import SpeechChunk
+    from assistant.conversation import core as conversation_module
+    from assistant.capture.audio_io import AudioConfig, Speaker
+    from assistant.runtime.events import EventBus, Problem, ReplyFinished, State
+    from assistant.playback.play_blocking import AudioDeviceError
+    from assistant.speak.voice import SpeechChunk
 
     devices = {"output": False}
     opened: list[Speaker] = []

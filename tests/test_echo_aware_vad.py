@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from assistant.audio_files import resample
-from assistant.echo_aware_vad import EchoAwareVad
-from assistant.echo_cancel import EchoCanceller, EchoConfig
-from assistant.voice_activity import FRAME, SileroVad
+from assistant.listen.echo_aware_vad import EchoAwareVad
+from assistant.capture.echo_cancel import EchoCanceller, EchoConfig
+from assistant.listen.voice_activity import FRAME, SileroVad
 
 RATE = 16000
 BLOCK = 512  # what the listening loop reads at a time, about

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from scipy.signal import butter, fftconvolve, lfilter
 
-from assistant import echo_cancel
+from assistant.capture import echo_cancel
 from assistant.audio_files import resample
-from assistant.echo_cancel import EchoCanceller, EchoConfig
-from assistant.voice_activity import FRAME, SileroVad
+from assistant.capture.echo_cancel import EchoCanceller, EchoConfig
+from assistant.listen.voice_activity import FRAME, SileroVad
 
 RATE = 16000
 DELAY_MS = 40
@@ -229,7 +229,7 @@ def test_disabled_passes_audio_through(far):
 def test_unavailable_module_passes_through_and_warns_once(far, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "livekit", None)  # `from livekit import rtc` raises ImportError
     monkeypatch.setattr(echo_cancel, "_warned_unavailable", False)
-    caplog.set_level(logging.WARNING, logger="assistant.echo_cancel")
+    caplog.set_level(logging.WARNING, logger="assistant.capture.echo_cancel")
     first, second = EchoCanceller(EchoConfig()), EchoCanceller(EchoConfig())
     assert not first.available and not second.available
     warnings = [r for r in caplog.records if "echo cancellation is unavailable" in r.getMessage()]
@@ -270,7 +270,7 @@ def test_native_failure_falls_back_to_passthrough(monkeypatch, caplog):
         raise RuntimeError("simulated APM failure")
 
     monkeypatch.setattr(rtc.AudioProcessingModule, "process_stream", broken)
-    caplog.set_level(logging.ERROR, logger="assistant.echo_cancel")
+    caplog.set_level(logging.ERROR, logger="assistant.capture.echo_cancel")
     tone = np.sin(np.arange(300) / 5).astype(np.float32) * 0.1
     out = canceller.captured(tone)
     assert not canceller.available

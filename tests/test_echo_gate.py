@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.echo_gate import EchoGate, EchoGateConfig
+from assistant.listen.echo_gate import EchoGate, EchoGateConfig
 
 
 def tone(level: float, n: int = 160) -> np.ndarray:
@@ -64,7 +64,7 @@ def test_the_echo_of_the_last_word_is_still_expected_after_playback_ends():
     ("", "anything", False),
 ])
 def test_mostly_own_words(heard, spoken, own):
-    from assistant.conversation import mostly_own_words
+    from assistant.conversation.core import mostly_own_words
 
     assert mostly_own_words(heard, spoken) is own
 
@@ -93,8 +93,8 @@ def test_playing_only_while_something_audible_played_within_the_window():
 def test_the_last_reply_heard_again_just_after_it_played_is_its_echo_not_a_question():
     """Under load the canceller leaked the end of a reply; answered as a question, each reply's echo was the next
     question and Parley talked to itself (seen in `make soak`)."""
-    from assistant.conversation import OWN_ECHO_TAIL_S, Conversation
-    from assistant.events import EventBus
+    from assistant.conversation.core import OWN_ECHO_TAIL_S, Conversation
+    from assistant.runtime.events import EventBus
 
     conversation = Conversation(engines=None, bus=EventBus())
     conversation._last_played = (100.0, "The largest ocean is the Pacific Ocean.")

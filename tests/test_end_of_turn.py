@@ -6,9 +6,9 @@ from concurrent.futures import Future
 import numpy as np
 import pytest
 
-from assistant.endpointing import EndpointConfig
+from assistant.listen.endpointing import EndpointConfig
 from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig, sounds_unfinished
-from assistant.transcribe import Transcript
+from assistant.transcribe.transcriber import Transcript
 
 
 class _Model:

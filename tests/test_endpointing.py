@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.endpointing import EndpointConfig, EndpointEvent, Endpointer, Event, Utterance
+from assistant.listen.endpointing import EndpointConfig, EndpointEvent, Endpointer, Event, Utterance
 
 START, END, SHORT, MAX = (
     EndpointEvent.SPEECH_START, EndpointEvent.SPEECH_END, EndpointEvent.TOO_SHORT, EndpointEvent.MAX_LENGTH,

@@ -29,9 +29,9 @@ import pytest
 
 from assistant.chat import ChatConfig, Message, PromptTooLong, ReplyTimings, trim_history
 from assistant.chat.mlx_engine import MlxChat
-from assistant.mlx_worker import MlxWorker
+from assistant.runtime.mlx_worker import MlxWorker
 from assistant.models.errors import ModelError
-from assistant.transcribe import Transcriber, Transcript, is_invented
+from assistant.transcribe.transcriber import Transcriber, Transcript, is_invented
 
 HANG_GUARD_S = 60
 SMOLLM2_VOCAB = 49152

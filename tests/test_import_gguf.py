@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from assistant.models.errors import ModelFormatError
-from assistant.paths import models_dir
+from assistant.runtime.paths import models_dir
 from assistant.models.importers import gguf_llm, gguf_mlx, gguf_quants
 from assistant.models.importers.gguf_llm import convert_gguf, dequantize_for_cpu, is_gguf_file
 

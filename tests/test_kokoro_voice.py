@@ -1,4 +1,4 @@
-"""The Kokoro voice for Mandarin (assistant/kokoro_voice.py) on the real model of the default pack: what it says is
+"""The Kokoro voice for Mandarin (assistant/speak/kokoro_voice.py) on the real model of the default pack: what it says is
 heard back as the sentence; and its importer refuses what is not a Kokoro voice."""
 
 from __future__ import annotations
@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.kokoro_voice import _pieces
+from assistant.speak.kokoro_voice import _pieces
 from assistant.models.errors import ModelFormatError
 
 
 def test_mandarin_is_spoken_understandably(default_store):
     from assistant.audio_files import resample
-    from assistant.engines import Engines
-    from assistant.settings import Settings
+    from assistant.conversation.engines import Engines
+    from assistant.runtime.settings import Settings
     from benchmarks.languages import error_rate
 
     engines = Engines(Settings(), default_store)

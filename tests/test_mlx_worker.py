@@ -1,4 +1,4 @@
-"""The MLX worker (assistant/mlx_worker.py): one thread runs every job and every stream item, in order.
+"""The MLX worker (assistant/runtime/mlx_worker.py): one thread runs every job and every stream item, in order.
 
 These tests use plain Python jobs, so they need no model; every wait has a generous timeout that
 only guards against a hang (no test depends on how long anything takes).
@@ -13,7 +13,7 @@ from concurrent.futures import CancelledError
 import assistant  # noqa: F401  (preloads OpenBLAS before anything imports mlx)
 import pytest
 
-from assistant.mlx_worker import MlxWorker
+from assistant.runtime.mlx_worker import MlxWorker
 
 HANG_GUARD_S = 30
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from assistant.speech_text.segmenter import SegmenterConfig, SentenceSegmenter
+from assistant.speak.text.segmenter import SegmenterConfig, SentenceSegmenter
 
 
 def segment_whole(text: str, config: SegmenterConfig = SegmenterConfig()) -> list[str]:

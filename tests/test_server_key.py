@@ -19,7 +19,7 @@ from assistant.chat.server_key import (
     save_server_key,
     server_key_path,
 )
-from assistant.paths import config_dir
+from assistant.runtime.paths import config_dir
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from assistant.session import what_changed
-from assistant.settings import Settings
+from assistant.conversation.session import what_changed
+from assistant.runtime.settings import Settings
 
 BASE = Settings()
 

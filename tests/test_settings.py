@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from assistant.settings import (Settings, SettingsError, load_settings, load_settings_or_defaults, save_settings,
+from assistant.runtime.settings import (Settings, SettingsError, load_settings, load_settings_or_defaults, save_settings,
                                 settings_from_dict, settings_path)
 
 

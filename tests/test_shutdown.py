@@ -1,4 +1,4 @@
-"""assistant/shutdown.py on small real processes: whatever holds a quitting process (a non-daemon thread, an exit
+"""assistant/runtime/shutdown.py on small real processes: whatever holds a quitting process (a non-daemon thread, an exit
 handler that hangs, a main thread that ignores KeyboardInterrupt), it ends within QUIT_WITHIN_S with the status it
 meant to end with, and the log names what held it. Timed from outside, from a line the process prints when it
 is ready."""
@@ -14,14 +14,14 @@ import time
 
 import pytest
 
-from assistant.shutdown import QUIT_WITHIN_S
+from assistant.runtime.shutdown import QUIT_WITHIN_S
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 PRELUDE = """
 import atexit, sys, threading, time
-from assistant import shutdown
-from assistant.logs import setup_logging
+from assistant.runtime import shutdown
+from assistant.runtime.logs import setup_logging
 setup_logging()
 """
 

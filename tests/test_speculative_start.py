@@ -1,4 +1,4 @@
-"""The speculative start (assistant/conversation.py): at the first pause of a hands-free turn the reply is generated
+"""The speculative start (assistant/conversation/core.py): at the first pause of a hands-free turn the reply is generated
 and voiced but held; it plays when the turn ends at that pause, and is dropped without a sound, and forgotten, when
 the user goes on. The listening thread's side is driven frame by frame through a real Endpointer; the chat model,
 the transcriber and the voice are fakes, the speaker a real one on a fake stream."""
@@ -59,7 +59,7 @@ class FakeTranscriber:
         self.words = words
 
     def transcribe_soon(self, audio, language=None) -> Future:
-        from assistant.transcribe import Transcript
+        from assistant.transcribe.transcriber import Transcript
 
         future: Future = Future()
         future.set_result(Transcript(self.words[0], "en"))
@@ -77,7 +77,7 @@ class FakeVoice:
         self.voiced: list[str] = []
 
     def say(self, text: str, generation: int, voice=None) -> None:
-        from assistant.speak import SpeechChunk
+        from assistant.speak.voice import SpeechChunk
 
         self.voiced.append(text)
         self.conversation._on_voice(SpeechChunk(text, np.full(2205, 0.3, np.float32), 22050), generation)
@@ -95,10 +95,10 @@ class FakeVoice:
 
 @pytest.fixture()
 def rig(monkeypatch):
-    from assistant import conversation as conversation_module
-    from assistant.audio_io import AudioConfig, Speaker
-    from assistant.endpointing import EndpointConfig, Endpointer
-    from assistant.events import EventBus
+    from assistant.conversation import core as conversation_module
+    from assistant.capture.audio_io import AudioConfig, Speaker
+    from assistant.listen.endpointing import EndpointConfig, Endpointer
+    from assistant.runtime.events import EventBus
     from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig
 
     class FakeSpeaker(Speaker):

@@ -1,5 +1,5 @@
-"""The system's voices (assistant/system_voice.py: espeak-ng here) and which voice reads which language
-(assistant/engines.py's choose_voice)."""
+"""The system's voices (assistant/speak/system_voice.py: espeak-ng here) and which voice reads which language
+(assistant/conversation/engines.py's choose_voice)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import threading
 import numpy as np
 import pytest
 
-from assistant import system_voice
-from assistant.engines import choose_voice
+from assistant.speak import system_voice
+from assistant.conversation.engines import choose_voice
 from assistant.models.errors import ModelError
-from assistant.speak import SpeechChunk, SpeechWorker
-from assistant.system_voice import SystemVoice, system_voice_for, system_voices
+from assistant.speak.voice import SpeechChunk, SpeechWorker
+from assistant.speak.system_voice import SystemVoice, system_voice_for, system_voices
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (make test installs it)")
 
@@ -41,7 +41,7 @@ def test_a_system_voice_speaks_a_sentence_as_one_chunk(language, text):
 
 @needs_espeak
 def test_faster_speech_is_shorter():
-    from assistant.speak import VoiceConfig
+    from assistant.speak.voice import VoiceConfig
 
     info = system_voice_for("en")
     text = "The quick brown fox jumps over the lazy dog."

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from assistant.audio_files import read_audio
-from assistant.mlx_worker import MlxWorker
+from assistant.runtime.mlx_worker import MlxWorker
 from assistant.models.errors import ModelError
 from assistant.models.importers.whisper_ct2 import convert_ct2_whisper
-from assistant.transcribe import ENGINE_ENV, Transcriber
+from assistant.transcribe.transcriber import ENGINE_ENV, Transcriber
 
 REPEATS = Path(__file__).parent / "data" / "question-whisper-repeats.wav"  # "Tell me about dogs."
 FOX = "The quick brown fox jumps over the lazy dog."
@@ -94,7 +94,7 @@ def base_ct2(worker, base) -> Transcriber:
 def test_mlx_is_the_default_and_says_so(worker, tiny_en, monkeypatch, caplog):
     monkeypatch.delenv(ENGINE_ENV, raising=False)
     transcriber = Transcriber(worker, tiny_en, "whisper-tiny.en", ("en",))
-    with caplog.at_level(logging.INFO, logger="assistant.transcribe"):
+    with caplog.at_level(logging.INFO, logger="assistant.transcribe.transcriber"):
         transcriber.load()
     assert transcriber.engine == "mlx"
     assert "runs on MLX" in caplog.text
@@ -116,7 +116,7 @@ def test_ct2_transcribes_the_test_audio(tiny_ct2, spoken):
 
 def test_ct2_keeps_a_looping_sentence_once(tiny_ct2, caplog):
     # On the short context CTranslate2 says this recording's sentence two or three times, then stops.
-    with caplog.at_level(logging.INFO, logger="assistant.transcribe"):
+    with caplog.at_level(logging.INFO, logger="assistant.transcribe.transcriber"):
         transcript = tiny_ct2.transcribe(read_audio(REPEATS), "en")
     assert transcript.text == "Tell me about dogs."
     assert "kept it once" in caplog.text and "full window" not in caplog.text

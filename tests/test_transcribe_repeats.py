@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.transcribe import repeated_sentence
+from assistant.transcribe.transcriber import repeated_sentence
 
 # "Tell me about dogs.", as Parley's microphone heard it on the rig (through echo cancellation and noise
 # suppression): whisper-tiny.en decodes it as that sentence 25 times over unless stopped.
@@ -42,14 +42,14 @@ def test_anything_else_is_not_a_repeat(text):
 
 def test_a_looping_decoder_is_stopped_and_its_sentence_kept(default_store, caplog):
     from assistant.audio_files import read_audio
-    from assistant.mlx_worker import MlxWorker
-    from assistant.transcribe import Transcriber
+    from assistant.runtime.mlx_worker import MlxWorker
+    from assistant.transcribe.transcriber import Transcriber
 
     worker = MlxWorker()
     try:
         model = default_store.get("whisper-tiny.en")
         transcriber = Transcriber(worker, model.path, model.id, model.languages)
-        with caplog.at_level(logging.INFO, logger="assistant.transcribe"):
+        with caplog.at_level(logging.INFO, logger="assistant.transcribe.transcriber"):
             transcript = transcriber.transcribe(read_audio(REPEATS), "en")
     finally:
         worker.close()

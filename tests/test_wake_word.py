@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from assistant.audio_files import resample, write_wav
-from assistant.endpointing import Utterance
+from assistant.listen.endpointing import Utterance
 from assistant.listen.wake_gate import FRAME, WakeConfig, WakeGate, chime, without_phrase
 from assistant.listen.wake_word import cutoff_for
 
@@ -26,8 +26,8 @@ def say(default_store):
 
 @pytest.fixture(scope="module")
 def detector(default_store):
-    from assistant.engines import Engines
-    from assistant.settings import Settings
+    from assistant.conversation.engines import Engines
+    from assistant.runtime.settings import Settings
 
     return lambda phrase="hey_jarvis", sensitivity=0.5: Engines(Settings(), default_store).wake_word_detector(phrase, sensitivity)
 

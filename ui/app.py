@@ -16,12 +16,12 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
-from assistant import shutdown
-from assistant.events import EventBus, Loading, Problem, ReplyText, State, StateChanged
+from assistant.runtime import shutdown
+from assistant.runtime.events import EventBus, Loading, Problem, ReplyText, State, StateChanged
 from assistant.models.catalog import load_catalog
 from assistant.models.store import ModelStore
-from assistant.session import AssistantSession
-from assistant.settings import Settings, load_settings_or_defaults
+from assistant.conversation.session import AssistantSession
+from assistant.runtime.settings import Settings, load_settings_or_defaults
 from ui.bridge import EventBridge
 from ui.conversation_window import ConversationWindow
 from ui.first_run import FirstRunSetup, missing_default_models
@@ -173,7 +173,7 @@ class ParleyApp(QObject):
 
     def _save_quietly(self, settings: Settings) -> None:
         """A menu choice that is also a setting (hands-free) is remembered."""
-        from assistant.settings import save_settings
+        from assistant.runtime.settings import save_settings
 
         try:
             save_settings(settings)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from assistant.events import EventBus
+from assistant.runtime.events import EventBus
 
 
 class EventBridge(QObject):

@@ -23,7 +23,7 @@ from assistant.chat import choice
 from assistant.chat.server_key import KEY_ENV, is_valid_key, read_server_key, save_server_key, server_key_path
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel
-from assistant.settings import ChatSettings, SettingsError, settings_from_dict
+from assistant.runtime.settings import ChatSettings, SettingsError, settings_from_dict
 from ui.connection_test import ConnectionTest, as_sentence
 from ui.form_layout import Form, hint, icon_pixmap, wrapping_label
 from ui.model_choices import ModelChoices

@@ -1,7 +1,7 @@
 """The conversation window: the exchange as chat bubbles, each turn's latency, where the conversation is
 and who answers, and a box to type in instead of speaking.
 
-It only listens: `on_event` takes the `assistant.events` objects (on the Qt main thread), and what the user
+It only listens: `on_event` takes the `assistant.runtime.events` objects (on the Qt main thread), and what the user
 does comes out as two signals. Typed turns are shown when the engine echoes them back as `UserSaid`, so a
 message never appears twice. A delta touches only its own bubble, so a long conversation stays responsive.
 """
@@ -16,7 +16,7 @@ from PySide6.QtGui import QGuiApplication, QKeyEvent, QPalette
 from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QScrollArea, QSizePolicy,
                                QStackedLayout, QToolButton, QVBoxLayout, QWidget)
 
-from assistant.events import (Answering, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
+from assistant.runtime.events import (Answering, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
                               UserSaid)
 
 # What the status line says, and the colour of its dot, for each state.
@@ -415,7 +415,7 @@ class _Composer(QPlainTextEdit):
 class ConversationWindow(QWidget):
     """The conversation as a chat: the user's turns on the right, Parley's replies on the left.
 
-    Feed it every `assistant.events` event with `on_event`, on the Qt main thread. Auto-scrolls to the
+    Feed it every `assistant.runtime.events` event with `on_event`, on the Qt main thread. Auto-scrolls to the
     newest message unless the user has scrolled up (a button jumps back down).
     """
 
@@ -447,7 +447,7 @@ class ConversationWindow(QWidget):
     # --- the interface ---------------------------------------------------------------------------
 
     def on_event(self, event) -> None:
-        """Show one conversation event (any `assistant.events` object; others are ignored)."""
+        """Show one conversation event (any `assistant.runtime.events` object; others are ignored)."""
         if isinstance(event, StateChanged):
             self._state = event.state
             self._show_status()

@@ -355,7 +355,7 @@ def _macos_permission_message() -> str:
     """What to do when macOS refuses the keyboard event tap, naming the missing permission(s) (from doctor)."""
     panes = ["Input Monitoring"]
     try:
-        from assistant.doctor import OK, _hotkey_permission
+        from assistant.cli.doctor import OK, _hotkey_permission
 
         finding = _hotkey_permission()
         if finding.status != OK and "Accessibility" in finding.detail:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.chat import LANGUAGE_NAMES
-from assistant.engines import choose_stt
+from assistant.conversation.engines import choose_stt
 from assistant.models.catalog import CatalogEntry
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel, ModelStore
@@ -106,7 +106,7 @@ def language_advice(choices: ModelChoices, language: str, stt: str, llm: str, tt
 
 
 def _voice_advice(choices: ModelChoices, language: str, tts: str) -> Advice:
-    from assistant.system_voice import system_voice_for
+    from assistant.speak.system_voice import system_voice_for
 
     voice = choices.name(tts)
     if language == "auto":

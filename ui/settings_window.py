@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from assistant.models.catalog import CatalogEntry
 from assistant.models.errors import ModelError
 from assistant.models.store import ModelStore
-from assistant.settings import (
+from assistant.runtime.settings import (
     ConversationSettings, HotkeySettings, ListeningSettings, Settings, SettingsError, VoiceSettings,
     save_settings, settings_from_dict,
 )

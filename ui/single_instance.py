@@ -12,7 +12,7 @@ import hashlib
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from assistant.paths import config_dir
+from assistant.runtime.paths import config_dir
 
 
 def _server_name() -> str:

@@ -80,7 +80,7 @@ class ChatEngine:
 
     def withdraw(self, user_text: str) -> None:
         """Cancel the reply to `user_text`, the last turn, and take that turn back out of the history: nobody
-        heard the reply, and the user is still speaking (assistant/conversation.py's speculative start)."""
+        heard the reply, and the user is still speaking (assistant/conversation/core.py's speculative start)."""
         self.cancel()
         self.chat_history.withdraw_user(user_text)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from assistant.chat.engine import ChatEngine
 from assistant.chat.history import ChatHistory
 from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, system_prompt, trim_history
-from assistant.job_thread import JobThread
+from assistant.runtime.job_thread import JobThread
 from assistant.models.errors import ModelError
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from pathlib import Path
 from assistant.chat.engine import ChatEngine
 from assistant.chat.history import ChatHistory
 from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, system_prompt, trim_history
-from assistant.mlx_worker import MlxWorker
+from assistant.runtime.mlx_worker import MlxWorker
 from assistant.models.errors import ModelError
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from assistant.models.errors import ModelError
-from assistant.paths import config_dir
+from assistant.runtime.paths import config_dir
 
 log = logging.getLogger(__name__)
 

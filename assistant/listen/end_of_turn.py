@@ -15,7 +15,7 @@ weather like in" spoken as part of a question, then silence: 0.79). So when the 
 transcript, which the reply needs anyway, so waiting for it costs nothing), a turn whose last word cannot end an
 English sentence ("in", "the", "and", ...) is not over whatever the model says: the silence limit decides.
 
-The endpointer (assistant/endpointing.py) counts the silence: this module gives it the points at which to report a
+The endpointer (assistant/listen/endpointing.py) counts the silence: this module gives it the points at which to report a
 pause (`endpoint_config`), and `EndOfTurn` answers "is it over?" for the listening thread, running the model on a
 thread of its own so that the listening thread keeps up with the microphone (a decision takes ~30-70 ms of CPU).
 """
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.endpointing import EndpointConfig
+from assistant.listen.endpointing import EndpointConfig
 
 log = logging.getLogger(__name__)
 

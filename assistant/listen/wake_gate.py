@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.endpointing import Utterance
+from assistant.listen.endpointing import Utterance
 
 log = logging.getLogger(__name__)
 

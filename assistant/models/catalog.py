@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.models.errors import ModelError
-from assistant.paths import catalog_path
+from assistant.runtime.paths import catalog_path
 
 KINDS = ("vad", "stt", "llm", "tts", "turn", "wake")
 

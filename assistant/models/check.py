@@ -49,7 +49,7 @@ def _load(model: InstalledModel) -> None:
 
         SmartTurn(model.path / TURN_FILE)
     elif model.format == "kokoro":
-        from assistant.kokoro_voice import KokoroVoice
+        from assistant.speak.kokoro_voice import KokoroVoice
 
         KokoroVoice(model.path, model.details.get("style", ""), voice_id=model.id).load()
     elif model.format == "micro-wake-word":

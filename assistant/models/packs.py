@@ -21,7 +21,7 @@ from pathlib import Path
 
 from assistant.models.catalog import CatalogEntry, PackSource
 from assistant.models.errors import ModelError
-from assistant.paths import cache_dir
+from assistant.runtime.paths import cache_dir
 
 log = logging.getLogger(__name__)
 

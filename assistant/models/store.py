@@ -20,7 +20,7 @@ from pathlib import Path
 
 from assistant.models.errors import ModelError
 from assistant.models.importers.converted import ConvertedModel
-from assistant.paths import models_dir
+from assistant.runtime.paths import models_dir
 
 log = logging.getLogger(__name__)
 

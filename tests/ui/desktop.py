@@ -183,7 +183,7 @@ class ParleyProcess:
     def wait_for_exit(self, since: float, what: str) -> int:
         """Wait for the process to end; fails when it took longer than QUIT_WITHIN_S after `since`
         (time.monotonic() of `what`, the quit request). A process that hangs is killed after 20 s."""
-        from assistant.shutdown import QUIT_WITHIN_S
+        from assistant.runtime.shutdown import QUIT_WITHIN_S
 
         try:
             self.proc.wait(20)

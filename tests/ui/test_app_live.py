@@ -166,7 +166,7 @@ def test_a_model_changed_in_the_window_reloads_in_the_background(desktop, app, a
 
 
 def test_a_setting_changed_in_the_window_is_saved_and_survives_a_restart(desktop, app, app_env, home):
-    from assistant.settings import load_settings
+    from assistant.runtime.settings import load_settings
 
     start = len(app.log())
     _open_settings(desktop, app, start)

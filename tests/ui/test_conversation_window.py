@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
-from assistant.events import (Answering, BargeIn, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged,
+from assistant.runtime.events import (Answering, BargeIn, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged,
                               TurnTimings, UserSaid)
 from ui.conversation_window import ConversationWindow, format_timings, language_label
 

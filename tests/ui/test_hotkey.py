@@ -15,7 +15,7 @@ import pytest
 
 from xdisplay import APT_PACKAGES, missing_tools, virtual_display
 
-from assistant.doctor import WARN, Finding
+from assistant.cli.doctor import WARN, Finding
 from ui import hotkey
 from ui.hotkey import (HotkeyError, HotkeyState, PushToTalkHotkey, default_hotkey, parse_hotkey,
                        validate_hotkey)
@@ -250,14 +250,14 @@ def test_the_macos_layout_context_is_skipped_only_where_pynput_never_reads_it():
 
 
 def test_macos_permission_message_names_the_settings_to_change(monkeypatch):
-    import assistant.doctor
+    import assistant.cli.doctor
 
-    monkeypatch.setattr(assistant.doctor, "_hotkey_permission", lambda: Finding(
+    monkeypatch.setattr(assistant.cli.doctor, "_hotkey_permission", lambda: Finding(
         "hotkey permission", WARN, "Input Monitoring not granted: the push-to-talk key won't work", "..."))
     message = hotkey._macos_permission_message()
     assert "System Settings → Privacy & Security → Input Monitoring: allow Parley (or your terminal)" in message
     assert "Accessibility" not in message
-    monkeypatch.setattr(assistant.doctor, "_hotkey_permission", lambda: Finding(
+    monkeypatch.setattr(assistant.cli.doctor, "_hotkey_permission", lambda: Finding(
         "hotkey permission", WARN, "Accessibility and Input Monitoring not granted: ...", "..."))
     assert "Input Monitoring: allow Parley (or your terminal) (and the same under Accessibility)" in \
         hotkey._macos_permission_message()

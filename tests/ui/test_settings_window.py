@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from assistant.models.install import import_path
 from assistant.models.store import ModelStore
-from assistant.settings import (
+from assistant.runtime.settings import (
     AudioSettings, ConversationSettings, HotkeySettings, ListeningSettings, ModelSettings, Settings, VoiceSettings,
     load_settings, settings_path,
 )
@@ -306,7 +306,7 @@ def test_a_language_no_voice_of_parley_speaks_is_read_by_the_system_voice(store,
 
 
 def test_no_voice_for_the_language_is_said_plainly(store, catalog, monkeypatch):
-    from assistant import system_voice
+    from assistant.speak import system_voice
 
     monkeypatch.setattr(system_voice, "system_voices", lambda: ())  # a system without espeak-ng
     choices = ModelChoices(store, catalog)

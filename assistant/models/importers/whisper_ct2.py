@@ -11,7 +11,7 @@ A string is a u16 length (counting a trailing NUL) followed by the bytes.
 
 The original CTranslate2 files are kept too, in a ``ct2/`` subfolder of the store folder: on a
 CPU, faster-whisper runs them (int8) several times faster than MLX runs the converted weights
-(see ``assistant/transcribe_ct2.py``).
+(see ``assistant/transcribe/ct2_engine.py``).
 """
 
 from __future__ import annotations

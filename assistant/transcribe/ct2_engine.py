@@ -4,7 +4,7 @@ It runs the original CTranslate2 files that the importer keeps in the store fold
 project's 2-core Linux CPU it transcribed a short question in 0.22-0.24x the time of MLX's CPU path (float32
 with OpenBLAS), at equal word error rate; float32 here took 0.40-0.46x with the very same words as MLX, and
 whisper.cpp 0.70x (tiny.en) to 1.4x (base) (`benchmarks/stt.py`, one run, 81 utterances). Used through
-`assistant.transcribe.Transcriber`, on its worker thread only, so speech recognition stays serialized.
+`assistant.transcribe.transcriber.Transcriber`, on its worker thread only, so speech recognition stays serialized.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.models.errors import ModelError
-from assistant.transcribe_engine import Decoded, Windows, WindowSegment
+from assistant.transcribe.engine import Decoded, Windows, WindowSegment
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.engines import Engines, choose_voice
-from assistant.speak import SpeechChunk, SpeechWorker
-from assistant.speech_text.segmenter import SentenceSegmenter
-from assistant.voice_activity import RATE, speech_spans
+from assistant.conversation.engines import Engines, choose_voice
+from assistant.speak.voice import SpeechChunk, SpeechWorker
+from assistant.speak.text.segmenter import SentenceSegmenter
+from assistant.listen.voice_activity import RATE, speech_spans
 
 log = logging.getLogger(__name__)
 

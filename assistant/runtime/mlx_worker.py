@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from assistant.job_thread import JobThread
+from assistant.runtime.job_thread import JobThread
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 import tomli_w
 
 from assistant.chinese_script import SCRIPTS, default_script
-from assistant.paths import config_dir
+from assistant.runtime.paths import config_dir
 
 LANGUAGES = (
     "auto", "en", "de", "es", "fr", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "hi",

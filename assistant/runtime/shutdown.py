@@ -12,7 +12,7 @@ is not something to save.
 Two layers: a Python thread that logs thread names and exits with the right status, and, slightly
 later, faulthandler's C-level timer (it needs no GIL) for the case where the interpreter itself is stuck.
 
-Only process entry points arm it (`assistant.cli.run` and the app's quit): code under test in-process
+Only process entry points arm it (`assistant.cli.main.run` and the app's quit): code under test in-process
 never ends its test runner.
 """
 
@@ -149,7 +149,7 @@ def _arm_faulthandler(timeout: float) -> None:
     thread cannot run (the interpreter itself stuck)."""
     global _dump_file
     try:
-        from assistant.paths import log_dir
+        from assistant.runtime.paths import log_dir
 
         folder = log_dir()
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
 """Whisper on MLX (mlx-whisper): the speech-to-text engine on Apple GPUs, and for store folders without a
-CTranslate2 copy. Used through `assistant.transcribe.Transcriber`, on the MLX worker thread only."""
+CTranslate2 copy. Used through `assistant.transcribe.transcriber.Transcriber`, on the MLX worker thread only."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.transcribe_engine import Decoded, Windows, WindowSegment
+from assistant.transcribe.engine import Decoded, Windows, WindowSegment
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from assistant.models.errors import ModelError
-from assistant.speak import SpeechChunk, VoiceConfig
-from assistant.speech_text.cleanup import to_spoken
+from assistant.speak.voice import SpeechChunk, VoiceConfig
+from assistant.speak.text.cleanup import to_spoken
 
 log = logging.getLogger(__name__)
 

@@ -35,4 +35,4 @@ def cache_dir() -> Path:
 
 def catalog_path() -> Path:
     """The model catalog shipped with Parley (models/catalog.toml in the source tree)."""
-    return Path(__file__).resolve().parent.parent / "models" / "catalog.toml"
+    return Path(__file__).resolve().parents[2] / "models" / "catalog.toml"

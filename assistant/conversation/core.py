@@ -34,19 +34,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.audio_io import AudioConfig, Microphone, Speaker
-from assistant.echo_aware_vad import EchoAwareVad
-from assistant.endpointing import EndpointConfig, EndpointEvent, Endpointer, Event, Utterance
-from assistant.engines import Engines
-from assistant.events import (Answering, BargeIn, EventBus, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
+from assistant.capture.audio_io import AudioConfig, Microphone, Speaker
+from assistant.listen.echo_aware_vad import EchoAwareVad
+from assistant.listen.endpointing import EndpointConfig, EndpointEvent, Endpointer, Event, Utterance
+from assistant.conversation.engines import Engines
+from assistant.runtime.events import (Answering, BargeIn, EventBus, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
                               UserSaid)
-from assistant.job_thread import JobThread
+from assistant.runtime.job_thread import JobThread
 from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig
 from assistant.listen.wake_gate import WakeConfig, WakeGate, chime, without_phrase
-from assistant.settings import Settings
-from assistant.speak import SpeechChunk, SpeechWorker
-from assistant.speech_text.segmenter import SegmenterConfig, SentenceSegmenter
-from assistant.voice_activity import FRAME
+from assistant.runtime.settings import Settings
+from assistant.speak.voice import SpeechChunk, SpeechWorker
+from assistant.speak.text.segmenter import SegmenterConfig, SentenceSegmenter
+from assistant.listen.voice_activity import FRAME
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ QUIET_BATCH_FRAMES = 8
 SPEAKER_REST_S: float | None = 2.0
 # Speech that begins this soon after a reply played out and is mostly its words is its echo, not the user.
 OWN_ECHO_TAIL_S = 1.5
-# How long stop() waits for the threads and the devices: quitting is bounded (assistant/shutdown.py).
+# How long stop() waits for the threads and the devices: quitting is bounded (assistant/runtime/shutdown.py).
 STOP_WAIT_S = 0.8
 
 
@@ -1125,7 +1125,7 @@ class _ReferenceResampler:
 
 def _make_echo_canceller(rate: int):
     try:
-        from assistant.echo_cancel import EchoCanceller, EchoConfig
+        from assistant.capture.echo_cancel import EchoCanceller, EchoConfig
     except ImportError:
         log.warning("echo cancellation is not available")
         return None

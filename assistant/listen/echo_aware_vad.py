@@ -32,8 +32,8 @@ from typing import Callable
 
 import numpy as np
 
-from assistant.echo_gate import EchoGate, EchoGateConfig, rms
-from assistant.voice_activity import FRAME, SileroVad
+from assistant.listen.echo_gate import EchoGate, EchoGateConfig, rms
+from assistant.listen.voice_activity import FRAME, SileroVad
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import html
 import re
 import unicodedata
 
-from assistant.speech_text.numbers import arithmetic_to_spoken, numbers_to_spoken
+from assistant.speak.text.numbers import arithmetic_to_spoken, numbers_to_spoken
 
 __all__ = ["to_spoken"]
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.models.errors import ModelError
-from assistant.speak import SpeechChunk, VoiceConfig
-from assistant.speech_text.cleanup import to_spoken
+from assistant.speak.voice import SpeechChunk, VoiceConfig
+from assistant.speak.text.cleanup import to_spoken
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class SystemVoice:
 # --- espeak-ng -----------------------------------------------------------------------------------------------------
 
 def _espeak_voices() -> list[SystemVoiceInfo]:
-    from assistant.settings import LANGUAGES
+    from assistant.runtime.settings import LANGUAGES
 
     if shutil.which("espeak-ng") is None:
         return []

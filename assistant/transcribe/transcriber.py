@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.mlx_worker import MlxWorker
+from assistant.runtime.mlx_worker import MlxWorker
 from assistant.models.errors import ModelError
-from assistant.transcribe_engine import Decoded, WhisperEngine, Windows
+from assistant.transcribe.engine import Decoded, WhisperEngine, Windows
 
 log = logging.getLogger(__name__)
 
@@ -215,11 +215,11 @@ class Transcriber:
             if self._given_engine is not None:
                 engine = self._given_engine
             elif choose_engine(self.model_path, self._forced_engine) == "ct2":
-                from assistant.transcribe_ct2 import Ct2Whisper
+                from assistant.transcribe.ct2_engine import Ct2Whisper
 
                 engine = Ct2Whisper(self.model_path / CT2_FOLDER)
             else:
-                from assistant.transcribe_mlx import MlxWhisper
+                from assistant.transcribe.mlx_engine import MlxWhisper
 
                 engine = MlxWhisper(self.model_path)
             engine.load()

@@ -1,4 +1,4 @@
-"""What a Whisper engine hands back to `assistant.transcribe.Transcriber`, which judges it the same way
+"""What a Whisper engine hands back to `assistant.transcribe.transcriber.Transcriber`, which judges it the same way
 whichever engine ran (MLX in `transcribe_mlx.py`, CTranslate2 in `transcribe_ct2.py`)."""
 
 from __future__ import annotations

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from assistant.chat import ChatConfig, ChatEngine, ChatHistory
 from assistant.chat.choice import local_engine
-from assistant.mlx_worker import MlxWorker
+from assistant.runtime.mlx_worker import MlxWorker
 from assistant.models.catalog import load_catalog
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel, ModelStore
-from assistant.settings import Settings
-from assistant.speak import Synthesizer, VoiceConfig
-from assistant.transcribe import Transcriber
-from assistant.voice_activity import SileroVad
+from assistant.runtime.settings import Settings
+from assistant.speak.voice import Synthesizer, VoiceConfig
+from assistant.transcribe.transcriber import Transcriber
+from assistant.listen.voice_activity import SileroVad
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def choose_voice(store: ModelStore, preferred: str, language: str | None) -> Voi
     else an installed voice that does, else the system's voice for it (macOS's, or espeak-ng's on Linux), else the
     preferred voice anyway. An installed voice with a foreign accent (Kokoro's Mandarin in a Japanese voice) gives
     way to macOS's own voice for the language, which is native."""
-    from assistant.system_voice import system_voice_for
+    from assistant.speak.system_voice import system_voice_for
 
     installed = [m for m in store.installed() if m.kind == "tts"]
     installed.sort(key=lambda m: m.id != preferred)
@@ -178,7 +178,7 @@ class Engines:
 
     @functools.lru_cache(maxsize=2)
     def _kokoro(self, voice_id: str, path: Path, style: str):
-        from assistant.kokoro_voice import KokoroVoice
+        from assistant.speak.kokoro_voice import KokoroVoice
 
         return KokoroVoice(path, style, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate), voice_id)
 
@@ -198,7 +198,7 @@ class Engines:
 
     @functools.lru_cache(maxsize=4)
     def _system_voice(self, voice_id: str):
-        from assistant.system_voice import SystemVoice, system_voices
+        from assistant.speak.system_voice import SystemVoice, system_voices
 
         info = next(voice for voice in system_voices() if voice.id == voice_id)
         return SystemVoice(info, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate))

@@ -62,7 +62,7 @@ def whole_number(low: int, high: int, why: str) -> Callable[[str], int]:
 
 def server_url(text: str) -> str:
     """--server: an http:// or https:// address of an OpenAI-compatible server."""
-    from assistant.settings import is_web_address
+    from assistant.runtime.settings import is_web_address
 
     if not is_web_address(text.strip()):
         raise argparse.ArgumentTypeError(f"{text!r} is not a server address; write it like http://localhost:11434/v1 "
@@ -156,7 +156,7 @@ def _choices(store, kind: str) -> str:
 
 def check_settings_models(settings, store, kinds: tuple[str, ...]) -> None:
     """BadInput when settings.toml names, for a job in `kinds`, a model that doesn't exist or does another job."""
-    from assistant.settings import settings_path
+    from assistant.runtime.settings import settings_path
 
     for kind in kinds:
         check_model(store, getattr(settings.models, kind), kind, f"{settings_path()}: models.{kind}")

@@ -54,7 +54,7 @@ def _mlx() -> Iterator[Finding]:
     device = mx.default_device()
     gpu = device.type == mx.DeviceType.gpu
     yield Finding("mlx", OK, f"MLX {mx.__version__} on the {'Metal GPU' if gpu else 'CPU'}")
-    from assistant.blas import active_blas
+    from assistant.runtime.blas import active_blas
 
     blas = active_blas()
     if blas.optimized:
@@ -67,7 +67,7 @@ def _mlx() -> Iterator[Finding]:
 
 
 def _settings():
-    from assistant.settings import Settings, SettingsError, load_settings, settings_path
+    from assistant.runtime.settings import Settings, SettingsError, load_settings, settings_path
 
     try:
         settings = load_settings()
@@ -213,8 +213,8 @@ def _models(settings) -> Iterator[Finding]:
 
 def _voices(settings, store) -> Finding:
     """Which voice reads replies in each language Parley offers (the chosen language first)."""
-    from assistant.engines import choose_voice
-    from assistant.settings import LANGUAGES
+    from assistant.conversation.engines import choose_voice
+    from assistant.runtime.settings import LANGUAGES
 
     language = settings.conversation.language
     languages = [code for code in LANGUAGES if code != "auto"]

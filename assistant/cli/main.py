@@ -7,9 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from assistant import cli_checks
-from assistant.cli_checks import BadInput
-from assistant.logs import setup_logging
+from assistant.cli import checks as cli_checks
+from assistant.cli.checks import BadInput
+from assistant.runtime.logs import setup_logging
 
 log = logging.getLogger("parley")
 
@@ -21,7 +21,7 @@ TRIALS_WHY = "odd trials play out, even ones are interrupted; each takes about 1
 def run() -> None:
     """The process entry point (`parley`, `python -m assistant`): `main()`, and the process ends within
     shutdown.QUIT_WITHIN_S of Ctrl+C, SIGTERM or the command's end, whatever a thread is stuck in."""
-    from assistant import shutdown
+    from assistant.runtime import shutdown
 
     shutdown.install_signal_handlers()
     shutdown.exit_within(main())
@@ -42,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         from assistant.audio_files import AudioFileError
         from assistant.models.errors import ModelError
-        from assistant.playback import AudioDeviceError
-        from assistant.settings import SettingsError
-        from assistant.turn import NoSpeech
+        from assistant.playback.play_blocking import AudioDeviceError
+        from assistant.runtime.settings import SettingsError
+        from assistant.conversation.one_turn import NoSpeech
 
         if isinstance(exc, (BadInput, SettingsError)):  # what the user asked for can't be: exit 2, as argparse
             log.error("%s", exc)
@@ -120,10 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
     chat.set_defaults(handler=_bench_chat)
 
-    from assistant.speech_commands import add_speech_commands
+    from assistant.cli.speech_commands import add_speech_commands
 
     add_speech_commands(commands)
-    from assistant.chat_cli import add_chat_command
+    from assistant.cli.chat import add_chat_command
 
     add_chat_command(commands)
     return parser
@@ -137,14 +137,14 @@ def _app(args) -> int:
 
 
 def _doctor(args) -> int:
-    from assistant.doctor import print_report
+    from assistant.cli.doctor import print_report
 
     return print_report()
 
 
 def _benchmarks_of_the_checkout(name: str, why: str) -> bool:
     """Put the source checkout's benchmarks/ on the path; False (and says why) when Parley runs from elsewhere."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     if not (root / "benchmarks" / f"{name}.py").is_file() or not (root / "tests" / "rig").is_dir():
         print(f"parley bench {name} runs from Parley's source checkout ({why}): run it there", file=sys.stderr)
         return False

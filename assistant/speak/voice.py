@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.models.errors import ModelError
-from assistant.speech_text.cleanup import to_spoken
+from assistant.speak.text.cleanup import to_spoken
 
 log = logging.getLogger(__name__)
 

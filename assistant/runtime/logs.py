@@ -6,7 +6,7 @@ import logging
 import logging.handlers
 import sys
 
-from assistant.paths import log_dir
+from assistant.runtime.paths import log_dir
 
 _FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 

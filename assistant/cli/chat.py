@@ -10,8 +10,8 @@ import threading
 import time
 from concurrent.futures import Future
 
-from assistant.cli_checks import language
-from assistant.events import Answering, BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings, UserSaid
+from assistant.cli.checks import language
+from assistant.runtime.events import Answering, BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings, UserSaid
 
 _STATE_LABELS = {
     State.IDLE: "idle", State.LISTENING: "listening…", State.USER_SPEAKING: "hearing you…",
@@ -95,12 +95,12 @@ def _start_off_the_main_thread(conversation, listen: bool) -> None:
 
 
 def run_chat(args: argparse.Namespace) -> int:
-    from assistant.cli_checks import check_settings_models, with_language
-    from assistant.conversation import Conversation, conversation_config
-    from assistant.engines import Engines
-    from assistant.events import EventBus
+    from assistant.cli.checks import check_settings_models, with_language
+    from assistant.conversation.core import Conversation, conversation_config
+    from assistant.conversation.engines import Engines
+    from assistant.runtime.events import EventBus
     from assistant.models.store import ModelStore
-    from assistant.settings import load_settings
+    from assistant.runtime.settings import load_settings
 
     settings = with_language(load_settings(), args.language)
     if args.wake_word:

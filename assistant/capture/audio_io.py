@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.playback import AudioDeviceError
-from assistant.playback_buffer import PlaybackBuffer
+from assistant.playback.play_blocking import AudioDeviceError
+from assistant.playback.ring_buffer import PlaybackBuffer
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ import json
 import sys
 import time
 
-from assistant import cli_checks
-from assistant.settings import CHAT_ENGINES, WAKE_WORDS
+from assistant.cli import checks as cli_checks
+from assistant.runtime.settings import CHAT_ENGINES, WAKE_WORDS
 
 
 def add_speech_commands(commands) -> None:
@@ -63,9 +63,9 @@ def add_speech_commands(commands) -> None:
 def _engines(kinds: tuple[str, ...], settings=None):
     """The engines for the settings (which load nothing yet), once the models the settings choose for
     the jobs in `kinds` are known to exist and to do that job: a bad settings.toml fails here, at once."""
-    from assistant.engines import Engines
+    from assistant.conversation.engines import Engines
     from assistant.models.store import ModelStore
-    from assistant.settings import load_settings
+    from assistant.runtime.settings import load_settings
 
     settings = settings or load_settings()
     store = ModelStore()
@@ -103,7 +103,7 @@ def _listen(args: argparse.Namespace) -> int:
 
 def _transcribe(args: argparse.Namespace) -> int:
     from assistant.audio_files import read_audio
-    from assistant.turn import NoSpeech, trim_to_speech
+    from assistant.conversation.one_turn import NoSpeech, trim_to_speech
 
     engines = _engines(("vad",) if args.model else ("vad", "stt"))
     setting = engines.settings.conversation.language
@@ -143,7 +143,7 @@ def _say(args: argparse.Namespace) -> int:
     import numpy as np
 
     from assistant.audio_files import write_wav
-    from assistant.playback import play_blocking
+    from assistant.playback.play_blocking import play_blocking
 
     engines = _engines(() if args.voice else ("tts",))
     if args.voice:
@@ -165,8 +165,8 @@ def _say(args: argparse.Namespace) -> int:
 def _ask(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from assistant.playback import play_blocking
-    from assistant.settings import load_settings
+    from assistant.playback.play_blocking import play_blocking
+    from assistant.runtime.settings import load_settings
 
     settings = load_settings()
     engine = "server" if args.server else (args.engine or settings.chat.engine)
@@ -206,9 +206,9 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _reply(args: argparse.Namespace) -> int:
     from assistant.audio_files import read_audio, write_wav
-    from assistant.turn import reply_to_audio
+    from assistant.conversation.one_turn import reply_to_audio
 
-    from assistant.settings import load_settings
+    from assistant.runtime.settings import load_settings
 
     engines = _engines(("vad", "stt", "llm", "tts"), cli_checks.with_language(load_settings(), args.language))
     audio = read_audio(args.input)

@@ -3,7 +3,7 @@
 `AssistantSession` is what the desktop app (and anything else with a UI loop) drives. Every public
 method returns at once: loading models, restarting after a settings change and stopping happen on a
 "session" thread, so a UI thread that calls them never waits on a model. What happens is published
-on `bus` as events (assistant/events.py), including `Loading` while models load and a `Problem` when
+on `bus` as events (assistant/runtime/events.py), including `Loading` while models load and a `Problem` when
 something fails, with what to do about it.
 """
 
@@ -14,11 +14,11 @@ import logging
 import queue
 import threading
 
-from assistant.conversation import Conversation, conversation_config
-from assistant.engines import Engines
-from assistant.events import EventBus, Loading, Problem, State, StateChanged
+from assistant.conversation.core import Conversation, conversation_config
+from assistant.conversation.engines import Engines
+from assistant.runtime.events import EventBus, Loading, Problem, State, StateChanged
 from assistant.models.store import ModelStore
-from assistant.settings import Settings
+from assistant.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
