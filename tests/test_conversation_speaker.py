@@ -215,9 +215,9 @@ def test_with_no_output_device_at_all_replies_end_and_the_outage_is_reported_onc
     the voice thread can still write its audio), the outage is reported once, and when an output appears again
     the next reply plays there."""
     from assistant.conversation import core as conversation_module
-    from assistant.capture.audio_io import AudioConfig, Speaker
+    from assistant.playback.speaker import Speaker
+    from assistant.runtime.audio_stream import AudioConfig, AudioDeviceError
     from assistant.runtime.events import EventBus, Problem, ReplyFinished, State
-    from assistant.playback.play_blocking import AudioDeviceError
     from assistant.speak.voice import SpeechChunk
 
     devices = {"output": False}

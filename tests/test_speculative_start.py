@@ -96,7 +96,8 @@ class FakeVoice:
 @pytest.fixture()
 def rig(monkeypatch):
     from assistant.conversation import core as conversation_module
-    from assistant.capture.audio_io import AudioConfig, Speaker
+    from assistant.playback.speaker import Speaker
+    from assistant.runtime.audio_stream import AudioConfig
     from assistant.listen.endpointing import EndpointConfig, Endpointer
     from assistant.runtime.events import EventBus
     from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig

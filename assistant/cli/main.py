@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         from assistant.audio_files import AudioFileError
         from assistant.models.errors import ModelError
-        from assistant.playback.play_blocking import AudioDeviceError
+        from assistant.runtime.audio_stream import AudioDeviceError
         from assistant.runtime.settings import SettingsError
         from assistant.conversation.one_turn import NoSpeech
 

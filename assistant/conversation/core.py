@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.capture.audio_io import AudioConfig, Microphone, Speaker
+from assistant.capture.microphone import Microphone
+from assistant.playback.speaker import Speaker
+from assistant.runtime.audio_stream import AudioConfig
 from assistant.listen.echo_aware_vad import EchoAwareVad
 from assistant.listen.endpointing import EndpointConfig, EndpointEvent, Endpointer, Event, Utterance
 from assistant.conversation.engines import Engines
