@@ -179,7 +179,7 @@ def _hotkey_permission() -> Finding:
 
 
 def _models(settings) -> Iterator[Finding]:
-    from assistant.models.check import check_loadable
+    from assistant.cli.model_check import check_loadable
     from assistant.models.errors import ModelError
     from assistant.models.store import ModelStore
 

@@ -1,4 +1,5 @@
-"""Can an installed model actually be loaded? Used by `parley doctor` and after every install."""
+"""Can an installed model actually be loaded? Used by `parley doctor`. (Here, beside the command, rather than in
+models/: it loads each model with the stage that will run it, and models/ imports no stage.)"""
 
 from __future__ import annotations
 
