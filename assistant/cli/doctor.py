@@ -32,7 +32,7 @@ def run_checks() -> Iterator[Finding]:
     yield from _audio(settings)
     yield from _models(settings)
     yield from _chat_engine(settings)
-    yield _hotkey_permission()
+    yield hotkey_permission()
 
 
 def _python() -> Finding:
@@ -145,7 +145,9 @@ def _macos_microphone_authorization() -> str:
     return {0: "not asked yet", 1: "restricted", 2: "denied", 3: "granted"}.get(status, "unknown")
 
 
-def _hotkey_permission() -> Finding:
+def hotkey_permission() -> Finding:
+    """Whether the push-to-talk key can work here (macOS: its two permissions; Linux: an X display). Also read by
+    the app (ui/hotkey.py) to say which permission macOS still lacks."""
     name = "hotkey permission"
     if sys.platform == "darwin":
         try:
