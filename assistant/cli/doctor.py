@@ -31,6 +31,7 @@ def run_checks() -> Iterator[Finding]:
     yield finding
     yield from _audio(settings)
     yield from _models(settings)
+    yield from _speech_engine(settings)
     yield from _chat_engine(settings)
     yield hotkey_permission()
 
@@ -238,6 +239,24 @@ def _voices(settings, store) -> Finding:
         return Finding("voices", WARN, detail, "install a voice for it (`parley models list`), or espeak-ng "
                        "(sudo apt-get install espeak-ng) for the system's")
     return Finding("voices", OK, detail)
+
+
+def _speech_engine(settings) -> Iterator[Finding]:
+    """Which engine hears (faster-whisper on CPUs, MLX on Metal), and why that one."""
+    from assistant.models.errors import ModelError
+    from assistant.models.store import ModelStore
+    from assistant.transcribe.transcriber import ENGINE_ENV, engine_choice
+
+    model = ModelStore().get(settings.models.stt)
+    if model is None or model.kind != "stt":
+        return  # the model check above has said what to do
+    try:
+        choice = engine_choice(model.path)
+    except ModelError as exc:
+        yield Finding("speech engine", FAIL, str(exc), f"unset {ENGINE_ENV}, or set it to mlx or ct2")
+        return
+    yield Finding("speech engine", WARN if choice.slow else OK, f"{model.id}: {choice.why}",
+                  f"reinstall it for faster-whisper: parley models remove {model.id}; then parley models setup")
 
 
 def _chat_engine(settings) -> Iterator[Finding]:
