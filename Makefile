@@ -20,7 +20,7 @@ APT_PACKAGES := libportaudio2 libopenblas0-pthread pulseaudio pulseaudio-utils l
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 \
 	xvfb trayer xdotool x11-utils stress-ng espeak-ng
 
-.PHONY: run test test-ui test-busy bench bench-realtime soak setup system-packages models doctor clean
+.PHONY: run test test-ui screenshots test-busy bench bench-realtime soak setup system-packages models doctor clean
 
 run: models
 	$(BIN)/parley
@@ -30,6 +30,11 @@ test: models
 
 test-ui: models
 	$(BIN)/python -m pytest -q tests/ui
+
+# The README's screenshots, refreshed: the desktop tests save theirs into docs/screenshots/ (any other run of them
+# keeps them in a temporary folder).
+screenshots: models
+	PARLEY_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q tests/ui
 
 # The live tests while another program keeps one core fully busy (stress-ng), as on a person's machine.
 LIVE_TESTS := tests/test_quit.py tests/test_conversation_live.py tests/test_conversation_devices.py \

@@ -6,18 +6,16 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
 from assistant.runtime.events import (Answering, BargeIn, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged,
                               TurnTimings, UserSaid)
-from ui.conversation_window import ConversationWindow, format_timings, language_label
+from ui.conversation_rows import format_timings, language_label
+from ui.conversation_window import ConversationWindow
 
-# docs/screenshots/conversation.png comes from the real app (test_app_live.py); this one is for review.
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "conversation-widget.png"
+# conversation.png comes from the real app (test_app_live.py); conversation-widget.png, from here, is for review.
 
 
 @pytest.fixture()
@@ -286,7 +284,7 @@ def test_follows_the_newest_message_unless_scrolled_up(window, qtbot):
     qtbot.waitUntil(lambda: bar.maximum() > filled and bar.value() == bar.maximum())
 
 
-def test_screenshot_of_a_realistic_exchange(window, qtbot):
+def test_screenshot_of_a_realistic_exchange(window, qtbot, screenshots):
     window.resize(440, 620)
     window.on_event(Answering("qwen2.5-coder-0.5b-instruct on llama.cpp"))
     window.on_event(StateChanged(State.LISTENING))
@@ -318,6 +316,6 @@ def test_screenshot_of_a_realistic_exchange(window, qtbot):
     reply = window.findChild(QLabel, "replyText")
     assert user.mapTo(window, user.rect().topRight()).x() > reply.mapTo(window, reply.rect().topRight()).x()
 
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    assert window.grab().save(str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 10_000
+    shot = screenshots / "conversation-widget.png"
+    assert window.grab().save(str(shot))
+    assert shot.stat().st_size > 10_000

@@ -269,7 +269,8 @@ def test_a_key_that_is_not_one_is_refused(qtbot, store, catalog, devices):
 
 # ----------------------------------------------------------------------------------------- Test Connection
 
-def test_test_connection_succeeds_without_blocking_the_window(qtbot, store, catalog, devices, server):
+def test_test_connection_succeeds_without_blocking_the_window(qtbot, store, catalog, devices, server,
+                                                                 screenshots):
     window = open_window(qtbot, Settings(), store, catalog)
     section = window.chat_engine
     choose_engine(window, "server")
@@ -293,7 +294,7 @@ def test_test_connection_succeeds_without_blocking_the_window(qtbot, store, cata
     assert [(method, path) for method, path, _ in server.requests] == [
         ("GET", "/v1/models"), ("POST", "/v1/chat/completions")]
     assert all(header is None for _, _, header in server.requests)  # no key saved: none sent
-    screenshot(window, "settings-chat-engine.png")
+    screenshot(window, screenshots / "settings-chat-engine.png")
 
     type_into(qtbot, section.server_model, "another-model")  # the outcome described other fields: it goes
     assert not section.test_result.isVisible()

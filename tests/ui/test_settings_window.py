@@ -32,7 +32,6 @@ from ui.settings_window import SettingsWindow
 
 K = Qt.Key
 M = Qt.KeyboardModifier
-REPO = Path(__file__).resolve().parents[2]
 THORSTEN = "piper-de_DE-thorsten-medium"
 CTRL = "cmd" if sys.platform == "darwin" else "ctrl"  # what Qt's ControlModifier is on this platform
 
@@ -123,9 +122,8 @@ def save_with_button(qtbot, window: SettingsWindow) -> Settings:
     return saved.args[0]
 
 
-def screenshot(window: SettingsWindow, name: str) -> Path:
-    path = REPO / "docs" / "screenshots" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
+def screenshot(window: SettingsWindow, path: Path) -> Path:
+    """The window as drawn, saved at `path` (in the `screenshots` folder)."""
     assert window.grab().save(str(path)), f"could not write {path}"
     return path
 
@@ -236,7 +234,7 @@ def test_saving_twice_gives_the_same_file(qtbot, store, catalog, devices):
 
 # --------------------------------------------------------------------------------------- language
 
-def test_german_offers_the_german_voice_and_saves_the_language(qtbot, store, catalog, devices):
+def test_german_offers_the_german_voice_and_saves_the_language(qtbot, store, catalog, devices, screenshots):
     window = open_window(qtbot, Settings(), store, catalog)
     choose_language(window, "de")
 
@@ -248,7 +246,7 @@ def test_german_offers_the_german_voice_and_saves_the_language(qtbot, store, cat
     speech = advice_row(window, "whisper-base")  # whisper-tiny.en can't understand German
     assert speech.advice.action == "use" and "understands only English" in speech.text.text()
     assert window.pickers["tts"].model_id() == "piper-en_US-joe-medium"  # not a voice that isn't there yet
-    screenshot(window, "settings.png")
+    screenshot(window, screenshots / "settings.png")
 
     qtbot.mouseClick(speech.button, Qt.MouseButton.LeftButton)
     assert window.pickers["stt"].model_id() == "whisper-base"
@@ -339,7 +337,7 @@ def test_an_english_only_speech_model_is_flagged(tmp_path, default_store, catalo
 
 # -------------------------------------------------------------------------------------- downloads
 
-def test_a_download_that_fails_says_why_and_installs_nothing(qtbot, store, catalog, devices, offline_hub):
+def test_a_download_that_fails_says_why_and_installs_nothing(qtbot, store, catalog, devices, offline_hub, screenshots):
     window = open_window(qtbot, Settings(), store, catalog)
     window.tabs.setCurrentIndex(1)
     picker = window.pickers["stt"]
@@ -357,7 +355,7 @@ def test_a_download_that_fails_says_why_and_installs_nothing(qtbot, store, catal
     assert picker.download_button.text() == "Try Again" and picker.download_button.isEnabled()
     assert store.get("whisper-small") is None
     assert sorted(p.name for p in store.root.iterdir()) == before  # no staging folder, nothing half-written
-    screenshot(window, "settings-download-failed.png")
+    screenshot(window, screenshots / "settings-download-failed.png")
 
     assert not window.save()  # a speech model that isn't there can't be saved
     assert "isn't installed yet" in window.status.text() and "Nothing was saved" in window.status.text()
@@ -386,7 +384,7 @@ def test_a_corrupt_download_leaves_nothing_in_the_store(qtbot, store, catalog, d
 
 # ---------------------------------------------------------------------------------------- devices
 
-def test_a_saved_device_that_is_gone_stays_selected_as_not_connected(qtbot, store, catalog, devices):
+def test_a_saved_device_that_is_gone_stays_selected_as_not_connected(qtbot, store, catalog, devices, screenshots):
     settings = Settings(audio=AudioSettings(input_device="Studio Mic", output_device="USB Headset"))
     window = open_window(qtbot, settings, store, catalog)
     window.tabs.setCurrentIndex(2)
@@ -397,7 +395,7 @@ def test_a_saved_device_that_is_gone_stays_selected_as_not_connected(qtbot, stor
     assert menu.currentText() == "Studio Mic (not connected)" and menu.device() == "Studio Mic"
     assert window.output_device.currentText() == "USB Headset"
     assert not window.has_unsaved_changes()
-    screenshot(window, "settings-audio.png")
+    screenshot(window, screenshots / "settings-audio.png")
 
     devices["now"] = AudioDevices(inputs=("Built-in Microphone", "Studio Mic"), outputs=("Built-in Output",))
     qtbot.mouseClick(window.refresh_devices_button, Qt.MouseButton.LeftButton)
