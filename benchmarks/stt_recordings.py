@@ -10,7 +10,8 @@ each folder's SOURCES.md), transcribed by Parley's Transcriber as a turn is, the
 Engines take turns utterance by utterance, so a machine busy with other work slows both alike. Figures per model,
 set and engine: the error rate, median time per utterance, and the transcripts that differ from the reference.
 
-`python -m benchmarks.stt_recordings [--models …] [--engines …]` prints them as JSON.
+`python -m benchmarks.stt_recordings [--models …] [--engines …]` prints them as JSON (`--engines mlx ct2 ct2-float32`
+adds faster-whisper unquantized).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 from assistant.audio_files import read_audio
 from assistant.models.store import ModelStore
 from assistant.runtime.mlx_worker import MlxWorker
+from assistant.transcribe.ct2_engine import Ct2Whisper
 from assistant.transcribe.transcriber import Transcriber
 from benchmarks.languages import characters
 from benchmarks.stt import edit_distance
@@ -36,6 +38,7 @@ from benchmarks.stt import edit_distance
 RECORDINGS = Path(__file__).resolve().parent.parent / "tests" / "data" / "speech"
 MODELS = ("whisper-tiny.en", "whisper-base")
 ENGINES = ("mlx", "ct2")
+EXTRA_ENGINES = ("ct2-float32",)  # faster-whisper unquantized: int8's own cost in errors, apart from the engine's
 PAD_S = 1.0
 LONG_GAP_S = 0.5
 
@@ -76,7 +79,8 @@ def measure(model_id: str, engines: list[str], worker: MlxWorker) -> dict:
     english_words = _english_words()
     transcribers = {}
     for engine in engines:
-        transcribers[engine] = Transcriber(worker, model.path, model.id, model.languages, engine=engine)
+        runs_on = Ct2Whisper(model.path / "ct2", compute_type="float32") if engine == "ct2-float32" else engine
+        transcribers[engine] = Transcriber(worker, model.path, model.id, model.languages, engine=runs_on)
         transcribers[engine].load()
         transcribers[engine].transcribe(recordings("en")[0][2], "en")  # warm-up: first passes cost more
     result = {}
@@ -115,6 +119,6 @@ def main(models: tuple[str, ...] = MODELS, engines: tuple[str, ...] = ENGINES) -
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES + EXTRA_ENGINES)
     args = parser.parse_args()
     main(tuple(args.models), tuple(args.engines))
