@@ -1,6 +1,9 @@
-"""Building blocks for the settings pages: label/field rows, hints, sliders, spin boxes, icons."""
+"""Building blocks for the settings pages: label/field rows, hints, sliders, spin boxes over a setting's limits,
+icons."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QPalette, QPixmap
@@ -127,6 +130,11 @@ def with_hint(field: QWidget, text: str, parent: QWidget | None = None) -> QHBox
     row.addWidget(field)
     row.addWidget(hint(text, parent), 1)
     return row
+
+
+def setting_limits(section: type, name: str) -> dict:
+    """The metadata (min, max, choices, doc) settings.py gives a field."""
+    return dict(next(f for f in dataclasses.fields(section) if f.name == name).metadata)
 
 
 def spin_box(limits: dict, suffix: str, step: int, parent: QWidget | None = None) -> QSpinBox:

@@ -12,45 +12,25 @@ import dataclasses
 import logging
 import threading
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
-from PySide6.QtWidgets import (
-    QButtonGroup, QCheckBox, QComboBox, QHBoxLayout, QLabel, QMessageBox, QPlainTextEdit, QPushButton, QRadioButton,
-    QSlider, QStyle, QTabWidget, QVBoxLayout, QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QStyle, QTabWidget, QVBoxLayout, QWidget
 
 from assistant.models.catalog import CatalogEntry
 from assistant.models.errors import ModelError
 from assistant.models.store import ModelStore
-from assistant.runtime.settings import (
-    ConversationSettings, HotkeySettings, ListeningSettings, Settings, SettingsError, VoiceSettings,
-    save_settings, settings_from_dict,
-)
+from assistant.runtime.settings import Settings, SettingsError, save_settings, settings_from_dict
 from assistant.chat.choice import apple_gpu
 from assistant.transcribe.transcriber import engine_choice
 from ui import audio_devices
-from ui.audio_devices import DeviceMenu
-from ui.chat_engine_section import ChatEngineSection
-from ui.form_layout import Form, ScrollingPage, hint, icon_pixmap, slider_row, spin_box, with_hint, wrapping_label
-from ui.hotkey_edit import HotkeyEdit
-from ui.model_choices import KIND_NAMES, Advice, ModelChoices, language_advice, language_name, voice_for_language
-from ui.model_picker import AdviceRow, ModelDownloads, ModelPicker
+from ui.form_layout import Form, ScrollingPage, icon_pixmap, wrapping_label
+from ui.model_choices import KIND_NAMES, Advice, ModelChoices, language_advice, voice_for_language
+from ui.model_picker import AdviceRow, ModelDownloads
+from ui.settings_audio_tab import build_audio_tab
+from ui.settings_general_tab import build_general_tab
+from ui.settings_models_tab import build_models_tab
 
 log = logging.getLogger(__name__)
-
-_MODE_LABELS = {
-    "hands_free": "&Hands-free: Parley listens all the time and answers when you pause",
-    "wake_word": "&Wake word: Parley answers when you say its name first",
-    "push_to_talk": "&Push-to-talk: Parley listens while you use the shortcut",
-}
-_WAKE_LABELS = {"hey_jarvis": "Hey Jarvis", "hey_mycroft": "Hey Mycroft", "alexa": "Alexa", "okay_nabu": "Okay Nabu"}
-_STYLE_LABELS = {"hold": "Hold the shortcut while you speak", "toggle": "Press once to start, again to stop"}
-
-
-def _limits(section: type, name: str) -> dict:
-    """The metadata (min, max, choices, doc) settings.py gives a field."""
-    return dict(next(f for f in dataclasses.fields(section) if f.name == name).metadata)
-
 
 def _hears_with(model) -> str:
     """Which engine runs the installed speech model `model` here (nothing for one not installed yet). MLX's
@@ -85,9 +65,9 @@ class SettingsWindow(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self._forms: list[Form] = []
-        self.tabs.addTab(ScrollingPage(self._general_tab()), "&General")
-        self.tabs.addTab(ScrollingPage(self._models_tab()), "&Models")
-        self.tabs.addTab(ScrollingPage(self._audio_tab()), "&Audio && Listening")
+        self.tabs.addTab(ScrollingPage(build_general_tab(self)), "&General")
+        self.tabs.addTab(ScrollingPage(build_models_tab(self)), "&Models")
+        self.tabs.addTab(ScrollingPage(build_audio_tab(self)), "&Audio && Listening")
         label_width = max(form.label_width() for form in self._forms)
         for form in self._forms:  # the same label column on every tab: switching tabs doesn't shift the fields
             form.grid.setColumnMinimumWidth(0, label_width)
@@ -257,185 +237,6 @@ class SettingsWindow(QWidget):
 
         box.buttonClicked.connect(answered)
         box.open()
-
-    # --- tabs --------------------------------------------------------------------------------------
-
-    def _general_tab(self) -> QWidget:
-        page = QWidget()
-        form = Form(page)
-        self._forms.append(form)
-
-        self.language = QComboBox(page)
-        codes = _limits(ConversationSettings, "language")["choices"]
-        self.language.addItem(language_name("auto"), "auto")
-        for code in sorted((c for c in codes if c != "auto"), key=language_name):
-            self.language.addItem(language_name(code), code)
-        self.language.currentIndexChanged.connect(self._on_language_picked)
-        form.add_row("&Language:", self.language)
-        self.chinese_script = QComboBox(page)
-        self.chinese_script.addItem("Simplified (简体)", "simplified")
-        self.chinese_script.addItem("Traditional (繁體)", "traditional")
-        self.chinese_script.setToolTip("How Chinese is written: what you say is written down in these characters, "
-                                       "and replies are asked for in them.")
-        self.chinese_script.currentIndexChanged.connect(self._on_changed)
-        form.add_row("Chinese characters:", self.chinese_script)
-        self.advice = QVBoxLayout()
-        self.advice.setSpacing(6)
-        form.add_row("", self.advice)
-        form.add_gap()
-
-        self.mode_group = QButtonGroup(page)
-        self.mode_buttons = {}
-        modes = QVBoxLayout()
-        modes.setSpacing(4)
-        for mode in _limits(ConversationSettings, "mode")["choices"]:
-            button = QRadioButton(_MODE_LABELS.get(mode, mode), page)
-            self.mode_group.addButton(button)
-            self.mode_buttons[mode] = button
-            modes.addWidget(button)
-            button.toggled.connect(self._on_changed)
-        form.add_row("Conversation:", modes)
-        self.wake_word = QComboBox(page)
-        for phrase in _limits(ListeningSettings, "wake_word")["choices"]:
-            self.wake_word.addItem(_WAKE_LABELS.get(phrase, phrase), phrase)
-        self.wake_word.currentIndexChanged.connect(self._on_changed)
-        form.add_row("Wake word:", self.wake_word)
-        self.wake_sensitivity = QSlider(Qt.Orientation.Horizontal, page)
-        self.wake_sensitivity.setRange(0, 10)
-        self.wake_sensitivity.setToolTip("Left: fewer false wakes (a TV, other people). Right: fewer missed wake words.")
-        self.wake_sensitivity.valueChanged.connect(self._on_changed)
-        form.add_row("", with_hint(self.wake_sensitivity, "how readily it wakes", page))
-        self.follow_up = spin_box(_limits(ListeningSettings, "follow_up_s"), " s", 1, page)
-        self.follow_up.valueChanged.connect(self._on_changed)
-        form.add_row("", with_hint(self.follow_up, "after a reply, a question needs no wake word", page))
-
-        self.hotkey = HotkeyEdit(parent=page)
-        self.hotkey.hotkey_changed.connect(self._on_changed)
-        form.add_row("Push-to-talk key:", self.hotkey)
-        self.hotkey_style = QComboBox(page)
-        for style in _limits(HotkeySettings, "style")["choices"]:
-            self.hotkey_style.addItem(_STYLE_LABELS.get(style, style), style)
-        self.hotkey_style.currentIndexChanged.connect(self._on_changed)
-        form.add_row("", self.hotkey_style)
-        form.add_gap()
-
-        self.system_prompt = QPlainTextEdit(page)
-        self.system_prompt.setPlaceholderText("For example: Call me Sam. Explain things simply.")
-        self.system_prompt.setTabChangesFocus(True)
-        self.system_prompt.setFixedHeight(self.system_prompt.fontMetrics().lineSpacing() * 5 + 12)
-        self.system_prompt.textChanged.connect(self._on_changed)
-        form.add_row("Instructions:", self.system_prompt)
-        form.add_row("", hint("Added to Parley's own instructions, which keep replies short and spoken.", page))
-        return page
-
-    def _models_tab(self) -> QWidget:
-        page = QWidget()
-        form = Form(page)
-        self._forms.append(form)
-        self.pickers: dict[str, ModelPicker] = {}
-        for kind, label, tooltip in (
-            ("stt", "Speech &recognition:", "Turns what you say into text. Larger models are more accurate and slower."),
-            ("llm", "Cha&t model:", "Writes the replies. Larger models answer better and take longer."),
-            ("tts", "&Voice:", "Reads the replies aloud."),
-        ):
-            picker = ModelPicker(kind, self.choices, self.downloads, page)
-            picker.changed.connect(self._on_model_picked)
-            picker.menu.setAccessibleName(label.replace("&", "").rstrip(":"))
-            picker.menu.setToolTip(tooltip)
-            self.pickers[kind] = picker
-            form.add_row(label, picker, buddy=picker.menu)
-            if kind == "stt":  # the engine that hears with it, just under it
-                self.stt_engine = hint("", page)
-                form.add_row("", self.stt_engine)
-            if kind == "llm":  # the engine that runs it, just under it
-                self.chat_engine = ChatEngineSection(self.choices, page)
-                self.chat_engine.changed.connect(self._on_changed)
-                # Once laid out (the next pass of the event loop), not now.
-                self.chat_engine.grew.connect(lambda: QTimer.singleShot(0, self, self._fit_page))
-                self.chat_engine.add_to(form)
-            form.add_gap()
-
-        rate = _limits(VoiceSettings, "speaking_rate")
-        self.speaking_rate = QSlider(Qt.Orientation.Horizontal, page)
-        self.speaking_rate.setRange(round(rate["min"] * 100), round(rate["max"] * 100))
-        self.speaking_rate.setSingleStep(5)
-        self.speaking_rate.setPageStep(25)
-        self.speaking_rate.setTickInterval(25)
-        self.speaking_rate.setTickPosition(QSlider.TickPosition.TicksBelow)
-        self.speaking_rate_label = QLabel(page)
-        self.speaking_rate_label.setMinimumWidth(self.speaking_rate_label.fontMetrics().horizontalAdvance("0.00×  "))
-        self.speaking_rate.valueChanged.connect(self._show_slider_values)
-        self.speaking_rate.valueChanged.connect(self._on_changed)
-        form.add_row("Speaking rate:", slider_row(self.speaking_rate, "Slower", "Faster", self.speaking_rate_label))
-        form.add_gap()
-        form.add_row("", hint(f"Models are kept in {self.choices.store_folder()}. Downloads come from the Hugging Face "
-                              "hub; `parley models import` adds models you already have.", page))
-        return page
-
-    def _audio_tab(self) -> QWidget:
-        page = QWidget()
-        form = Form(page)
-        self._forms.append(form)
-        self.input_device = DeviceMenu(page)
-        self.output_device = DeviceMenu(page)
-        for menu in (self.input_device, self.output_device):
-            menu.currentIndexChanged.connect(self._on_changed)
-        form.add_row("M&icrophone:", self.input_device)
-        form.add_row("Spea&ker:", self.output_device)
-        self.refresh_devices_button = QPushButton("Refresh Devices", page)
-        self.refresh_devices_button.setAutoDefault(False)
-        self.refresh_devices_button.setToolTip("List the microphones and speakers connected now")
-        self.refresh_devices_button.clicked.connect(self.refresh_devices)
-        self.devices_note = hint("", page)
-        devices_row = QHBoxLayout()
-        devices_row.addWidget(self.refresh_devices_button)
-        devices_row.addWidget(self.devices_note, 1)
-        form.add_row("", devices_row)
-
-        self.echo_cancellation = QCheckBox("Remove Parley's own voice from the microphone", page)
-        self.echo_cancellation.toggled.connect(self._on_changed)
-        form.add_row("Echo cancellation:", self.echo_cancellation)
-        form.add_row("", hint("Lets you interrupt Parley while it speaks. Turn it off when you use headphones.",
-                              page))
-        form.add_gap()
-
-        threshold = _limits(ListeningSettings, "vad_threshold")
-        self._threshold_max = threshold["max"]
-        self.sensitivity = QSlider(Qt.Orientation.Horizontal, page)
-        self.sensitivity.setRange(0, round((threshold["max"] - threshold["min"]) * 100))
-        self.sensitivity.setPageStep(10)
-        self.sensitivity.setTickInterval(15)
-        self.sensitivity.setTickPosition(QSlider.TickPosition.TicksBelow)
-        self.sensitivity.setToolTip("How sure Parley must be that it hears speech. More sensitive hears quiet "
-                                    "voices, and noise too.")
-        self.sensitivity_label = QLabel(page)
-        self.sensitivity_label.setMinimumWidth(self.sensitivity_label.fontMetrics().horizontalAdvance("100%  "))
-        self.sensitivity.valueChanged.connect(self._show_slider_values)
-        self.sensitivity.valueChanged.connect(self._on_changed)
-        form.add_row("Speech sensitivity:", slider_row(self.sensitivity, "Less", "More", self.sensitivity_label))
-
-        self.end_of_turn_mode = QComboBox(page)
-        self.end_of_turn_mode.addItem("When you sound finished", "smart")
-        self.end_of_turn_mode.addItem("After a fixed silence", "fixed")
-        self.end_of_turn_mode.setToolTip("When you sound finished: Parley hears whether you have finished a sentence "
-                                         "and answers at once, or waits while you think. After a fixed silence: "
-                                         "every pause of that length ends your turn.")
-        self.end_of_turn_mode.currentIndexChanged.connect(self._show_end_of_turn_mode)
-        self.end_of_turn_mode.currentIndexChanged.connect(self._on_changed)
-        form.add_row("End of turn:", self.end_of_turn_mode)
-        patience = _limits(ListeningSettings, "patience_ms")
-        self.patience = spin_box(patience, " ms", 250, page)
-        self.patience.valueChanged.connect(self._on_changed)
-        form.add_row("Wait while you think:", with_hint(self.patience, "at most, mid-sentence", page))
-        silence = _limits(ListeningSettings, "end_of_turn_silence_ms")
-        self.end_of_turn = spin_box(silence, " ms", 50, page)
-        self.end_of_turn.valueChanged.connect(self._on_changed)
-        form.add_row("End of turn after:", with_hint(self.end_of_turn, "of silence (hands-free)", page))
-        longest = _limits(ListeningSettings, "max_utterance_s")
-        self.max_utterance = spin_box(longest, " s", 5, page)
-        self.max_utterance.valueChanged.connect(self._on_changed)
-        form.add_row("Longest turn:", with_hint(self.max_utterance, "then Parley answers anyway", page))
-        return page
 
     # --- reacting to the user ------------------------------------------------------------------------
 

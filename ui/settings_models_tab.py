@@ -1,0 +1,63 @@
+"""The settings window's Models page: the speech, chat and voice models, the chat engine under the chat model,
+and the speaking rate."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QLabel, QSlider, QWidget
+
+from assistant.runtime.settings import VoiceSettings
+from ui.chat_engine_section import ChatEngineSection
+from ui.form_layout import Form, hint, setting_limits, slider_row
+from ui.model_picker import ModelPicker
+
+if TYPE_CHECKING:  # the window imports this module
+    from ui.settings_window import SettingsWindow
+
+
+def build_models_tab(window: SettingsWindow) -> QWidget:
+    """The Models page, its controls set on `window` (which fills and reads them) and wired to its handlers."""
+    page = QWidget()
+    form = Form(page)
+    window._forms.append(form)
+    window.pickers: dict[str, ModelPicker] = {}
+    for kind, label, tooltip in (
+        ("stt", "Speech &recognition:", "Turns what you say into text. Larger models are more accurate and slower."),
+        ("llm", "Cha&t model:", "Writes the replies. Larger models answer better and take longer."),
+        ("tts", "&Voice:", "Reads the replies aloud."),
+    ):
+        picker = ModelPicker(kind, window.choices, window.downloads, page)
+        picker.changed.connect(window._on_model_picked)
+        picker.menu.setAccessibleName(label.replace("&", "").rstrip(":"))
+        picker.menu.setToolTip(tooltip)
+        window.pickers[kind] = picker
+        form.add_row(label, picker, buddy=picker.menu)
+        if kind == "stt":  # the engine that hears with it, just under it
+            window.stt_engine = hint("", page)
+            form.add_row("", window.stt_engine)
+        if kind == "llm":  # the engine that runs it, just under it
+            window.chat_engine = ChatEngineSection(window.choices, page)
+            window.chat_engine.changed.connect(window._on_changed)
+            # Once laid out (the next pass of the event loop), not now.
+            window.chat_engine.grew.connect(lambda: QTimer.singleShot(0, window, window._fit_page))
+            window.chat_engine.add_to(form)
+        form.add_gap()
+
+    rate = setting_limits(VoiceSettings, "speaking_rate")
+    window.speaking_rate = QSlider(Qt.Orientation.Horizontal, page)
+    window.speaking_rate.setRange(round(rate["min"] * 100), round(rate["max"] * 100))
+    window.speaking_rate.setSingleStep(5)
+    window.speaking_rate.setPageStep(25)
+    window.speaking_rate.setTickInterval(25)
+    window.speaking_rate.setTickPosition(QSlider.TickPosition.TicksBelow)
+    window.speaking_rate_label = QLabel(page)
+    window.speaking_rate_label.setMinimumWidth(window.speaking_rate_label.fontMetrics().horizontalAdvance("0.00×  "))
+    window.speaking_rate.valueChanged.connect(window._show_slider_values)
+    window.speaking_rate.valueChanged.connect(window._on_changed)
+    form.add_row("Speaking rate:", slider_row(window.speaking_rate, "Slower", "Faster", window.speaking_rate_label))
+    form.add_gap()
+    form.add_row("", hint(f"Models are kept in {window.choices.store_folder()}. Downloads come from the Hugging Face "
+                          "hub; `parley models import` adds models you already have.", page))
+    return page
