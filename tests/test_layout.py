@@ -27,9 +27,6 @@ TOO_LONG_FOR_NOW = {
     # Being split into the turn's state machine and the loop that owns it (issue 20); until then it holds the
     # conversation's fifteen jobs.
     "assistant/conversation/core.py",
-    # Qt windows not split yet (being edited elsewhere as this list was written): each is to be split by what it
-    # shows, and taken off this list then.
-    "ui/chat_engine_section.py",
 }
 
 

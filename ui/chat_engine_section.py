@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QPalette
@@ -23,42 +22,16 @@ from assistant.chat import choice
 from assistant.chat.server_key import KEY_ENV, is_valid_key, read_server_key, save_server_key, server_key_path
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel
-from assistant.runtime.settings import ChatSettings, SettingsError, settings_from_dict
+from assistant.runtime.settings import ChatSettings
+from ui.chat_engine_wording import (ENGINE_NAMES, MODEL_PLACEHOLDER, NO_ADDRESS, NOT_A_KEY, SERVER_LABEL,
+                                    URL_PLACEHOLDER, url_problem, where_it_runs)
 from ui.connection_test import ConnectionTest, as_sentence
-from ui.form_layout import Form, hint, icon_pixmap, wrapping_label
+from ui.form_layout import Form, hint, icon_pixmap, stacked, wrapping_label
 from ui.model_choices import ModelChoices
-
-ENGINE_NAMES = {"mlx": "MLX", "llama.cpp": "llama.cpp"}
-SERVER_LABEL = "Server (Ollama, LM Studio, …)"
-URL_PLACEHOLDER = "http://localhost:11434/v1"
-MODEL_PLACEHOLDER = "first model the server lists"
-NO_ADDRESS = "Type the server's address, like http://localhost:11434/v1, or choose another engine."
-NOT_A_KEY = "That is not an API key: a key is one word of letters, digits and symbols, without spaces."
 
 # Result colours: Apple's accessible green and red, for light and dark windows.
 _GREEN = {False: "#248A3D", True: "#30D158"}
 _RED = {False: "#D70015", True: "#FF453A"}
-
-
-def where_it_runs(engine: str) -> str:
-    """'MLX on the Apple GPU', 'llama.cpp on this computer's CPU': an engine and what it runs on, here."""
-    if engine == "mlx" and choice.apple_gpu():
-        return "MLX on the Apple GPU"
-    if choice.apple_gpu():
-        return f"{ENGINE_NAMES[engine]} on this Mac"  # llama.cpp, built with Metal there
-    computer = "this Mac's" if sys.platform == "darwin" else "this computer's"
-    return f"{ENGINE_NAMES[engine]} on {computer} CPU"
-
-
-def url_problem(url: str) -> str:
-    """What is wrong with a server address, in the settings validator's words; "" for a usable one (or none)."""
-    try:
-        settings_from_dict({"chat": {"server_url": url}}, source="Settings")
-    except SettingsError as exc:
-        message = str(exc)
-        _, found, rest = message.partition("chat.server_url = ")
-        return as_sentence(rest if found else message)
-    return ""
 
 
 class ChatEngineSection(QObject):
@@ -152,7 +125,7 @@ class ChatEngineSection(QObject):
                                     ("Server m&odel:", (self.server_model,), self.server_model),
                                     ("API ke&y:", (key_row, self.key_note), self.api_key),
                                     ("", (test_row, self.test_result), None)):
-            row = _column(parts)
+            row = stacked(parts)
             self._server_rows += [row, form.add_row(label, row, buddy=buddy)]
         self._server_rows = [widget for widget in self._server_rows if widget is not None]
         self._show_server_rows()
@@ -401,16 +374,3 @@ class ChatEngineSection(QObject):
         dark = label.palette().color(QPalette.ColorRole.Window).lightness() < 128
         label.setStyleSheet(f"color: {(_GREEN if ok else _RED)[dark]};")
 
-
-def _column(parts) -> QWidget:
-    """Widgets and layouts stacked in one widget, so that a row can be hidden whole."""
-    holder = QWidget()
-    column = QVBoxLayout(holder)
-    column.setContentsMargins(0, 0, 0, 0)
-    column.setSpacing(4)
-    for part in parts:
-        if isinstance(part, QWidget):
-            column.addWidget(part)
-        else:
-            column.addLayout(part)
-    return holder

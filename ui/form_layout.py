@@ -163,3 +163,17 @@ def icon_pixmap(widget: QWidget, icon: QStyle.StandardPixmap) -> QPixmap:
     """One of the style's standard icons (warning, information) at the small icon size."""
     size = widget.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
     return widget.style().standardIcon(icon).pixmap(size, size)
+
+
+def stacked(parts) -> QWidget:
+    """Widgets and layouts stacked in one widget, so that a row can be hidden whole."""
+    holder = QWidget()
+    column = QVBoxLayout(holder)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(4)
+    for part in parts:
+        if isinstance(part, QWidget):
+            column.addWidget(part)
+        else:
+            column.addLayout(part)
+    return holder
