@@ -44,7 +44,8 @@ from assistant.runtime.events import (Answering, BargeIn, EventBus, Problem, Rep
                               UserSaid)
 from assistant.runtime.job_thread import JobThread
 from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig
-from assistant.listen.wake_gate import WakeConfig, WakeGate, chime, without_phrase
+from assistant.listen.wake_gate import (MIN_QUESTION_AT_PAUSE_MS, WakeConfig, WakeGate, after_phrase, chime,
+                                         without_phrase)
 from assistant.runtime.settings import Settings
 from assistant.speak.voice import SpeechChunk, SpeechWorker
 from assistant.speak.text.segmenter import SegmenterConfig, SentenceSegmenter
@@ -429,12 +430,13 @@ class Conversation:
             elif event.kind is EndpointEvent.PAUSE and event.utterance is not None:
                 question = event.utterance
                 if gate is not None:
-                    question = gate.question(question, self._frame_time(question.start_frame))
+                    question = gate.question(question, self._frame_time(question.start_frame), MIN_QUESTION_AT_PAUSE_MS)
                     if question is None:
                         continue  # nothing to get ready: not meant for Parley (yet), or the wake word alone
                 transcript = self._start_early_transcript(question)
+                words = after_phrase(transcript, gate.detector.phrase) if gate is not None and transcript else transcript
                 self._end_of_turn.ask(endpointer.audio_so_far(), event.utterance.last_voiced_frame,
-                                      endpointer.silence_ms, transcript)
+                                      endpointer.silence_ms, words, words_required=gate is not None)
                 if transcript is not None and self.config.speculative_start:
                     self._speculate(question, transcript)
             elif event.kind is EndpointEvent.TOO_SHORT:
