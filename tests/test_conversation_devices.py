@@ -11,14 +11,10 @@ import pytest
 
 from test_conversation_live import ChatProcess, _asked_about_france, _is, _stop_cleanly, _words, hands_free_chat, spoken  # noqa: F401  (fixtures)
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
-    # Real-time runs on 2 shared cores: a run where the sound server or the models fall behind is tried again
-    # (up to twice); a test that fails three times in a row fails.
-    pytest.mark.flaky(reruns=2, reruns_delay=2),
-]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux")
 
 VOICE_RATE = 22050  # the `spoken` fixture's rate
+MICROPHONE_OPEN = r"microphone open: "  # logged each time a microphone stream opens (runtime/audio_stream.py)
 
 
 def _press(chat: ChatProcess) -> None:
@@ -34,6 +30,14 @@ def _then_silence(audio: np.ndarray, seconds: float = 0.4) -> np.ndarray:
 
 def _microphone_problem(event: dict) -> bool:
     return event["event"] == "Problem" and "microphone" in event["message"]
+
+
+def _answered_after_the_outage(chat: ChatProcess, audio_rig, spoken) -> None:
+    """A spoken question is heard, as a turn of its own, and answered in full: the conversation goes on."""
+    audio_rig.play_into_mic(_then_silence(spoken("What is the capital of France?")), VOICE_RATE)
+    said = chat.wait_for(lambda e: e["event"] == "UserSaid" and _asked_about_france(e["text"]), timeout=90)
+    finished = chat.wait_for(_is("ReplyFinished", turn=said["turn"]), timeout=90)
+    assert not finished["interrupted"] and finished["text"].strip(), finished
 
 
 @pytest.fixture()
@@ -64,8 +68,9 @@ def test_push_to_talk_turn_and_a_key_press_that_interrupts_the_reply(ptt_chat, a
     _press(chat)
     said = chat.wait_for(_is("UserSaid"))
     assert "dragon" in _words(said["text"])
-    chat.wait_for(_is("StateChanged", state="speaking"))
-    time.sleep(1.0)  # let the story play for a moment
+    with audio_rig.speaker_recorder() as speaker:
+        chat.wait_for(_is("StateChanged", state="speaking"))
+        speaker.wait_for_sound(0.5)  # the story is heard
     _press(chat)  # the key, pressed while Parley talks, silences it at once
     barge = chat.wait_for(_is("BargeIn"))
     assert barge["turn"] == said["turn"]
@@ -84,7 +89,7 @@ def test_a_microphone_unplugged_mid_turn_is_reported_and_replaced(hands_free_cha
     audio_rig.play_into_mic(spoken("Please tell me what the weather is like on the moon today."), VOICE_RATE,
                             wait=False)
     chat.wait_for(_is("StateChanged", state="user_speaking"))
-    time.sleep(0.7)  # in the middle of the sentence
+    time.sleep(0.7)  # pacing: 0.7 s further into the sentence, which plays in real time
     audio_rig.remove_microphone(take_streams=True)
     problem = chat.wait_for(_microphone_problem, timeout=30)
     assert "stopped" in problem["message"]
@@ -94,9 +99,7 @@ def test_a_microphone_unplugged_mid_turn_is_reported_and_replaced(hands_free_cha
     audio_rig.wait_for_mic_playback()
 
     audio_rig.restore_microphone()  # plugged back in: the system default again
-    audio_rig.play_into_mic(_then_silence(spoken("What is the capital of France?")), VOICE_RATE)
-    said = chat.wait_for(lambda e: e["event"] == "UserSaid" and _asked_about_france(e["text"]), timeout=90)
-    assert said["turn"] > 0
+    _answered_after_the_outage(chat, audio_rig, spoken)
     problems = [e for e in chat.seen if e["event"] == "Problem"]
     assert len(problems) == 1, f"the outage is reported once: {problems}"
     _stop_cleanly(chat)
@@ -106,13 +109,11 @@ def test_a_microphone_the_sound_server_moves_keeps_the_conversation_going(hands_
     """A desktop sound server moves the streams of a vanished source to its fallback and back when the device
     returns: PortAudio sees nothing, and the conversation must simply go on."""
     chat = hands_free_chat
-    audio_rig.remove_microphone(take_streams=False)
-    time.sleep(1.5)
+    audio_rig.remove_microphone(take_streams=False)  # (the stream is moved before the source goes)
     assert chat.proc.poll() is None
     audio_rig.restore_microphone()
-    audio_rig.play_into_mic(_then_silence(spoken("What is the capital of France?")), VOICE_RATE)
-    said = chat.wait_for(lambda e: e["event"] == "UserSaid" and _asked_about_france(e["text"]), timeout=90)
-    assert said["turn"] > 0
+    _answered_after_the_outage(chat, audio_rig, spoken)
+    assert not [e for e in chat.seen if e["event"] == "Problem"], "an outage Parley could not see was reported"
     _stop_cleanly(chat)
 
 
@@ -121,14 +122,14 @@ def test_a_microphone_that_stops_delivering_is_reported_and_reopened(hands_free_
     device whose stream PortAudio revived does the same). Parley must notice, say so once, keep trying to reopen it,
     and hear again when it works."""
     chat = hands_free_chat
+    before = len(chat.log())
     audio_rig.stall_microphone()
     problem = chat.wait_for(_microphone_problem, timeout=30)
     assert "stopped" in problem["message"]
-    time.sleep(4.0)  # long enough for an attempt to reopen it to fail while it hangs
+    # An attempt to reopen it has failed while it hangs: a stream opened, got no audio, and the next one opened.
+    chat.wait_for_log(rf"(?s){MICROPHONE_OPEN}.*{MICROPHONE_OPEN}", after=before, timeout=30)
     audio_rig.stall_microphone(False)
-    audio_rig.play_into_mic(_then_silence(spoken("What is the capital of France?")), VOICE_RATE)
-    said = chat.wait_for(lambda e: e["event"] == "UserSaid" and _asked_about_france(e["text"]), timeout=60)
-    assert said["turn"] > 0
+    _answered_after_the_outage(chat, audio_rig, spoken)
     problems = [e for e in chat.seen if e["event"] == "Problem"]
     assert len(problems) == 1, f"the outage is reported once: {problems}"
     _stop_cleanly(chat)

@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -21,14 +22,10 @@ import numpy as np
 import pytest
 
 from assistant.runtime.shutdown import QUIT_WITHIN_S
+from followed_log import wait_for_log
 from rig.pulse import _die_with_parent
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
-    # Real-time runs on 2 shared cores: a run where the sound server or the models fall behind is tried again
-    # (up to twice); a test that fails three times in a row fails.
-    pytest.mark.flaky(reruns=2, reruns_delay=2),
-]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux")
 
 
 class ChatProcess:
@@ -78,6 +75,15 @@ class ChatProcess:
             if predicate(event):
                 return event
         raise AssertionError(f"timed out; events so far: {[e['event'] for e in self.seen][-30:]}{self.diagnosis()}")
+
+    def log(self) -> str:
+        """What it has logged so far."""
+        log = self.log_dir / "parley.log"
+        return log.read_text(errors="replace") if log.exists() else ""
+
+    def wait_for_log(self, pattern: str, after: int = 0, timeout: float = 60.0) -> re.Match:
+        """The first match of regex `pattern` in its log at or after character `after`: a state it has logged."""
+        return wait_for_log(self.log, pattern, after, timeout, self.proc, self.diagnosis)
 
     def drain(self) -> None:
         """Take in the events that have come so far (`seen` holds only those that wait_for has looked at)."""
@@ -139,7 +145,6 @@ def listening_chat(rig, *extra: str):
     process = ChatProcess(rig, *extra)
     try:
         process.wait_for(_is("StateChanged", state="listening"))
-        time.sleep(0.5)
         yield process
     finally:
         process.stop()
@@ -189,7 +194,7 @@ def test_spoken_question_gets_a_spoken_answer(chat, audio_rig, spoken):
         finished = chat.wait_for(_is("ReplyFinished"))
         assert "paris" in _words(finished["text"]) and not finished["interrupted"]
         timings = chat.wait_for(_is("TurnTimings"))["timings_ms"]
-        time.sleep(0.5)
+        chat.seen_or_wait(_is("StateChanged", state="listening"))  # the reply has played out
     assert 0 < timings["transcript"] < timings["first_token"] < timings["first_audio"]
     from assistant.audio_files import resample
     import mlx_whisper
@@ -211,11 +216,11 @@ def test_speech_during_a_reply_silences_the_speaker(chat, audio_rig, spoken):
     with audio_rig.speaker_recorder() as recording:
         audio_rig.play_into_mic(spoken("Tell me a long story about a brave little dragon."), 22050)
         chat.wait_for(_is("StateChanged", state="speaking"))
-        time.sleep(1.5)  # let the reply play for a while
+        recording.wait_for_sound(1.0)  # a second of the reply has been heard
         audio_rig.play_into_mic(interruption, 22050, wait=False)
         barge = chat.wait_for(_is("BargeIn"))
         finished = chat.wait_for(lambda e: e["event"] == "ReplyFinished" and e["interrupted"])
-        time.sleep(0.3)
+        recording.wait_until(barge["t"] + 1.0)  # the second after the barge-in, checked below
     assert barge["latency_ms"] > 0
     # The interrupted reply keeps only what was heard: fewer words than a full story.
     assert len(finished["text"].split()) < 60
@@ -249,7 +254,6 @@ def test_with_an_echo_path_twenty_replies_play_out_and_a_real_interruption_still
     chat = ChatProcess(audio_rig)
     try:
         chat.wait_for(_is("StateChanged", state="listening"))
-        time.sleep(0.5)
         for n in range(20):
             chat.seen.clear()
             question, keyword = QUESTIONS[n % len(QUESTIONS)]
@@ -262,9 +266,10 @@ def test_with_an_echo_path_twenty_replies_play_out_and_a_real_interruption_still
             time.sleep(0.8)  # the echo's tail dies away, as a person would wait to hear the answer out
         # Still a real interruption gets through the gate.
         chat.seen.clear()
-        audio_rig.play_into_mic(spoken("Tell me a long story about a brave little dragon."), 22050)
-        chat.wait_for(_is("StateChanged", state="speaking"))
-        time.sleep(1.0)
+        with audio_rig.speaker_recorder() as recording:
+            audio_rig.play_into_mic(spoken("Tell me a long story about a brave little dragon."), 22050)
+            chat.wait_for(_is("StateChanged", state="speaking"))
+            recording.wait_for_sound(1.0)  # the story has been heard for a second
         audio_rig.play_into_mic(spoken("Stop, stop. Tell me something else."), 22050, wait=False)
         assert chat.wait_for(_is("BargeIn"))["latency_ms"] > 0
         chat.wait_for(lambda e: e["event"] == "ReplyFinished" and e["interrupted"])

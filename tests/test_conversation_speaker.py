@@ -25,12 +25,7 @@ import pytest
 from assistant.listen.echo_gate import rms
 from test_conversation_live import ChatProcess, _asked_about_france, _is, _stop_cleanly, _words, hands_free_chat, spoken  # noqa: F401  (fixtures)
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
-    # Real-time runs on 2 shared cores: a run where the sound server or the models fall behind is tried again
-    # (up to twice); a test that fails three times in a row fails.
-    pytest.mark.flaky(reruns=2, reruns_delay=2),
-]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux")
 
 VOICE_RATE = 22050  # the `spoken` fixture's rate
 LONG_QUESTION = "Tell me a long story about a brave little dragon."
@@ -49,8 +44,9 @@ def _interrupt_a_long_reply(chat: ChatProcess, rig, spoken, lose_the_speaker) ->
     interrupted, and Parley listens again. Returns the Problem event."""
     rig.play_into_mic(_then_silence(spoken(LONG_QUESTION)), VOICE_RATE)
     said = chat.wait_for(lambda e: e["event"] == "UserSaid" and "dragon" in _words(e["text"]), timeout=60)
-    chat.wait_for(_is("StateChanged", state="speaking"), timeout=60)
-    time.sleep(1.0)  # the story plays for a moment
+    with rig.speaker_recorder() as speaker:
+        chat.wait_for(_is("StateChanged", state="speaking"), timeout=60)
+        speaker.wait_for_sound(1.0)  # the story has been heard for a moment
     chat.drain()
     assert not [e for e in chat.seen if e["event"] == "ReplyFinished"], "the story ended before the speaker went"
     lose_the_speaker()
@@ -70,8 +66,7 @@ def _answer_is_heard(chat: ChatProcess, rig, spoken, recorder, question: str, ke
     with recorder as recording:
         rig.play_into_mic(_then_silence(spoken(question)), VOICE_RATE)
         said = chat.wait_for(lambda e: e["event"] == "UserSaid" and keyword in _words(e["text"]), timeout=60)
-        finished = chat.wait_for(_is("ReplyFinished", turn=said["turn"]), timeout=60)
-        time.sleep(0.3)
+        finished = chat.wait_for(_is("ReplyFinished", turn=said["turn"]), timeout=60)  # once it has played out
     assert not finished["interrupted"], f"the answer did not play out: {finished}"
     assert finished["text"].strip()
     # Parley's voice peaks well above 0.1 on the rig; silence (a stream nobody hears) is exact zeros.
@@ -147,8 +142,7 @@ def test_a_speaker_the_sound_server_moves_keeps_the_reply_going(hands_free_chat,
     chat.wait_for(_is("StateChanged", state="speaking"), timeout=60)
     audio_rig.remove_speaker(take_streams=False)
     with audio_rig.other_speaker_recorder() as recording:
-        finished = chat.wait_for(_is("ReplyFinished", turn=said["turn"]), timeout=60)
-        time.sleep(0.3)
+        finished = chat.wait_for(_is("ReplyFinished", turn=said["turn"]), timeout=60)  # once it has played out
     assert not finished["interrupted"], f"the reply was cut off by a stream that only moved: {finished}"
     assert np.abs(recording.audio).max() > 0.1, "the rest of the reply was not heard on the fallback output"
 

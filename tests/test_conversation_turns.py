@@ -13,10 +13,7 @@ import pytest
 from benchmarks.realtime import paused_question
 from test_conversation_live import _is, _words, listening_chat
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
-    pytest.mark.flaky(reruns=2, reruns_delay=2),  # real time on 2 shared cores, as the other live tests
-]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux")
 
 
 @pytest.fixture(scope="module")

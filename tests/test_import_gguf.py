@@ -498,8 +498,8 @@ def test_generation_stops_at_end_of_turn(smollm2_chat):
 def test_synthetic_float_model_matches_llama_cpp(arch, tied, rope_factors, smollm2_tokenizer, llama_cpp, tmp_path):
     # Embeddings of 0.1 give logits of a few units: with the default 1.0, a tied model's logits reach the hundreds and
     # all but its top token fall below what llama.cpp's float probabilities hold.
-    source = write_tiny_gguf(tmp_path / f"tiny-{arch}.gguf", arch, smollm2_tokenizer, tied=tied, rope_factors=rope_factors,
-                             embedding_std=0.1)
+    source = write_tiny_gguf(tmp_path / f"tiny-{arch}.gguf", arch, smollm2_tokenizer, tied=tied,
+                             rope_factors=rope_factors, embedding_std=0.1)
     dest, result = convert_into(source, tmp_path)
     assert result.details["architecture"] == arch
     assert result.details["quantization"] == "float→float16"
@@ -523,7 +523,8 @@ def quantized_mix(kind: str, embedding: str) -> dict[str, str]:
     ],
     ids=["Q4_K_M", "Q4_0"],
 )
-def test_synthetic_quantized_model_matches_llama_cpp(mix, file_type, description, smollm2_tokenizer, llama_cpp, tmp_path):
+def test_synthetic_quantized_model_matches_llama_cpp(mix, file_type, description, smollm2_tokenizer, llama_cpp,
+                                                      tmp_path):
     quantized = write_tiny_gguf(tmp_path / "tiny-q.gguf", "llama", smollm2_tokenizer, quant=mix, file_type=file_type)
     dest, result = convert_into(quantized, tmp_path, mlx=True)
     assert result.details["quantization"] == description

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from test_conversation_live import ChatProcess, _is, _stop_cleanly, hands_free_c
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux")
 
 VOICE_RATE = 22050  # the `spoken` fixture's rate
+MICROPHONE_OPEN = r"microphone open: "  # logged each time a microphone stream opens (runtime/audio_stream.py)
 LONG_QUESTION = "Tell me a long story about a brave little dragon."
 
 
@@ -30,14 +30,17 @@ def _ask_for_a_story(chat: ChatProcess, rig, spoken) -> None:
     chat.wait_for(_is("UserSaid"), timeout=60)
 
 
+def _wait_until_heard(chat: ChatProcess, rig) -> None:
+    """Parley is speaking, and its reply is heard on the speaker."""
+    with rig.speaker_recorder() as speaker:
+        chat.seen_or_wait(_is("StateChanged", state="speaking"), timeout=60)
+        speaker.wait_for_sound(0.3)
+
+
 def test_ctrl_c_while_the_models_load(audio_rig, default_store):
     chat = ChatProcess(audio_rig)
     try:
-        deadline = time.monotonic() + 60
-        while "Loading models" not in "".join(chat.stderr):
-            assert time.monotonic() < deadline and chat.proc.poll() is None, f"never began loading{chat.diagnosis()}"
-            time.sleep(0.02)
-        time.sleep(0.5)  # in the middle of loading Whisper and the chat model
+        chat.wait_for_log(r"loading the speech and chat models")  # Whisper and the chat model load on their threads
         chat.drain()
         assert not [e for e in chat.seen if e["event"] == "StateChanged"], "it had finished loading already"
         _stop_cleanly(chat)
@@ -59,44 +62,56 @@ def test_ctrl_c_while_a_reply_is_being_generated(hands_free_chat, audio_rig, spo
 
 def test_ctrl_c_while_speaking(hands_free_chat, audio_rig, spoken):
     _ask_for_a_story(hands_free_chat, audio_rig, spoken)
-    hands_free_chat.wait_for(_is("StateChanged", state="speaking"), timeout=60)
-    time.sleep(0.5)
+    _wait_until_heard(hands_free_chat, audio_rig)
     _stop_cleanly(hands_free_chat)
 
 
 def test_sigterm_while_speaking(hands_free_chat, audio_rig, spoken):
     _ask_for_a_story(hands_free_chat, audio_rig, spoken)
-    hands_free_chat.wait_for(_is("StateChanged", state="speaking"), timeout=60)
-    time.sleep(0.5)
+    _wait_until_heard(hands_free_chat, audio_rig)
     _stop_cleanly(hands_free_chat, signal.SIGTERM)
     assert hands_free_chat.proc.returncode == 0
 
 
+def _reopening_the_microphone(chat: ChatProcess, rig, lose_it) -> None:
+    """Lose the microphone, and wait until Parley has said so and opened the system default input in its place."""
+    before = len(chat.log())
+    lose_it()
+    chat.wait_for(lambda e: e["event"] == "Problem" and "microphone" in e["message"], timeout=30)
+    chat.wait_for_log(MICROPHONE_OPEN, after=before)
+
+
 def test_ctrl_c_with_the_microphone_unplugged(hands_free_chat, audio_rig):
-    audio_rig.remove_microphone(take_streams=True)
-    hands_free_chat.wait_for(lambda e: e["event"] == "Problem" and "microphone" in e["message"], timeout=30)
-    time.sleep(0.5)  # trying to reopen it
+    _reopening_the_microphone(hands_free_chat, audio_rig, lambda: audio_rig.remove_microphone(take_streams=True))
     _stop_cleanly(hands_free_chat)
 
 
 def test_ctrl_c_with_the_microphone_stalled(hands_free_chat, audio_rig):
-    audio_rig.stall_microphone()
-    hands_free_chat.wait_for(lambda e: e["event"] == "Problem" and "microphone" in e["message"], timeout=30)
-    time.sleep(1.0)  # a reopened stream waiting for its first block
+    # The default input is the stalled one: the reopened stream waits for a first block that never comes.
+    _reopening_the_microphone(hands_free_chat, audio_rig, audio_rig.stall_microphone)
     _stop_cleanly(hands_free_chat)
 
 
+def _still_replying(chat: ChatProcess) -> None:
+    chat.drain()
+    assert not [e for e in chat.seen if e["event"] == "ReplyFinished"], "the reply had ended already"
+
+
 def test_ctrl_c_with_the_speaker_unplugged_mid_reply(hands_free_chat, audio_rig, spoken):
+    """The sink and Parley's stream on it are gone while the reply plays (PortAudio's ALSA poll fails at once; Parley
+    notices when it next looks at the speaker)."""
     _ask_for_a_story(hands_free_chat, audio_rig, spoken)
-    hands_free_chat.wait_for(_is("StateChanged", state="speaking"), timeout=60)
+    _wait_until_heard(hands_free_chat, audio_rig)
     audio_rig.remove_speaker(take_streams=True)
-    time.sleep(1.0)
+    _still_replying(hands_free_chat)
     _stop_cleanly(hands_free_chat)
 
 
 def test_ctrl_c_with_the_speaker_stalled_mid_reply(hands_free_chat, audio_rig, spoken):
+    """The sink is suspended while the reply plays: its stream stays "active" and takes nothing, and the reply
+    waits to be played (Parley notices a stalled speaker only after STALL_S)."""
     _ask_for_a_story(hands_free_chat, audio_rig, spoken)
-    hands_free_chat.wait_for(_is("StateChanged", state="speaking"), timeout=60)
+    _wait_until_heard(hands_free_chat, audio_rig)
     audio_rig.stall_speaker()
-    time.sleep(2.5)  # the reply waits on a speaker that takes nothing
+    _still_replying(hands_free_chat)
     _stop_cleanly(hands_free_chat)

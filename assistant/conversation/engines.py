@@ -193,6 +193,7 @@ class Engines:
         """The voice (a Piper `Synthesizer` or a `SystemVoice`: the same interface) that reads replies in
         `language`; see `choose_voice`."""
         choice = choose_voice(self.store, self.settings.models.tts, language)
+        log.info("replies in %s are read by %s", language or "the default language", choice.voice_id)
         if choice.system:
             return self._system_voice(choice.voice_id)
         return self.synthesizer(choice.voice_id)
@@ -211,6 +212,7 @@ class Engines:
         as quick as the next."""
         transcriber = self.transcriber(language)
         loads = [transcriber.start_loading(), self.chat.start_loading()]
+        log.info("loading the speech and chat models")
         if warm_up:
             loads += [transcriber.warm_up(language), self.chat.warm_up(language)]
         self.vad

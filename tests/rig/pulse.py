@@ -113,6 +113,31 @@ class Recorder:
         raw = b"".join(list(self._chunks))
         return np.frombuffer(raw[: len(raw) // 4 * 4], dtype="<f4").astype(np.float32)
 
+    def wait_for_sound(self, seconds: float = 0.5, level: float = 0.02, timeout: float = 60.0) -> None:
+        """Wait until `seconds` of what was recorded is sound (20 ms pieces louder than `level` RMS): a reply has
+        been heard for that long. AssertionError after `timeout` s."""
+        piece = self.rate // 50
+        deadline = time.monotonic() + timeout
+        while True:
+            audio = self.snapshot()
+            pieces = audio[: len(audio) // piece * piece].reshape(-1, piece)
+            loud = int((np.sqrt((pieces**2).mean(axis=1)) > level).sum()) if len(pieces) else 0
+            if loud * piece >= seconds * self.rate:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.device}: {loud * piece / self.rate:.2f} s of sound in {timeout:g} s, "
+                                     f"not {seconds:g}")
+            time.sleep(0.02)
+
+    def wait_until(self, moment: float, timeout: float = 30.0) -> None:
+        """Wait until the recording holds what played up to `moment` (a time.monotonic()): it goes on in real
+        time, so this paces the test by the audio. AssertionError after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while self.started_at is None or self.started_at + len(self.snapshot()) / self.rate < moment:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.device}: the recording did not reach {moment:.2f} within {timeout:g} s")
+            time.sleep(0.02)
+
     def stop(self) -> np.ndarray:
         """Stop recording and return what was recorded (again, if already stopped)."""
         if self._proc is None:
@@ -580,8 +605,8 @@ class AudioRig:
             time.sleep(0.05)
         else:
             raise RuntimeError(f"pulseaudio did not answer within 15 s:\n{self.daemon_log()}")
-        # A failing line of the script does not stop the daemon (.fail or not): look for errors ourselves.
-        time.sleep(0.05)
+        # A failing line of the script does not stop the daemon (.fail or not): look for errors ourselves. (It ran
+        # the script before it took a client, and writes its log unbuffered: the errors are in the log by now.)
         errors = [line for line in self.daemon_log().splitlines() if line.startswith("E:")]
         names = self._pactl("list", "short", "sinks") + self._pactl("list", "short", "sources")
         absent = [n for n in (SPEAKER_SINK, MIC_FEED_SINK, MIC_SOURCE) if n not in names.split()]
