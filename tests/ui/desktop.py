@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from followed_log import wait_for_log
 from rig.pulse import _die_with_parent
 from xdisplay import missing_tools, virtual_display
 
@@ -60,6 +61,22 @@ class Desktop:
         subprocess.run([sys.executable, "-c", grab, str(path)], env=self.env, check=True, timeout=60)
         return load_png(path)
 
+    def wait_for_screen(self, path: Path, shows, what: str, timeout: float = 30.0) -> np.ndarray:
+        """Screenshots (saved at `path`) until `shows(pixels)` is true of one, which is returned: something drawn
+        on the screen (a window is mapped some time before it paints). AssertionError after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            pixels = self.screenshot(path)
+            if shows(pixels):
+                return pixels
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what} on the screen (the last screenshot: {path})")
+
+    def wait_until_painted(self, path: Path, geometry: tuple[int, int, int, int], what: str) -> np.ndarray:
+        """Screenshots (saved at `path`) until the window at `geometry` (x, y, width, height) has painted itself."""
+        left, top, width, height = geometry
+        return self.wait_for_screen(path, lambda pixels: painted(pixels[top:top + height, left:left + width]), what)
+
     def tray_icon_geometry(self) -> tuple[int, int, int, int] | None:
         """(x, y, width, height) on screen of the icon docked in trayer, or None while there is none."""
         tree = self._tree()
@@ -97,6 +114,14 @@ class Desktop:
     def wait_for_window(self, name: str, timeout: float = 30.0) -> tuple[str, tuple[int, int, int, int]]:
         return self._wait(lambda: self.window_named(name), f"the window {name!r}", timeout)
 
+    def window_title(self, window: str) -> str:
+        return subprocess.run(["xdotool", "getwindowname", window], env=self.env, capture_output=True, text=True,
+                              timeout=30).stdout.rstrip("\n")
+
+    def wait_for_title(self, window: str, title: str, timeout: float = 30.0) -> None:
+        """Wait until `window` is titled `title` (a Qt window marks unsaved changes with a * in its title)."""
+        self._wait(lambda: self.window_title(window) == title, f"the window titled {title!r}", timeout)
+
     # --- doing --------------------------------------------------------------------------------
 
     def click(self, x: int, y: int, button: int = 1) -> None:
@@ -133,6 +158,15 @@ def load_png(path: Path) -> np.ndarray:
     return data[:, : width * 3].reshape(height, width, 3).copy()
 
 
+WINDOW_BACKGROUND = "#efefef"  # Qt's Fusion style, which the app gets on a desktop without a theme
+
+
+def painted(pixels: np.ndarray) -> bool:
+    """A window's pixels once Qt has painted it: much of it in the window background (before, an X window shows
+    whatever was under it, or black)."""
+    return color_share(pixels, WINDOW_BACKGROUND, 6) > 0.3
+
+
 def color_share(pixels: np.ndarray, hex_color: str, tolerance: int = 40) -> float:
     """The fraction of `pixels` within `tolerance` (per channel) of `hex_color`."""
     target = np.array([int(hex_color[i:i + 2], 16) for i in (1, 3, 5)], np.int16)
@@ -162,15 +196,7 @@ class ParleyProcess:
 
     def wait_for_log(self, pattern: str, timeout: float = 120.0, after: int = 0) -> re.Match:
         """The first match of regex `pattern` in this run's log at or after character `after`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = re.compile(pattern).search(self.log(), after)
-            if match:
-                return match
-            if self.proc.poll() is not None:
-                raise AssertionError(f"the app exited ({self.proc.returncode}):\n{self.output.read_text()[-3000:]}")
-            time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {pattern!r}; log tail:\n{self.log()[-3000:]}")
+        return wait_for_log(self.log, pattern, after, timeout, self.proc, lambda: ":\n" + self.output.read_text()[-3000:])
 
     def quit(self) -> int:
         """SIGTERM, as a logout sends: the app must quit cleanly, within the bound Parley promises."""

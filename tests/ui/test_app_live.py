@@ -2,10 +2,12 @@
 follows a spoken turn, its menu opens on a click, the push-to-talk key (pressed with xdotool, heard by the
 global listener) starts and ends a turn, and a setting changed in the settings window survives a restart.
 
-Screenshots of the tray and its menu are saved to docs/screenshots/ (the README shows them)."""
+Screenshots of the tray, its menu, the conversation and the first run go to the `screenshots` folder (a temporary
+one; docs/screenshots/, which the README shows, under `make screenshots`)."""
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -15,15 +17,10 @@ import pytest
 from desktop import REPO, Desktop, ParleyProcess, color_share, load_png
 from test_conversation_live import _words, spoken  # noqa: F401  (fixture)
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Xvfb and trayer need Linux"),
-    # Real-time runs on 2 shared cores: a run where the sound server or the models fall behind is tried again
-    # (up to twice); a test that fails three times in a row fails.
-    pytest.mark.flaky(reruns=2, reruns_delay=2),
-]
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Xvfb and trayer need Linux")
 
-SCREENSHOTS = REPO / "docs" / "screenshots"
 GREEN, BLUE, AMBER, VIOLET = "#34c759", "#0a84ff", "#ff9f0a", "#af52de"  # ui/tray_icons.py
+TRAY_STATE = r"tray: (?!menu shown)"  # the line the tray logs when its icon changes to another state
 
 
 @pytest.fixture(scope="module")
@@ -60,47 +57,59 @@ def _icon_pixels(desktop: Desktop, path: Path):
     return load_png(path)[y:y + height, x:x + width] if path.exists() else None, (x, y, width, height)
 
 
-def _icon_color_share(desktop: Desktop, color: str, tmp_path: Path) -> float:
-    shot = tmp_path / "screen.png"
-    desktop.screenshot(shot)
-    pixels, _ = _icon_pixels(desktop, shot)
-    return color_share(pixels, color)
+def _wait_for_icon(desktop: Desktop, app: ParleyProcess, color: str, state: re.Match, tmp_path: Path) -> None:
+    """The tray icon shows `color` (a fifth of it at least) while the tray is in the state whose log line `state`
+    is: the tray logs a state before its icon is drawn anew, so the screen is looked at until it shows it; a
+    screenshot counts only if no other state was logged before it was taken."""
+
+    def shows(pixels) -> bool:
+        if re.search(TRAY_STATE, app.log()[state.end():]):
+            raise AssertionError(f"the tray left {state.group(0)!r} before its icon showed {color}")
+        icon, _ = _icon_pixels(desktop, tmp_path / "screen.png")
+        return color_share(icon, color) > 0.2
+
+    desktop.wait_for_screen(tmp_path / "screen.png", shows, f"the tray icon in {color}")
 
 
-def test_the_tray_icon_appears_listening_and_its_menu_opens_on_a_click(desktop, app, tmp_path):
+def _open_tray_menu(desktop: Desktop, app: ParleyProcess, path: Path, after: int = 0) -> None:
+    """A right click on the icon: the menu opens, and is drawn (the screenshot at `path` shows it)."""
     x, y = desktop.tray_icon_center()
-    assert _icon_color_share(desktop, GREEN, tmp_path) > 0.2  # the listening badge
-    screen = desktop.screenshot(tmp_path / "screen.png")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    _save_crop(tmp_path / "screen.png", SCREENSHOTS / "tray.png", x - 30, 0, 48, 34, scale=3)
+    screen = desktop.screenshot(path)
     before = app.log().count("tray: menu shown")
     desktop.click(x, y, button=3)
-    app.wait_for_log(r"tray: menu shown", timeout=20, after=0)
+    app.wait_for_log(r"tray: menu shown", timeout=20, after=after)
     assert app.log().count("tray: menu shown") == before + 1
-    time.sleep(0.5)  # drawn
-    with_menu = desktop.screenshot(tmp_path / "menu.png")
-    assert (with_menu != screen).any(axis=-1).mean() > 0.01  # the menu is on the screen
-    _save_crop(tmp_path / "menu.png", SCREENSHOTS / "tray-menu.png", x - 160, 0, 180, 226, scale=1)
+    desktop.wait_for_screen(path, lambda pixels: (pixels != screen).any(axis=-1).mean() > 0.01, "the tray menu")
+
+
+def test_the_tray_icon_appears_listening_and_its_menu_opens_on_a_click(desktop, app, screenshots, tmp_path):
+    x, y = desktop.tray_icon_center()
+    _wait_for_icon(desktop, app, GREEN, app.wait_for_log(r"tray: listening"), tmp_path)  # the listening badge
+    _save_crop(tmp_path / "screen.png", screenshots / "tray.png", x - 30, 0, 48, 34, scale=3)
+    _open_tray_menu(desktop, app, tmp_path / "menu.png")
+    _save_crop(tmp_path / "menu.png", screenshots / "tray-menu.png", x - 160, 0, 180, 226, scale=1)
     desktop.xdotool("key", "Escape")
 
 
 def test_a_spoken_turn_moves_the_tray_icon_through_its_states(desktop, app, audio_rig, spoken, tmp_path):
     start = len(app.log())
-    audio_rig.play_into_mic(spoken("What is the capital of France?"), 22050)
+    # A story: it is read for long enough to see the icon speaking.
+    audio_rig.play_into_mic(spoken("Tell me a long story about a brave little dragon."), 22050)
     for state in ("user_speaking", "thinking", "speaking"):
-        app.wait_for_log(rf"tray: {state}", after=start)
-    assert _icon_color_share(desktop, VIOLET, tmp_path) > 0.2 or "tray: listening" in app.log()[start:]
+        reached = app.wait_for_log(rf"tray: {state}", after=start)
+    _wait_for_icon(desktop, app, VIOLET, reached, tmp_path)
     said = app.wait_for_log(r"event UserSaid\(turn=\d+, text='([^']*)'", after=start)
-    assert "capital of france" in _words(said.group(1))
-    app.wait_for_log(r"event ReplyFinished\(turn=\d+, text='[^']*Paris", after=start)
-    app.wait_for_log(r"tray: listening", after=start)
+    assert "dragon" in _words(said.group(1))
+    desktop.xdotool("key", "F8")  # the push-to-talk key stops it; the turn it began, with nothing said, ends
+    app.wait_for_log(r"event ReplyFinished\(turn=\d+, .*, interrupted=True\)", after=start)
+    app.wait_for_log(r"tray: listening", after=reached.end())
 
 
 def test_the_hotkey_starts_and_ends_a_push_to_talk_turn(desktop, app, audio_rig, spoken, tmp_path):
     start = len(app.log())
     desktop.xdotool("keydown", "F8")
-    app.wait_for_log(r"tray: user_speaking", after=start, timeout=20)
-    assert _icon_color_share(desktop, BLUE, tmp_path) > 0.2  # hearing you
+    hearing = app.wait_for_log(r"tray: user_speaking", after=start, timeout=20)
+    _wait_for_icon(desktop, app, BLUE, hearing, tmp_path)  # hearing you
     audio_rig.play_into_mic(spoken("What is the largest ocean?"), 22050)
     desktop.xdotool("keyup", "F8")
     said = app.wait_for_log(r"event UserSaid\(turn=\d+, text='([^']*)'", after=start)
@@ -108,15 +117,15 @@ def test_the_hotkey_starts_and_ends_a_push_to_talk_turn(desktop, app, audio_rig,
     app.wait_for_log(r"event ReplyFinished", after=start)
 
 
-def test_the_conversation_window_shows_the_turns_with_their_timings(desktop, app, tmp_path):
+def test_the_conversation_window_shows_the_turns_with_their_timings(desktop, app, screenshots, tmp_path):
     x, y = desktop.tray_icon_center()
     desktop.click(x, y, button=1)  # a left click opens the conversation
     window, (left, top, width, height) = desktop.wait_for_window("Parley")
-    time.sleep(1.0)  # drawn
     shot = tmp_path / "screen.png"
-    pixels = desktop.screenshot(shot)[top:top + height, left:left + width]
-    assert color_share(pixels, "#0a84ff", 30) > 0.005  # the user's blue bubbles are there
-    _save_crop(shot, SCREENSHOTS / "conversation.png", left, top, width, height)
+    # The user's blue bubbles are drawn there.
+    desktop.wait_for_screen(shot, lambda pixels: color_share(pixels[top:top + height, left:left + width],
+                                                             "#0a84ff", 30) > 0.005, "the conversation's bubbles")
+    _save_crop(shot, screenshots / "conversation.png", left, top, width, height)
     desktop.xdotool("windowfocus", "--sync", window)
     desktop.xdotool("key", "ctrl+w")  # closes it; the app keeps running in the tray
     Desktop._wait(lambda: desktop.window_named("Parley") is None, "the conversation window to close", 20)
@@ -134,28 +143,35 @@ def test_a_second_launch_brings_the_running_app_forward_instead_of_starting_twic
     assert app.proc.poll() is None
 
 
-def _open_settings(desktop: Desktop, app: ParleyProcess, after: int) -> str:
-    x, y = desktop.tray_icon_center()
-    desktop.click(x, y, button=3)
-    app.wait_for_log(r"tray: menu shown", after=after, timeout=20)
-    desktop.xdotool("key", "s")  # Settings…
-    window, _ = desktop.wait_for_window("Parley Settings")
-    time.sleep(1.0)  # the menu closes and the window settles before it takes keys
-    desktop.xdotool("windowfocus", "--sync", window)
-    time.sleep(0.5)
+def _open_settings(desktop: Desktop, app: ParleyProcess, after: int, tmp_path: Path) -> str:
+    _open_tray_menu(desktop, app, tmp_path / "menu.png", after)
+    desktop.xdotool("key", "s")  # Settings… (the menu has closed when the window it opens is shown)
+    window, geometry = desktop.wait_for_window("Parley Settings")
+    desktop.wait_until_painted(tmp_path / "screen.png", geometry, "the settings window")
+    desktop.xdotool("windowfocus", "--sync", window)  # returns once it has the keyboard
     return window
 
 
 def _keys(desktop: Desktop, *keys: str) -> None:
-    for key in keys:
-        desktop.xdotool("key", key)
-        time.sleep(0.4)
+    """Keys typed in order (the app handles each before the next, in the order the X server delivers them)."""
+    desktop.xdotool("key", *keys)
 
 
-def test_a_model_changed_in_the_window_reloads_in_the_background(desktop, app, audio_rig, spoken):
+def _change_and_save(desktop: Desktop, app: ParleyProcess, window: str, after: int, *keys: str) -> None:
+    """Type `keys` in the settings window, wait until it shows a change, then save (Ctrl+S). (A button chosen by its
+    mnemonic is clicked 100 ms after its key, Qt's animateClick: a Ctrl+S typed at once would save the old settings.)"""
+    _keys(desktop, *keys)
+    desktop.wait_for_title(window, "Parley Settings*")  # unsaved changes
+    _keys(desktop, "ctrl+s")
+    app.wait_for_log(r"settings saved to ", after=after, timeout=30)
+    desktop.wait_for_title(window, "Parley Settings")
+
+
+def test_a_model_changed_in_the_window_reloads_in_the_background(desktop, app, audio_rig, spoken, tmp_path):
     start = len(app.log())
-    window = _open_settings(desktop, app, start)
-    _keys(desktop, "alt+m", "alt+r", "Down", "Return", "ctrl+s")  # Models tab, speech model: the next one
+    window = _open_settings(desktop, app, start, tmp_path)
+    # The Models tab, the speech model: the next one.
+    _change_and_save(desktop, app, window, start, "alt+m", "alt+r", "Down", "Return")
     app.wait_for_log(r"event Loading\(what='loading whisper-base", after=start, timeout=30)
     app.wait_for_log(r"listening with whisper-base", after=start, timeout=120)
     audio_rig.play_into_mic(spoken("What is the capital of France?"), 22050)
@@ -165,12 +181,12 @@ def test_a_model_changed_in_the_window_reloads_in_the_background(desktop, app, a
     _keys(desktop, "ctrl+w")
 
 
-def test_a_setting_changed_in_the_window_is_saved_and_survives_a_restart(desktop, app, app_env, home):
+def test_a_setting_changed_in_the_window_is_saved_and_survives_a_restart(desktop, app, app_env, home, tmp_path):
     from assistant.runtime.settings import load_settings
 
     start = len(app.log())
-    _open_settings(desktop, app, start)
-    _keys(desktop, "alt+g", "alt+p", "ctrl+s")  # General tab, Push-to-talk, Save
+    window = _open_settings(desktop, app, start, tmp_path)
+    _change_and_save(desktop, app, window, start, "alt+g", "alt+p")  # General tab, Push-to-talk
     app.wait_for_log(r"tray: idle", after=start, timeout=30)  # applied live: no longer listening all the time
     saved = load_settings(home / "config" / "settings.toml")
     assert saved.conversation.mode == "push_to_talk"
@@ -197,10 +213,7 @@ def test_quit_in_the_tray_menu_ends_the_app_within_the_bound(desktop, app, app_e
     own = _own_app(desktop, app_env, tmp_path)
     try:
         own.wait_for_log(r"tray: listening")
-        x, y = desktop.tray_icon_center()
-        desktop.click(x, y, button=3)
-        own.wait_for_log(r"tray: menu shown", timeout=20)
-        time.sleep(0.3)  # drawn, and taking keys
+        _open_tray_menu(desktop, own, tmp_path / "menu.png")  # drawn, so it has the keyboard
         clicked = time.monotonic()
         desktop.xdotool("key", "q")  # &Quit Parley
         assert own.wait_for_exit(clicked, "Quit in the tray menu") == 0
@@ -232,7 +245,7 @@ def _save_crop(source: Path, target: Path, x: int, y: int, width: int, height: i
     assert crop.save(str(target))
 
 
-def test_first_run_sets_up_the_default_models_with_progress_then_listens(desktop, app_env, tmp_path):
+def test_first_run_sets_up_the_default_models_with_progress_then_listens(desktop, app_env, screenshots, tmp_path):
     from assistant.models.catalog import default_pack, load_catalog
     from assistant.models.store import ModelStore
 
@@ -242,9 +255,8 @@ def test_first_run_sets_up_the_default_models_with_progress_then_listens(desktop
     first = ParleyProcess(desktop, env, tmp_path / "logs" / "parley.log")
     try:
         window, (left, top, width, height) = desktop.wait_for_window("Setting up Parley", timeout=60)
-        time.sleep(0.5)
-        desktop.screenshot(tmp_path / "screen.png")
-        _save_crop(tmp_path / "screen.png", SCREENSHOTS / "first-run.png", left, top, width, height)
+        desktop.wait_until_painted(tmp_path / "screen.png", (left, top, width, height), "the first run's window")
+        _save_crop(tmp_path / "screen.png", screenshots / "first-run.png", left, top, width, height)
         first.wait_for_log(r"tray: listening", timeout=600)
         installed = {model.id for model in ModelStore(store).installed()}
         assert installed == {entry.id for entry in default_pack(load_catalog())}
