@@ -324,10 +324,12 @@ class RawKeys:
         self._listener.stop()
         self._listener.join(10)
 
-    def wait_for(self, kind: str, name: str, timeout: float = 10.0) -> None:
+    def wait_for(self, kind: str, name: str, times: int = 1, timeout: float = 10.0) -> None:
+        """Wait until the X server has reported `kind` ("press", "release") of key `name` `times` times."""
         deadline = time.monotonic() + timeout
-        while (kind, name) not in self.events:
-            assert time.monotonic() < deadline, f"the X server never reported {kind} {name}: {self.events}"
+        while self.events.count((kind, name)) < times:
+            assert time.monotonic() < deadline, f"the X server reported {kind} {name} fewer than {times} times: " \
+                                                f"{self.events}"
             time.sleep(0.01)
 
 
@@ -339,7 +341,7 @@ def test_hold_f8_on_a_real_display_ignores_key_repeat(x_display):
         with RawKeys() as raw:
             xdotool("keydown", "F8")
             assert changes.next() is True and hk.pressed
-            time.sleep(1.0)  # held past the X server's auto-repeat delay (660 ms): it sends more F8 presses
+            raw.wait_for("press", "f8", times=2)  # held until the X server repeats it (its auto-repeat delay: 660 ms)
             xdotool("keyup", "F8")
             assert changes.next() is False and not hk.pressed
             raw.wait_for("release", "f8")
