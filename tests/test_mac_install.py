@@ -20,11 +20,12 @@ RESOLVE_TIMEOUT_S = 300
 
 def resolve_for_a_mac(pyproject: Path, out: Path) -> subprocess.CompletedProcess:
     """`uv pip compile` of `pyproject` for macOS arm64 and Python 3.12, wheels only (but SOURCE_ONLY), from PyPI."""
-    command = [sys.executable, "-m", "uv", "pip", "compile", str(pyproject), "--extra", "dev",
+    command = [sys.executable, "-m", "uv", "pip", "compile", str(pyproject.resolve()), "--extra", "dev",
                "--python-platform", "aarch64-apple-darwin", "--python-version", "3.12", "--only-binary", ":all:",
                *[arg for name in SOURCE_ONLY for arg in ("--no-binary", name)],
                # PyPI alone: no uv.toml, no UV_* variables pointing elsewhere.
-               "--no-config", "--default-index", PYPI, "--no-header", "--no-annotate", "--quiet", "-o", str(out)]
+               "--no-config", "--default-index", PYPI,
+               "--no-header", "--no-annotate", "--quiet", "-o", str(out.resolve())]
     env = {name: value for name, value in os.environ.items() if not name.startswith("UV_")}
     return subprocess.run(command, capture_output=True, text=True, timeout=RESOLVE_TIMEOUT_S, env=env, cwd=out.parent)
 
