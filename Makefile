@@ -38,7 +38,8 @@ screenshots: models
 
 # The live tests while another program keeps one core fully busy (stress-ng), as on a person's machine.
 LIVE_TESTS := tests/test_quit.py tests/test_conversation_live.py tests/test_conversation_devices.py \
-	tests/test_conversation_speaker.py tests/test_conversation_turns.py tests/test_wake_word_live.py tests/test_languages_live.py \
+	tests/test_conversation_speaker.py tests/test_conversation_turns.py tests/test_conversation_after_replies.py \
+	tests/test_wake_word_live.py tests/test_languages_live.py \
 	tests/ui/test_app_live.py
 test-busy: models
 	stress-ng --cpu 1 --timeout 7200s --quiet & busy=$$!; \
