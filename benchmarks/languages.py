@@ -1,10 +1,11 @@
 """Korean and Chinese (and English beside them), measured: how well Parley hears real recordings, and how well each
 voice it would answer with is understood.
 
-- Hearing: the recordings in tests/data/speech/{ko,zh} (real speakers with reference transcripts; sources and
-  licences in their SOURCES.md) transcribed by Parley's speech model as a turn is: the language given, and detected
-  ("auto"). Character error rate (CER: edit distance over the reference's characters, punctuation and spaces left
-  out), how often the language was detected right, and the median time per utterance.
+- Hearing: the recordings in tests/data/speech/{en,ko,zh} (real speakers with reference transcripts; sources and
+  licences in their SOURCES.md) transcribed by Parley's speech model, on the engine it would choose here, as a turn
+  is: the language given, and detected ("auto"). Character error rate (CER: edit distance over the reference's
+  characters, punctuation and spaces left out), for English word error rate too (WER, after Whisper's English
+  normalizer), how often the language was detected right, and the median time per utterance.
 - Speaking: for each language, the voice Parley would choose (`choose_voice`: Piper where one speaks it, else the
   system's, espeak-ng here) says a fixed set of everyday sentences; Parley's speech model transcribes them back with
   the language given. CER for all, and WER for English. The same measure for every voice, so they compare (espeak-ng's
@@ -57,7 +58,8 @@ def error_rate(pairs: list[tuple[str, str]], words: bool = False) -> float:
 
 def recordings(language: str) -> list[tuple[Path, str]]:
     folder = RECORDINGS / language
-    return [(wav, wav.with_suffix(".txt").read_text(encoding="utf-8-sig").strip()) for wav in sorted(folder.glob("*.wav"))]
+    return [(path, path.with_suffix(".txt").read_text(encoding="utf-8-sig").strip())
+            for path in sorted(folder.iterdir()) if path.suffix in (".wav", ".flac")]
 
 
 def hearing(engines: Engines, language: str) -> dict:
@@ -73,8 +75,14 @@ def hearing(engines: Engines, language: str) -> dict:
         detected.append((reference, auto.text))
         right += auto.language == language
         print(f"{language} {wav.stem}: {text!r} (auto, {auto.language}: {auto.text!r})", file=sys.stderr, flush=True)
-    return {"utterances": len(given), "cer": error_rate(given), "cer_detected": error_rate(detected),
-            "language_detected": f"{right}/{len(given)}", "median_s": round(statistics.median(seconds), 3)}
+    figures = {"utterances": len(given), "cer": error_rate(given), "cer_detected": error_rate(detected),
+               "language_detected": f"{right}/{len(given)}", "median_s": round(statistics.median(seconds), 3)}
+    if language == "en":
+        from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+        normalize = EnglishTextNormalizer({})
+        figures["wer"] = error_rate([(normalize(ref), normalize(heard)) for ref, heard in given], words=True)
+    return figures
 
 
 def speaking(engines: Engines, language: str, system: bool = False) -> dict:
@@ -103,7 +111,8 @@ def main() -> dict:
     try:
         result = {
             "speech_model": engines.transcriber(None).model_id,
-            "hearing": {language: hearing(engines, language) for language in ("ko", "zh")},
+            "hearing": {language: hearing(engines, language) for language in ("en", "ko", "zh")},
+            "speech_engine": engines.transcriber(None).engine,
             "speaking": {language: speaking(engines, language) for language in SENTENCES},
             # The same measure for espeak-ng's English: how far the Korean and Chinese figures are from its best.
             "speaking_system_en": speaking(engines, "en", system=True) if system_voice_for("en") else None,

@@ -43,8 +43,9 @@ from assistant.audio_files import read_audio, resample, write_wav  # noqa: E402
 from assistant.runtime.mlx_worker import MlxWorker  # noqa: E402
 from assistant.models.store import ModelStore  # noqa: E402
 from assistant.runtime.paths import cache_dir  # noqa: E402
+from assistant.transcribe.guards import is_invented, said_once, sound_seconds  # noqa: E402
 from assistant.transcribe.transcriber import (  # noqa: E402
-    MIN_CONTEXT_S, MOST_WORDS_PER_S, PADDING_S, TOKEN_MARGIN, TOKENS_PER_S, Transcriber, is_invented, repeated_sentence,
+    MIN_CONTEXT_S, PADDING_S, TOKEN_MARGIN, TOKENS_PER_S, Transcriber,
 )
 from assistant.transcribe.ct2_engine import Ct2Whisper  # noqa: E402
 
@@ -182,10 +183,7 @@ class WhisperCpp:
         context = min(30, max(MIN_CONTEXT_S, math.ceil(seconds + PADDING_S)))
         segments = self.model.transcribe(audio, audio_ctx=context * 50, language=language or "auto",
                                          max_tokens=int(TOKENS_PER_S * seconds) + TOKEN_MARGIN)
-        text = "".join(s.text for s in segments).strip()
-        once = repeated_sentence(text)
-        if once and len(text.split()) > MOST_WORDS_PER_S * seconds:
-            text = once
+        text = said_once("".join(s.text for s in segments).strip(), sound_seconds(audio))
         detected = pw.whisper_lang_str(pw.whisper_full_lang_id(self.model._ctx)) if self.multilingual else "en"
         return ("" if is_invented(text, 0.0) else text), detected
 

@@ -227,9 +227,9 @@ def test_with_no_output_device_at_all_replies_end_and_the_outage_is_reported_onc
     from assistant.conversation import core as conversation_module
     from assistant.conversation import owner as owner_module
     from assistant.conversation import player as player_module
-    from assistant.capture.audio_io import AudioConfig, Speaker
+    from assistant.playback.speaker import Speaker
+    from assistant.runtime.audio_stream import AudioConfig, AudioDeviceError
     from assistant.runtime.events import EventBus, Problem, ReplyFinished, State
-    from assistant.playback.play_blocking import AudioDeviceError
 
     devices = {"output": False}
     opened: list[Speaker] = []

@@ -33,7 +33,7 @@ def voices(default_store):
 
 @pytest.fixture(scope="module")
 def make_vad(default_store):
-    from assistant.models.importers.silero_vad import VAD_FILE
+    from assistant.models.files import VAD_FILE
 
     path = default_store.get("silero-vad").path / VAD_FILE
     return lambda: SileroVad(path)

@@ -1,7 +1,7 @@
 """Tests for the GGUF chat model importer (assistant/models/importers/gguf_llm.py, gguf_mlx.py, gguf_quants.py).
 
 References are independent of the converter: the gguf package's own numpy
-dequantization, and llama.cpp itself (llama-cpp-python, where installed) running the source file.
+dequantization, and llama.cpp itself (the xllamacpp wheel) running the source file.
 Small synthetic models cover what the one real file (SmolLM2, llama, Q4_1) does not:
 qwen2, an untied lm_head, llama 3 rope factors, and K-quants (random blocks, as the gguf
 package has no K-quant quantizer).
@@ -20,9 +20,11 @@ import filecmp
 import importlib
 import json
 import os
+import socket
 import types
 from pathlib import Path
 
+import gguf
 import mlx.core as mx
 import numpy as np
 import pytest
@@ -31,9 +33,6 @@ from assistant.models.errors import ModelFormatError
 from assistant.runtime.paths import models_dir
 from assistant.models.importers import gguf_llm, gguf_mlx, gguf_quants
 from assistant.models.importers.gguf_llm import convert_gguf, dequantize_for_cpu, is_gguf_file
-
-gguf = pytest.importorskip("gguf")
-
 
 # --- helpers -----------------------------------------------------------------------------
 
@@ -84,29 +83,120 @@ def dequantize_converted(converted: gguf_quants.MlxQuantized) -> np.ndarray:
     return mlx_dequantize(weights, "w", converted.bits, converted.group_size)
 
 
-def llama_cpp_logits(path: Path, ids: list[int]) -> np.ndarray:
-    """Logits at every position, from llama.cpp with a float32 KV cache (its f16 default blurs ~1e-2)."""
-    llama_cpp = pytest.importorskip("llama_cpp")
-    llm = llama_cpp.Llama(
-        str(path), n_ctx=128, logits_all=True, verbose=False, n_threads=os.cpu_count() or 1,
-        type_k=llama_cpp.GGML_TYPE_F32, type_v=llama_cpp.GGML_TYPE_F32,
-    )
-    try:
-        llm.eval(ids)
-        return np.array(llm.scores[: len(ids)], dtype=np.float32)
-    finally:
-        llm.close()
+TOP_LOGPROBS = 20  # the next tokens whose log-probabilities llama.cpp is asked for, at each position
 
 
-def llama_cpp_requantize(source: Path, dest: Path, ftype: int) -> Path:
-    """Re-encode a GGUF with llama.cpp's own quantizer (ftype 0 = dequantize to float32)."""
-    llama_cpp = pytest.importorskip("llama_cpp")
-    params = llama_cpp.llama_model_quantize_default_params()
-    params.ftype = ftype
-    params.allow_requantize = True
-    params.nthread = os.cpu_count() or 1
-    assert llama_cpp.llama_model_quantize(str(source).encode(), str(dest).encode(), ctypes.byref(params)) == 0
+class LlamaCpp:
+    """llama.cpp itself (the xllamacpp wheel, in-process) running a GGUF file: the reference the converted model is
+    held to, independent of the converter.
+
+    xllamacpp runs llama.cpp's server, which gives no raw logits: it gives the top log-probabilities of the next
+    token (a plain softmax of llama.cpp's logits, whatever the sampling settings), so each position is asked for in
+    turn, the prompt cache reading one more token each time. Its tokenizer answers only on the server's socket."""
+
+    def __init__(self, path: Path, socket_dir: Path) -> None:
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = 128
+        params.n_parallel = 1
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = os.cpu_count() or 1
+        # Attention exactly in float32: a float16 KV cache, or flash attention (float16 inside on a CPU, whatever
+        # the cache), puts its log-probabilities ~1e-2 off.
+        params.cache_type_k = params.cache_type_v = xllamacpp.ggml_type.GGML_TYPE_F32
+        params.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        params.hostnames = [str(socket_dir / "llama.sock")]  # a Unix socket: no network port
+        params.verbosity = -1
+        params.warmup = False
+        params.fit_params = False
+        self._socket = socket_dir / "llama.sock"
+        self._server = xllamacpp.Server(params)
+        [self._plain_token] = self.tokenize("a")
+
+    def close(self) -> None:
+        self._server = None  # its destructor stops llama.cpp and frees the model
+
+    def tokenize(self, text: str) -> list[int]:
+        body = json.dumps({"content": text, "add_special": False, "parse_special": True}).encode()
+        with socket.socket(socket.AF_UNIX) as connection:
+            connection.settimeout(30)
+            connection.connect(str(self._socket))
+            connection.sendall(b"POST /tokenize HTTP/1.0\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            response = b"".join(iter(lambda: connection.recv(65536), b""))
+        head, _, payload = response.partition(b"\r\n\r\n")
+        assert head.split()[1] == b"200", response
+        return json.loads(payload)["tokens"]
+
+    def top_logprobs(self, ids: list[int]) -> list[dict[int, float]]:
+        """For each position of ``ids``, the log-probabilities of the TOP_LOGPROBS likeliest next tokens, likeliest
+        first."""
+        positions = []
+        for end in range(1, len(ids) + 1):
+            result = self._server.handle_completions({
+                "prompt": ids[:end], "n_predict": 1, "n_probs": TOP_LOGPROBS, "cache_prompt": True,
+                # The token it answers with is forced to "a": llama.cpp withholds the log-probabilities of a token that
+                # ends inside a UTF-8 character. The bias steers the sampler only; what it reports is the raw logits'.
+                "logit_bias": [[self._plain_token, 1000]], "temperature": 0,
+            })
+            assert "error" not in result, result
+            [first] = result["choices"][0]["logprobs"]["content"]
+            positions.append({entry["id"]: entry["logprob"] for entry in first["top_logprobs"]})
+        return positions
+
+
+@pytest.fixture()
+def llama_cpp(tmp_path):
+    """Opens GGUF files in llama.cpp; each is closed after the test."""
+    opened: list[LlamaCpp] = []
+
+    def open_file(path: Path) -> LlamaCpp:
+        folder = tmp_path / f"llama-{len(opened)}"
+        folder.mkdir()
+        opened.append(LlamaCpp(path, folder))
+        return opened[-1]
+
+    yield open_file
+    for model in opened:
+        model.close()
+
+
+def float32_copy(source: Path, dest: Path) -> Path:
+    """``source`` with every tensor dequantized to float32 by the gguf package (not by the converter under test):
+    what llama.cpp runs exactly, where it would multiply quantized weights with 8-bit activations (~1 logit off)."""
+    reader = gguf.GGUFReader(source)
+    arch = reader.fields["general.architecture"].contents()
+    writer = gguf.GGUFWriter(dest, arch)
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name in ("general.architecture", "general.file_type"):
+            continue
+        sub_type = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(name, field.contents(), field.types[0], sub_type)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    for tensor in reader.tensors:
+        writer.add_tensor(tensor.name, reference_dequantize(reader, tensor.name))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
     return dest
+
+
+def assert_logprobs_match(logits: np.ndarray, expected: list[dict[int, float]], tolerance: float) -> None:
+    """MLX's ``logits`` give llama.cpp's likeliest next token at every position, and the same log-probabilities for
+    its top tokens (within ``tolerance``)."""
+    assert len(logits) == len(expected)
+    shifted = logits.astype(np.float64) - logits.max(-1, keepdims=True)
+    logprobs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    for position, top in enumerate(expected):
+        assert len(top) == TOP_LOGPROBS, position
+        assert logprobs[position].argmax() == next(iter(top)), f"position {position}: another token is likeliest"
+        ids, values = np.array(list(top)), np.array(list(top.values()))
+        # Below e^-87 a float probability is denormal and its log loses digits: the model is too sure to compare.
+        assert values.min() > -80, f"position {position}: llama.cpp's top log-probabilities reach {values.min():.3g}"
+        error = np.abs(logprobs[position, ids] - values)
+        assert error.max() < tolerance, f"position {position}: log-probabilities {error.max():.2g} apart"
 
 
 def mlx_logits(folder: Path, ids: list[int]) -> np.ndarray:
@@ -167,6 +257,7 @@ def write_tiny_gguf(
     *,
     vocab: int = 49152,
     tied: bool = True,
+    embedding_std: float = 1.0,
     rope_factors: np.ndarray | None = None,
     chat_template: bool = True,
     seed: int = 0,
@@ -215,7 +306,7 @@ def write_tiny_gguf(
         if chat_template:
             writer.add_chat_template(tokenizer["template"])
 
-    add("token_embd.weight", rand(vocab, HIDDEN, std=1.0))
+    add("token_embd.weight", rand(vocab, HIDDEN, std=embedding_std))
     add("output_norm.weight", rand(HIDDEN, std=0.1, mean=1.0))
     if not tied:
         add("output.weight", rand(vocab, HIDDEN))
@@ -345,26 +436,20 @@ def test_quantized_model_loads_quantized(smollm2_converted):
     assert np.abs(quantized - dense).max() < 1e-3
 
 
-def test_logits_match_llama_cpp(smollm2_gguf, smollm2_converted, smollm2_chat, tmp_path):
-    """Against llama.cpp running the same weights: tokenization and every position's logits."""
+def test_logits_match_llama_cpp(smollm2_gguf, smollm2_converted, smollm2_chat, llama_cpp, tmp_path):
+    """Against llama.cpp running the same weights: tokenization and every position's next-token distribution."""
     _, tokenizer = smollm2_chat
     prompt = tokenizer.apply_chat_template(
         [{"role": "user", "content": "What is the capital of France? Réponds en 3 mots, s'il te plaît!"}],
         add_generation_prompt=True, tokenize=False,
     )
     ids = tokenizer.encode(prompt, add_special_tokens=False)
-    llama_cpp = pytest.importorskip("llama_cpp")
-    vocab_only = llama_cpp.Llama(str(smollm2_gguf), vocab_only=True, verbose=False)
-    assert vocab_only.tokenize(prompt.encode(), add_bos=False, special=True) == ids
-    vocab_only.close()
+    assert llama_cpp(smollm2_gguf).tokenize(prompt) == ids
 
     # llama.cpp multiplies Q4_1 weights with 8-bit-quantized activations, ~1 logit off;
-    # its float32 copy of the same weights is the exact reference.
-    f32 = llama_cpp_requantize(smollm2_gguf, tmp_path / "smollm2-f32.gguf", llama_cpp.LLAMA_FTYPE_ALL_F32)
-    expected = llama_cpp_logits(f32, ids)
-    got = mlx_logits(smollm2_converted[0], ids)
-    assert np.abs(got - expected).max() < 1e-3
-    assert (got.argmax(-1) == expected.argmax(-1)).all()
+    # a float32 copy of the same weights is the exact reference.
+    expected = llama_cpp(float32_copy(smollm2_gguf, tmp_path / "smollm2-f32.gguf")).top_logprobs(ids)
+    assert_logprobs_match(mlx_logits(smollm2_converted[0], ids), expected, 1e-3)
 
 
 @pytest.mark.parametrize(
@@ -410,39 +495,43 @@ def test_generation_stops_at_end_of_turn(smollm2_chat):
     ],
     ids=["qwen2-untied", "llama-rope-freqs"],
 )
-def test_synthetic_float_model_matches_llama_cpp(arch, tied, rope_factors, smollm2_tokenizer, tmp_path):
-    source = write_tiny_gguf(tmp_path / f"tiny-{arch}.gguf", arch, smollm2_tokenizer, tied=tied, rope_factors=rope_factors)
+def test_synthetic_float_model_matches_llama_cpp(arch, tied, rope_factors, smollm2_tokenizer, llama_cpp, tmp_path):
+    # Embeddings of 0.1 give logits of a few units: with the default 1.0, a tied model's logits reach the hundreds and
+    # all but its top token fall below what llama.cpp's float probabilities hold.
+    source = write_tiny_gguf(tmp_path / f"tiny-{arch}.gguf", arch, smollm2_tokenizer, tied=tied, rope_factors=rope_factors,
+                             embedding_std=0.1)
     dest, result = convert_into(source, tmp_path)
     assert result.details["architecture"] == arch
     assert result.details["quantization"] == "float→float16"
-    expected = llama_cpp_logits(source, TOKEN_IDS)
-    got = mlx_logits(dest, TOKEN_IDS)
-    assert np.abs(got - expected).max() < 1e-3
+    assert_logprobs_match(mlx_logits(dest, TOKEN_IDS), llama_cpp(source).top_logprobs(TOKEN_IDS), 1e-3)
+
+
+def quantized_mix(kind: str, embedding: str) -> dict[str, str]:
+    """Every matrix of the tiny llama model as ``kind``, the embedding as ``embedding``."""
+    names = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
+    return {"token_embd.weight": embedding, **{f"blk.{i}.{n}.weight": kind for i in range(LAYERS) for n in names}}
 
 
 @pytest.mark.parametrize(
-    ("ftype", "description"),
+    ("mix", "file_type", "description"),
     [
-        (15, "Q4_K+Q6_K→mlx 4-bit g32 + 8-bit g64"),  # Q4_K_M: K-quant codes kept, Q6_K re-quantized
-        (2, "Q4_0+Q6_K→mlx 4-bit g32 + 8-bit g64"),  # Q4_0 with llama.cpp's usual Q6_K embedding
+        # Q4_K_M's types: K-quant codes kept, Q6_K re-quantized
+        ({**quantized_mix("Q4_K", "Q6_K"), "blk.0.attn_v.weight": "Q6_K", "blk.1.ffn_down.weight": "Q6_K"}, 15,
+         "Q4_K+Q6_K→mlx 4-bit g32 + 8-bit g64"),
+        # Q4_0 with llama.cpp's usual Q6_K embedding
+        (quantized_mix("Q4_0", "Q6_K"), 2, "Q4_0+Q6_K→mlx 4-bit g32 + 8-bit g64"),
     ],
     ids=["Q4_K_M", "Q4_0"],
 )
-def test_synthetic_quantized_model_matches_llama_cpp(ftype, description, smollm2_tokenizer, tmp_path):
-    f32 = write_tiny_gguf(tmp_path / "tiny-f32.gguf", "llama", smollm2_tokenizer)
-    quantized = llama_cpp_requantize(f32, tmp_path / "tiny-q.gguf", ftype)
+def test_synthetic_quantized_model_matches_llama_cpp(mix, file_type, description, smollm2_tokenizer, llama_cpp, tmp_path):
+    quantized = write_tiny_gguf(tmp_path / "tiny-q.gguf", "llama", smollm2_tokenizer, quant=mix, file_type=file_type)
     dest, result = convert_into(quantized, tmp_path, mlx=True)
     assert result.details["quantization"] == description
 
-    # Reference: llama.cpp's own float32 decoding of the quantized file.
-    reference = llama_cpp_requantize(quantized, tmp_path / "tiny-q-f32.gguf", 0)
-    expected = llama_cpp_logits(reference, TOKEN_IDS)
-    got = mlx_logits(dest, TOKEN_IDS)
-    # Q4_K scales are rounded to float16 and Q6_K re-quantized at 8 bits (a quarter of its
-    # own step); the tied embedding of this random model gives logits in the hundreds,
-    # hence a relative bound.
-    assert np.abs(got - expected).max() < 5e-3 * np.abs(expected).max()
-    assert (got.argmax(-1) == expected.argmax(-1)).all()
+    expected = llama_cpp(float32_copy(quantized, tmp_path / "tiny-q-f32.gguf")).top_logprobs(TOKEN_IDS)
+    # Q4_K scales are rounded to float16 and Q6_K re-quantized at 8 bits (a quarter of its own step): measured 0.010
+    # (Q4_K_M) and 0.018 (Q4_0, whose tied Q6_K embedding is the output layer too); the float models' are 1e-5.
+    assert_logprobs_match(mlx_logits(dest, TOKEN_IDS), expected, 5e-2)
 
 
 # --- K-quants: the GGUF alone on a CPU, MLX's layout when converting -----------------------

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from assistant.playback.ring_buffer import PlaybackBuffer
+from assistant.runtime.ring_buffer import PlaybackBuffer
 
 
 def ramp(start: int, count: int) -> np.ndarray:

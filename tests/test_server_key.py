@@ -11,7 +11,8 @@ import pytest
 
 from fake_chat_server import FakeServer, status
 
-from assistant.chat.server_engine import ServerChat, ServerTimeouts, ServerUnavailable
+from assistant.chat.server_address import ServerTimeouts, ServerUnavailable
+from assistant.chat.server_engine import ServerChat
 from assistant.chat.server_key import (
     KEY_ENV,
     ServerKeyError,

@@ -7,7 +7,8 @@ import pytest
 from assistant.listen.smart_turn import SmartTurn
 from assistant.models.errors import ModelFormatError
 from assistant.models.importers import detect_format
-from assistant.models.importers.smart_turn import TURN_FILE, import_smart_turn
+from assistant.models.files import TURN_FILE
+from assistant.models.importers.smart_turn import import_smart_turn
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The speaker's stream rests between turns (assistant/capture/audio_io.py): closed, so no callback runs, and opened again
+"""The speaker's stream rests between turns (assistant/playback/speaker.py): closed, so no callback runs, and opened again
 when a reply comes; what is written after waking plays. Real PortAudio streams on the virtual audio rig."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from assistant.capture.audio_io import AudioConfig, Speaker
+from assistant.playback.speaker import Speaker
+from assistant.runtime.audio_stream import AudioConfig
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux")
 

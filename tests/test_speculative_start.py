@@ -83,11 +83,12 @@ class FakeVoice:
 
 @pytest.fixture()
 def rig(monkeypatch):
-    from assistant.capture.audio_io import AudioConfig, Speaker
     from assistant.conversation import core as conversation_module
     from assistant.conversation import owner as owner_module
     from assistant.conversation.listener import EARLY_TRANSCRIPT_MS, Listener
     from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig
+    from assistant.playback.speaker import Speaker
+    from assistant.runtime.audio_stream import AudioConfig
     from assistant.listen.endpointing import EndpointConfig, Endpointer
     from assistant.runtime.events import EventBus
 

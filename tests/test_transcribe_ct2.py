@@ -15,9 +15,10 @@ from assistant.audio_files import read_audio
 from assistant.runtime.mlx_worker import MlxWorker
 from assistant.models.errors import ModelError
 from assistant.models.importers.whisper_ct2 import convert_ct2_whisper
-from assistant.transcribe.transcriber import ENGINE_ENV, Transcriber
+from assistant.transcribe.transcriber import ENGINE_ENV, Transcriber, choose_engine, engine_choice
 
 REPEATS = Path(__file__).parent / "data" / "question-whisper-repeats.wav"  # "Tell me about dogs."
+SPEECH = Path(__file__).parent / "data" / "speech"  # real recordings, with their references
 FOX = "The quick brown fox jumps over the lazy dog."
 SENTENCES = [
     FOX,
@@ -91,13 +92,27 @@ def base_ct2(worker, base) -> Transcriber:
     return transcriber
 
 
-def test_mlx_is_the_default_and_says_so(worker, tiny_en, monkeypatch, caplog):
+def test_faster_whisper_is_the_default_on_a_cpu_and_says_so(worker, tiny_en, monkeypatch, caplog):
     monkeypatch.delenv(ENGINE_ENV, raising=False)
     transcriber = Transcriber(worker, tiny_en, "whisper-tiny.en", ("en",))
-    with caplog.at_level(logging.INFO, logger="assistant.transcribe.transcriber"):
+    with caplog.at_level(logging.INFO, logger="assistant.transcribe"):
         transcriber.load()
-    assert transcriber.engine == "mlx"
-    assert "runs on MLX" in caplog.text
+    assert transcriber.engine == "ct2"
+    assert "runs on faster-whisper (CTranslate2 int8 on the CPU" in caplog.text
+
+
+@pytest.mark.parametrize("engine", ["mlx", "ct2"])
+def test_a_sentence_is_heard_once_with_silence_after_it(worker, tiny_en, engine, caplog):
+    # LJ Speech's LJ001-0006 with a second of silence before and after it, as a turn's audio carries the silence
+    # up to the end of the turn: both engines said the whole sentence twice before the guard (28 words in 5.6 s of
+    # sound), "… fine typography, and it is worth mention in passing that as an example of fine typography,".
+    sentence = read_audio(SPEECH / "en" / "LJ001-0006.flac")
+    pause = np.zeros(16000, np.float32)
+    transcriber = Transcriber(worker, tiny_en, "whisper-tiny.en", ("en",), engine=engine)
+    with caplog.at_level(logging.INFO, logger="assistant.transcribe"):
+        transcript = transcriber.transcribe(np.concatenate([pause, sentence, pause]), "en")
+    assert words(transcript.text) == words((SPEECH / "en" / "LJ001-0006.txt").read_text())
+    assert "faster than anyone speaks" in caplog.text  # (the guard's doing, not the decoder's)
 
 
 def test_the_environment_forces_an_engine(worker, tiny_en, monkeypatch):
@@ -116,7 +131,7 @@ def test_ct2_transcribes_the_test_audio(tiny_ct2, spoken):
 
 def test_ct2_keeps_a_looping_sentence_once(tiny_ct2, caplog):
     # On the short context CTranslate2 says this recording's sentence two or three times, then stops.
-    with caplog.at_level(logging.INFO, logger="assistant.transcribe.transcriber"):
+    with caplog.at_level(logging.INFO, logger="assistant.transcribe"):
         transcript = tiny_ct2.transcribe(read_audio(REPEATS), "en")
     assert transcript.text == "Tell me about dogs."
     assert "kept it once" in caplog.text and "full window" not in caplog.text
@@ -160,6 +175,28 @@ def test_both_engines_agree(worker, tiny_en, base, spoken, model):
     assert [t.language for t in heard["ct2"]] == [t.language for t in heard["mlx"]]
 
 
+@pytest.mark.parametrize("has_copy, on_gpu, forced, chosen", [
+    (True, False, "", "ct2"),  # a CPU: faster-whisper
+    (True, True, "", "mlx"),  # an Apple GPU: MLX on Metal
+    (False, False, "", "mlx"),  # no CTranslate2 copy: MLX, even on a CPU
+    (True, False, "mlx", "mlx"),  # PARLEY_STT_ENGINE forces either
+    (True, True, "ct2", "ct2"),
+])
+def test_the_engine_is_chosen_by_the_device_and_the_folder(tmp_path, monkeypatch, has_copy, on_gpu, forced, chosen):
+    if has_copy:
+        (tmp_path / "ct2").mkdir()
+        (tmp_path / "ct2" / "model.bin").write_bytes(b"")
+    monkeypatch.setenv(ENGINE_ENV, forced)
+    assert choose_engine(tmp_path, on_gpu=on_gpu) == chosen
+    said = engine_choice(tmp_path, on_gpu=on_gpu)
+    assert said.engine == chosen and said.slow == (chosen == "mlx" and not on_gpu and not forced)
+    if forced:
+        assert ENGINE_ENV in said.why
+    elif chosen == "ct2":
+        assert said.why == "faster-whisper int8 on the CPU; MLX on Metal where available"
+        assert said.label == "faster-whisper (int8, CPU)"
+
+
 def test_ct2_needs_the_ctranslate2_copy(worker, tmp_path, monkeypatch):
     monkeypatch.setenv(ENGINE_ENV, "ct2")
     with pytest.raises(ModelError, match=r"no CTranslate2 copy.*parley models remove"):
@@ -177,3 +214,16 @@ def test_a_folder_without_the_copy_stays_on_mlx(worker, tiny_en, tmp_path, monke
     transcriber = Transcriber(worker, tmp_path, "whisper-tiny.en", ("en",))
     assert words(transcriber.transcribe(spoken[FOX]).text) == words(FOX)
     assert transcriber.engine == "mlx"
+
+
+def test_doctor_says_which_engine_hears_and_why(default_store, monkeypatch):
+    from assistant.cli import doctor
+    from assistant.runtime.settings import Settings
+
+    monkeypatch.delenv(ENGINE_ENV, raising=False)
+    [finding] = doctor._speech_engine(Settings())
+    assert (finding.check, finding.status) == ("speech engine", doctor.OK)
+    assert finding.detail == "whisper-tiny.en: faster-whisper int8 on the CPU; MLX on Metal where available"
+    monkeypatch.setenv(ENGINE_ENV, "cuda")
+    [finding] = doctor._speech_engine(Settings())
+    assert finding.status == doctor.FAIL and f"unset {ENGINE_ENV}" in finding.fix

@@ -25,7 +25,8 @@ from assistant.runtime.settings import Settings, load_settings_or_defaults
 from ui.bridge import EventBridge
 from ui.conversation_window import ConversationWindow
 from ui.first_run import FirstRunSetup, missing_default_models
-from ui.hotkey import HotkeyError, PushToTalkHotkey
+from ui.hotkey import PushToTalkHotkey
+from ui.hotkey_keys import HotkeyError
 from ui.settings_window import SettingsWindow
 from ui.single_instance import InstanceServer, ask_running_instance_to_show
 from ui.tray import Tray

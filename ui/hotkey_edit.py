@@ -12,7 +12,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
-from ui.hotkey import HotkeyError, default_hotkey, parse_hotkey
+from ui.hotkey_keys import HotkeyError, default_hotkey, parse_hotkey
 
 K = Qt.Key
 M = Qt.KeyboardModifier

@@ -26,6 +26,8 @@ from assistant.runtime.settings import (
     ConversationSettings, HotkeySettings, ListeningSettings, Settings, SettingsError, VoiceSettings,
     save_settings, settings_from_dict,
 )
+from assistant.chat.choice import apple_gpu
+from assistant.transcribe.transcriber import engine_choice
 from ui import audio_devices
 from ui.audio_devices import DeviceMenu
 from ui.chat_engine_section import ChatEngineSection
@@ -48,6 +50,17 @@ _STYLE_LABELS = {"hold": "Hold the shortcut while you speak", "toggle": "Press o
 def _limits(section: type, name: str) -> dict:
     """The metadata (min, max, choices, doc) settings.py gives a field."""
     return dict(next(f for f in dataclasses.fields(section) if f.name == name).metadata)
+
+
+def _hears_with(model) -> str:
+    """Which engine runs the installed speech model `model` here (nothing for one not installed yet). MLX's
+    device is not asked on this thread: it is the Metal GPU exactly where there is an Apple GPU."""
+    if model is None:
+        return ""
+    try:
+        return f"Runs on {engine_choice(model.path, on_gpu=apple_gpu()).label}."
+    except ModelError as exc:
+        return str(exc)
 
 
 class SettingsWindow(QWidget):
@@ -331,6 +344,9 @@ class SettingsWindow(QWidget):
             picker.menu.setToolTip(tooltip)
             self.pickers[kind] = picker
             form.add_row(label, picker, buddy=picker.menu)
+            if kind == "stt":  # the engine that hears with it, just under it
+                self.stt_engine = hint("", page)
+                form.add_row("", self.stt_engine)
             if kind == "llm":  # the engine that runs it, just under it
                 self.chat_engine = ChatEngineSection(self.choices, page)
                 self.chat_engine.changed.connect(self._on_changed)
@@ -478,6 +494,7 @@ class SettingsWindow(QWidget):
         """Rebuild the lines under the language menu: which voice reads, and what doesn't fit; and the chat
         engine's note, which depends on the chat model too."""
         self.chat_engine.set_model(self.pickers["llm"].model_id())
+        self.stt_engine.setText(_hears_with(self.choices.store.get(self.pickers["stt"].model_id())))
         while self.advice.count():
             item = self.advice.takeAt(0)
             if item.widget():

@@ -7,20 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.models.errors import ModelError
+from assistant.runtime.settings import LANGUAGE_NAMES
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are Parley, a friendly voice assistant running privately on the user's computer. "
     "Your replies are spoken aloud, so answer in one to three short, plain sentences. "
     "Never use markdown, lists, tables, emoji or code unless the user asks for them."
 )
-
-LANGUAGE_NAMES = {
-    "en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian", "pt": "Portuguese",
-    "nl": "Dutch", "pl": "Polish", "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish", "ar": "Arabic",
-    "hi": "Hindi", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "vi": "Vietnamese", "id": "Indonesian",
-    "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish", "cs": "Czech", "el": "Greek",
-    "he": "Hebrew", "hu": "Hungarian", "ro": "Romanian",
-}
 
 
 # Messages of history dropped at a time when it no longer fits (8 exchanges).

@@ -31,8 +31,9 @@ def run_checks() -> Iterator[Finding]:
     yield finding
     yield from _audio(settings)
     yield from _models(settings)
+    yield from _speech_engine(settings)
     yield from _chat_engine(settings)
-    yield _hotkey_permission()
+    yield hotkey_permission()
 
 
 def _python() -> Finding:
@@ -145,7 +146,9 @@ def _macos_microphone_authorization() -> str:
     return {0: "not asked yet", 1: "restricted", 2: "denied", 3: "granted"}.get(status, "unknown")
 
 
-def _hotkey_permission() -> Finding:
+def hotkey_permission() -> Finding:
+    """Whether the push-to-talk key can work here (macOS: its two permissions; Linux: an X display). Also read by
+    the app (ui/hotkey.py) to say which permission macOS still lacks."""
     name = "hotkey permission"
     if sys.platform == "darwin":
         try:
@@ -179,7 +182,7 @@ def _hotkey_permission() -> Finding:
 
 
 def _models(settings) -> Iterator[Finding]:
-    from assistant.models.check import check_loadable
+    from assistant.cli.model_check import check_loadable
     from assistant.models.errors import ModelError
     from assistant.models.store import ModelStore
 
@@ -236,6 +239,24 @@ def _voices(settings, store) -> Finding:
         return Finding("voices", WARN, detail, "install a voice for it (`parley models list`), or espeak-ng "
                        "(sudo apt-get install espeak-ng) for the system's")
     return Finding("voices", OK, detail)
+
+
+def _speech_engine(settings) -> Iterator[Finding]:
+    """Which engine hears (faster-whisper on CPUs, MLX on Metal), and why that one."""
+    from assistant.models.errors import ModelError
+    from assistant.models.store import ModelStore
+    from assistant.transcribe.transcriber import ENGINE_ENV, engine_choice
+
+    model = ModelStore().get(settings.models.stt)
+    if model is None or model.kind != "stt":
+        return  # the model check above has said what to do
+    try:
+        choice = engine_choice(model.path)
+    except ModelError as exc:
+        yield Finding("speech engine", FAIL, str(exc), f"unset {ENGINE_ENV}, or set it to mlx or ct2")
+        return
+    yield Finding("speech engine", WARN if choice.slow else OK, f"{model.id}: {choice.why}",
+                  f"reinstall it for faster-whisper: parley models remove {model.id}; then parley models setup")
 
 
 def _chat_engine(settings) -> Iterator[Finding]:

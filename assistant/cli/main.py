@@ -1,10 +1,13 @@
-"""The `parley` command (also `python -m assistant`)."""
+"""The `parley` command's subcommands (also `python -m assistant`). `parley` on its own starts the desktop app: its
+console script is ui/launcher.py, which hands the app to `run` as what to do when no command is given, so that
+nothing here imports ui/ (or Qt)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from assistant.cli import checks as cli_checks
@@ -18,22 +21,25 @@ MAX_TRIALS = 1000
 TRIALS_WHY = "odd trials play out, even ones are interrupted; each takes about 10 s"
 
 
-def run() -> None:
-    """The process entry point (`parley`, `python -m assistant`): `main()`, and the process ends within
-    shutdown.QUIT_WITHIN_S of Ctrl+C, SIGTERM or the command's end, whatever a thread is stuck in."""
+def run(no_command: Callable[[], int] | None = None) -> None:
+    """The process entry point (`python -m assistant`, and `parley` through ui/launcher.py): `main()`, and the
+    process ends within shutdown.QUIT_WITHIN_S of Ctrl+C, SIGTERM or the command's end, whatever a thread is stuck
+    in. `no_command`: what runs when no command is given (the app), returning the exit code."""
     from assistant.runtime import shutdown
 
     shutdown.install_signal_handlers()
-    shutdown.exit_within(main())
+    shutdown.exit_within(main(no_command=no_command))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run a `parley` subcommand; returns the process exit code."""
+def main(argv: list[str] | None = None, no_command: Callable[[], int] | None = None) -> int:
+    """Run a `parley` subcommand, or `no_command()` when none is given; returns the process exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
-    setup_logging(verbose=args.verbose)
     if not getattr(args, "handler", None):
-        args.handler = _app
+        if no_command is None:
+            parser.error("no command given; the desktop app starts with `parley` on its own, or `python -m ui`")
+        args.handler = lambda args: no_command()
+    setup_logging(verbose=args.verbose)
     try:
         return args.handler(args)
     except KeyboardInterrupt:
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         from assistant.audio_files import AudioFileError
         from assistant.models.errors import ModelError
-        from assistant.playback.play_blocking import AudioDeviceError
+        from assistant.runtime.audio_stream import AudioDeviceError
         from assistant.runtime.settings import SettingsError
         from assistant.conversation.one_turn import NoSpeech
 
@@ -127,13 +133,6 @@ def _parser() -> argparse.ArgumentParser:
 
     add_chat_command(commands)
     return parser
-
-
-def _app(args) -> int:
-    """`parley` on its own: the menu-bar app. The engine never imports Qt; only this entry point does."""
-    from ui.app import main as run_app
-
-    return run_app()
 
 
 def _doctor(args) -> int:

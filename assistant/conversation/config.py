@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from assistant.capture.audio_io import AudioConfig
 from assistant.listen.end_of_turn import EndOfTurnConfig
 from assistant.listen.endpointing import EndpointConfig
 from assistant.listen.wake_gate import WakeConfig
+from assistant.runtime.audio_stream import AudioConfig
 from assistant.runtime.settings import Settings
 
 

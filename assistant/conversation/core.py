@@ -2,7 +2,7 @@
 thread-safe public methods. This file wires the parts; the turn is decided elsewhere.
 
 Threads (none of them the UI's):
-  - PortAudio callbacks only copy (capture/audio_io.py);
+  - PortAudio callbacks only copy (capture/microphone.py, playback/speaker.py);
   - "listen" (listener.py): microphone → echo canceller → VAD → endpointer → end of turn and wake word; it posts
     what it hears;
   - "turns" (turn_worker.py): transcribes turns and generates replies (on the MLX worker), posting what comes;
@@ -19,14 +19,19 @@ import time
 
 import numpy as np
 
-from assistant.capture.audio_io import Microphone, Speaker
 from assistant.capture.echo_reference import make_echo_canceller
+from assistant.capture.microphone import Microphone
 from assistant.conversation import turn_events as m
-from assistant.conversation.machine import TurnMachine
-from assistant.conversation.config import ConversationConfig, conversation_config, heard_language  # noqa: F401
+from assistant.conversation.config import (  # noqa: F401
+    ConversationConfig,
+    conversation_config,
+    heard_language,
+)
 from assistant.conversation.listener import MIN_RECORDING, Heard, Listener
+from assistant.conversation.machine import TurnMachine
 from assistant.conversation.owner import Control, Owner
 from assistant.listen.wake_gate import WakeConfig
+from assistant.playback.speaker import Speaker
 from assistant.runtime.events import EventBus, State, StateChanged
 
 log = logging.getLogger(__name__)

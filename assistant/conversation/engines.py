@@ -10,14 +10,14 @@ from pathlib import Path
 
 from assistant.chat import ChatConfig, ChatEngine, ChatHistory
 from assistant.chat.choice import local_engine
-from assistant.runtime.mlx_worker import MlxWorker
+from assistant.listen.voice_activity import SileroVad
 from assistant.models.catalog import load_catalog
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel, ModelStore
+from assistant.runtime.mlx_worker import MlxWorker
 from assistant.runtime.settings import Settings
 from assistant.speak.voice import Synthesizer, VoiceConfig
 from assistant.transcribe.transcriber import Transcriber
-from assistant.listen.voice_activity import SileroVad
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class Engines:
 
     def new_vad(self) -> SileroVad:
         """A VAD of its own (each keeps the state of the stream it is fed): for a second listener."""
-        from assistant.models.importers.silero_vad import VAD_FILE
+        from assistant.models.files import VAD_FILE
 
         model = installed_model(self.store, self.settings.models.vad, "vad")
         return SileroVad(model.path / VAD_FILE)
@@ -117,7 +117,7 @@ class Engines:
     def smart_turn(self):
         """The end-of-turn model (Smart Turn): ModelError, naming what to install, when it is missing or unusable."""
         from assistant.listen.smart_turn import SmartTurn
-        from assistant.models.importers.smart_turn import TURN_FILE
+        from assistant.models.files import TURN_FILE
 
         model = installed_model(self.store, self.settings.models.turn, "turn")
         return SmartTurn(model.path / TURN_FILE)
@@ -184,9 +184,10 @@ class Engines:
 
     @functools.lru_cache(maxsize=4)
     def _synthesizer(self, voice_id: str, path: Path) -> Synthesizer:
-        from assistant.models.importers.piper_voice import VOICE_FILE
+        from assistant.models.files import PIPER_VOICE_FILE
 
-        return Synthesizer(path / VOICE_FILE, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate), voice_id)
+        return Synthesizer(path / PIPER_VOICE_FILE, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate),
+                           voice_id)
 
     def voice_for(self, language: str | None):
         """The voice (a Piper `Synthesizer` or a `SystemVoice`: the same interface) that reads replies in

@@ -15,15 +15,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.capture.audio_io import AudioConfig, Microphone
 from assistant.capture.echo_reference import ReferenceResampler
+from assistant.capture.microphone import Microphone
 from assistant.conversation.config import heard_language
-from assistant.conversation.machine import NotForUs, Paused, SpeechStarted, TooShort, TurnEnded, WakeWord, WentOn
+from assistant.conversation.machine import (
+    NotForUs,
+    Paused,
+    SpeechStarted,
+    TooShort,
+    TurnEnded,
+    WakeWord,
+    WentOn,
+)
 from assistant.listen.echo_aware_vad import EchoAwareVad
 from assistant.listen.end_of_turn import EndOfTurn
-from assistant.listen.endpointing import EndpointEvent, Endpointer, Event, Utterance
+from assistant.listen.endpointing import Endpointer, EndpointEvent, Event, Utterance
 from assistant.listen.voice_activity import FRAME
 from assistant.listen.wake_gate import WakeGate
+from assistant.runtime.audio_stream import AudioConfig
 from assistant.runtime.events import Problem
 from assistant.runtime.job_thread import JobThread, lower_thread_priority
 

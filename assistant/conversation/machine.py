@@ -20,10 +20,43 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from assistant.conversation.turn_events import (
-    Answer, AnswerEarly, CancelReply, Chime, Command, DropHeld, Failed, Finish, HandsFree, Input, Key, MoveReply,
-    Mute, NotForUs, PausePlayback, Paused, PlayPieces, PlayedOut, Publish, PushToTalk, Recording, Release,
-    ResumePlayback, SpeakerLost, SpeechStarted, StopGenerating, StopReply, TooShort, Transcribe, Transcribed,
-    TurnEnded, Typed, Voiced, VoicingDone, WakeWord, WentOn)
+    Answer,
+    AnswerEarly,
+    CancelReply,
+    Chime,
+    Command,
+    DropHeld,
+    Failed,
+    Finish,
+    HandsFree,
+    Input,
+    Key,
+    MoveReply,
+    Mute,
+    NotForUs,
+    Paused,
+    PausePlayback,
+    PlayedOut,
+    PlayPieces,
+    Publish,
+    PushToTalk,
+    Recording,
+    Release,
+    ResumePlayback,
+    SpeakerLost,
+    SpeechStarted,
+    StopGenerating,
+    StopReply,
+    TooShort,
+    Transcribe,
+    Transcribed,
+    TurnEnded,
+    Typed,
+    Voiced,
+    VoicingDone,
+    WakeWord,
+    WentOn,
+)
 from assistant.runtime.events import State
 
 

@@ -13,9 +13,9 @@ import numpy as np
 from assistant.conversation.config import asked_language, heard_language
 from assistant.conversation.engines import Engines, choose_voice
 from assistant.conversation.turn_worker import stream_reply
-from assistant.speak.voice import SpeechChunk, SpeechWorker
-from assistant.speak.text.segmenter import SentenceSegmenter
 from assistant.listen.voice_activity import RATE, speech_spans
+from assistant.speak.text.segmenter import SentenceSegmenter
+from assistant.speak.voice import SpeechChunk, SpeechWorker
 
 log = logging.getLogger(__name__)
 

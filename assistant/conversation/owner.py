@@ -20,13 +20,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.conversation import turn_events as m
-from assistant.conversation.machine import Phase, TurnMachine
-from assistant.conversation.config import ConversationConfig
 from assistant.conversation.commands import Commands
+from assistant.conversation.config import ConversationConfig
 from assistant.conversation.listener import Heard, Listener
+from assistant.conversation.machine import Phase, TurnMachine
 from assistant.conversation.player import Player
 from assistant.conversation.reply import Reply, Spoken
-from assistant.conversation.turn_worker import Delta, FirstSaid, Generated, TranscriptReady, TurnWorker
+from assistant.conversation.turn_worker import (
+    Delta,
+    FirstSaid,
+    Generated,
+    TranscriptReady,
+    TurnWorker,
+)
 from assistant.listen.own_words import OWN_ECHO_TAIL_S, mostly_own_words
 from assistant.listen.wake_gate import without_phrase
 from assistant.runtime.events import Answering, EventBus, Problem, ReplyText, State

@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 import time
 
-from assistant.capture.audio_io import AudioConfig, Speaker
 from assistant.conversation.reply import Reply
 from assistant.listen.wake_gate import chime
+from assistant.playback.speaker import Speaker
+from assistant.runtime.audio_stream import AudioConfig
 from assistant.runtime.events import BargeIn, EventBus, Problem
 
 log = logging.getLogger(__name__)

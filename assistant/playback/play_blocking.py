@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-class AudioDeviceError(RuntimeError):
-    """No usable sound device; the message says which and what to do."""
+from assistant.runtime.audio_stream import AudioDeviceError
 
 
 def play_blocking(audio: np.ndarray, rate: int, device: str | None = None) -> None:

@@ -25,6 +25,14 @@ LANGUAGES = (
     "auto", "en", "de", "es", "fr", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "hi",
     "zh", "ja", "ko", "vi", "id", "sv", "da", "no", "fi", "cs", "el", "he", "hu", "ro",
 )
+# Each language's name in English: the reply-language instruction of the chat prompt, and the voices' names.
+LANGUAGE_NAMES = {
+    "en": "English", "de": "German", "es": "Spanish", "fr": "French", "it": "Italian", "pt": "Portuguese",
+    "nl": "Dutch", "pl": "Polish", "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish", "ar": "Arabic",
+    "hi": "Hindi", "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "vi": "Vietnamese", "id": "Indonesian",
+    "sv": "Swedish", "da": "Danish", "no": "Norwegian", "fi": "Finnish", "cs": "Czech", "el": "Greek",
+    "he": "Hebrew", "hu": "Hungarian", "ro": "Romanian",
+}
 
 
 CHAT_ENGINES = ("auto", "mlx", "llama.cpp", "server")

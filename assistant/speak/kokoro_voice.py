@@ -42,17 +42,17 @@ class KokoroVoice:
             import onnxruntime
             from misaki.zh import ZHG2P
 
-            from assistant.models.importers.kokoro import MODEL_FILE, STYLES_FILE, VOCAB_FILE
+            from assistant.models.files import KOKORO_MODEL_FILE, KOKORO_STYLES_FILE, KOKORO_VOCAB_FILE
 
             started = time.perf_counter()
             jieba.setLogLevel(logging.WARNING)  # (it prints its dictionary loading otherwise)
             try:
-                self._vocab = json.loads((self.folder / VOCAB_FILE).read_text(encoding="utf-8"))["vocab"]
-                with np.load(self.folder / STYLES_FILE) as styles:
+                self._vocab = json.loads((self.folder / KOKORO_VOCAB_FILE).read_text(encoding="utf-8"))["vocab"]
+                with np.load(self.folder / KOKORO_STYLES_FILE) as styles:
                     self._style = styles[self.style_name].astype(np.float32)
                 options = onnxruntime.SessionOptions()
                 options.intra_op_num_threads = 2
-                self._session = onnxruntime.InferenceSession(str(self.folder / MODEL_FILE), options,
+                self._session = onnxruntime.InferenceSession(str(self.folder / KOKORO_MODEL_FILE), options,
                                                              providers=["CPUExecutionProvider"])
             except (OSError, ValueError, KeyError, onnxruntime.capi.onnxruntime_pybind11_state.Fail) as exc:
                 raise ModelError(f"the voice {self.voice_id} ({self.folder}) does not load: {exc}; remove it "

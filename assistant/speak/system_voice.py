@@ -211,6 +211,6 @@ def _mac_speak(identifier: str, text: str, speaking_rate: float) -> tuple[np.nda
 
 
 def _language_name(code: str) -> str:
-    from assistant.chat.prompt import LANGUAGE_NAMES
+    from assistant.runtime.settings import LANGUAGE_NAMES
 
     return LANGUAGE_NAMES.get(code, code)

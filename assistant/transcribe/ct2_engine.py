@@ -107,5 +107,5 @@ class Ct2Whisper:
             condition_on_previous_text=False,  # keeps one invented phrase from seeding the next window
             log_progress=progress,
         )
-        found = [WindowSegment(s.text, s.no_speech_prob) for s in segments]  # decoding happens here
+        found = [WindowSegment(s.text, s.no_speech_prob, s.start, s.end) for s in segments]  # decoding happens here
         return Windows(found, "".join(s.text for s in found), info.language or language)

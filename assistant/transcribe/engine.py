@@ -1,5 +1,5 @@
 """What a Whisper engine hands back to `assistant.transcribe.transcriber.Transcriber`, which judges it the same way
-whichever engine ran (MLX in `transcribe_mlx.py`, CTranslate2 in `transcribe_ct2.py`)."""
+whichever engine ran (MLX in `mlx_engine.py`, CTranslate2 in `ct2_engine.py`)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class WindowSegment:
 
     text: str  # with its own leading space (none in CJK)
     no_speech_prob: float
+    start: float = 0.0  # seconds into the audio, as the decoder's timestamps place it
+    end: float = 0.0
 
 
 @dataclass(frozen=True)

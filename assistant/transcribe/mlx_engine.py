@@ -93,5 +93,6 @@ class MlxWhisper:
             condition_on_previous_text=False,  # keeps one invented phrase from seeding the next window
             temperature=(0.0, 0.2, 0.4, 0.6, 0.8),
         )
-        segments = [WindowSegment(s["text"], s.get("no_speech_prob", 0.0)) for s in result.get("segments", [])]
+        segments = [WindowSegment(s["text"], s.get("no_speech_prob", 0.0), s.get("start", 0.0), s.get("end", 0.0))
+                    for s in result.get("segments", [])]
         return Windows(segments, result.get("text", ""), result.get("language") or language)

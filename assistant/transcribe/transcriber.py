@@ -1,20 +1,14 @@
 """Speech to text with Whisper, on the MLX worker thread: the interface the rest of Parley uses.
 
-Two engines run the same Whisper model (one store folder):
-- faster-whisper (CTranslate2, int8; `transcribe_ct2.py`) on machines without an Apple GPU (MLX's default
-  device is the CPU), when the store folder holds the original CTranslate2 files in `ct2/` (the importer keeps
-  them): on a 2-core x86 CPU it took 0.22x MLX's time per short question (median 113 vs 517 ms with
-  whisper-tiny.en, 204 vs 865 ms with whisper-base) at equal word error rate (benchmarks/stt.py);
-- MLX (mlx-whisper; `transcribe_mlx.py`) on Apple GPUs, and for folders without `ct2/`.
+Two engines run the same Whisper model (one store folder), chosen by `choose_engine`:
+- faster-whisper (CTranslate2, int8; `ct2_engine.py`) wherever MLX's default device is the CPU (no Apple GPU),
+  when the store folder holds the original CTranslate2 files in `ct2/` (the importer keeps them): on a 2-core x86
+  CPU it took 0.22x MLX's time per short question (median 113 vs 517 ms with whisper-tiny.en, 204 vs 865 ms with
+  whisper-base) at equal word error rate (benchmarks/stt.py), and it leaves the CPU to the rest of a turn;
+- MLX (mlx-whisper; `mlx_engine.py`) on Apple GPUs (Metal), and for folders without `ct2/`.
+PARLEY_STT_ENGINE=ct2 or =mlx forces one; ct2 on a folder without `ct2/` is a ModelError when the model loads.
 Either runs on the worker thread, so speech recognition stays serialized on one thread, and its output is
-judged here the same way (language checks, inventions, repetitions, a token budget).
-
-MLX is the default everywhere for now (see `choose_engine`); PARLEY_STT_ENGINE=ct2 chooses faster-whisper
-(and =mlx MLX); ct2 on a folder without `ct2/` is a ModelError when the model loads.
-
-Whisper invents text for silence and noise ("Thanks for watching!", "you", subtitle credits): a
-transcript that is only such a phrase is dropped, so silence gives no transcript rather than a
-made-up one.
+judged here the same way: language checks and a token budget here, inventions and repetitions in `guards.py`.
 """
 
 from __future__ import annotations
@@ -22,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -33,24 +26,11 @@ import numpy as np
 from assistant.runtime.mlx_worker import MlxWorker
 from assistant.models.errors import ModelError
 from assistant.transcribe.engine import Decoded, WhisperEngine, Windows
+from assistant.transcribe.guards import (  # noqa: F401  (is_invented, repeated_sentence: used from here too)
+    Loudness, Piece, is_invented, repeated_sentence, said_once, without_repeats,
+)
 
 log = logging.getLogger(__name__)
-
-# Whisper's well-known inventions on silence, noise and music, lower-cased without punctuation.
-# These are never a plausible thing to say to an assistant, so they are dropped whatever the audio.
-_ALWAYS_INVENTED = {
-    "thanks for watching", "thank you for watching", "thank you so much for watching", "thanks for watching bye",
-    "please subscribe", "like and subscribe", "dont forget to like and subscribe", "see you in the next video",
-    "subtitles by the amaraorg community", "subtitles by", "transcribed by", "translated by",
-    "music", "applause", "blank_audio", "silence", "no speech", "inaudible",
-    "시청해주셔서 감사합니다", "구독과 좋아요 부탁드립니다", "ご視聴ありがとうございました", "チャンネル登録お願いします",
-    "字幕由amaraorg社区提供", "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", "谢谢观看", "感谢观看",
-    "untertitel im auftrag des zdf", "untertitel der amaraorg-community", "sous-titres réalisés par la communauté damaraorg",
-}
-# Short phrases Whisper also invents, but a person may say: dropped only when Whisper itself
-# doubts there was speech.
-_DOUBTFUL_WHEN_UNSURE = {"you", "thank you", "thanks", "bye", "okay", "oh", "so", "uh", "um", "hmm", "the end"}
-_UNSURE_NO_SPEECH_PROB = 0.3
 
 ENGINE_ENV = "PARLEY_STT_ENGINE"
 ENGINES = ("mlx", "ct2")
@@ -63,9 +43,6 @@ PADDING_S = 2
 # a decoder stuck repeating itself stops there instead of at Whisper's limit of 224 (3.5 s of decoding here).
 TOKENS_PER_S = 8
 TOKEN_MARGIN = 16
-# Faster than anyone speaks (about 2.5 words a second is usual, 4 is hurried): a sentence repeated at more words
-# than this per second of audio is the decoder looping within its token budget, not the speaker repeating himself.
-MOST_WORDS_PER_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -77,43 +54,18 @@ class Transcript:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def _normalized(text: str) -> str:
-    return re.sub(r"[^\w\s-]", "", text.lower()).strip()
+def mlx_on_gpu() -> bool:
+    """True where MLX's default device is a GPU (Metal, on Apple Silicon). Asks MLX: call it on the MLX worker
+    thread, or where no MLX work runs yet."""
+    import mlx.core as mx
+
+    return mx.default_device().type == mx.DeviceType.gpu
 
 
-def repeated_sentence(text: str) -> str | None:
-    """The sentence (or sentences) that `text` is nothing but repetitions of, the last one perhaps cut off;
-    None when it is not. Whisper's decoder sometimes loops on a short utterance, saying it over and over:
-    "Tell me about rain. Tell me about rain. Tell me abou", at times with the punctuation or the case of a
-    repetition changed ("Tell me about dogs? tell me about dogs")."""
-    text = text.strip()
-    for end in re.finditer(r"[.!?…。！？]+\s*", text):  # repeated exactly (any script, CJK included)
-        unit = text[: end.end()]
-        if 2 * len(unit.rstrip()) > len(text):
-            break
-        if text == (unit * (len(text) // len(unit) + 1))[: len(text)]:
-            return unit.strip()
-    words = [(m.group().lower(), m.start()) for m in re.finditer(r"\w+", text)]  # repeated word for word
-    for size in range(1, len(words) // 2 + 1):
-        expected = [words[i % size][0] for i in range(len(words))]
-        whole_but_last = all(word == want for (word, _), want in zip(words[:-1], expected))
-        if whole_but_last and expected[-1].startswith(words[-1][0]):  # (the last one may be cut off)
-            return text[: words[size][1]].strip()
-    return None
-
-
-def is_invented(text: str, no_speech_prob: float) -> bool:
-    """True when `text` is one of Whisper's inventions for silence or noise."""
-    phrase = _normalized(text)
-    if not phrase or phrase in _ALWAYS_INVENTED:
-        return True
-    return phrase in _DOUBTFUL_WHEN_UNSURE and no_speech_prob >= _UNSURE_NO_SPEECH_PROB
-
-
-def choose_engine(model_path: Path, forced: str | None = None) -> str:
-    """"ct2" or "mlx" for the store folder `model_path`: `forced`, else $PARLEY_STT_ENGINE, else ct2 where
-    MLX would run on the CPU and the folder has its CTranslate2 copy. Call it on the MLX worker thread
-    (it asks MLX for its default device). ModelError for an unknown name, or ct2 without the copy."""
+def choose_engine(model_path: Path, forced: str | None = None, on_gpu: bool | None = None) -> str:
+    """"ct2" or "mlx" for the store folder `model_path`: `forced`, else $PARLEY_STT_ENGINE, else ct2 where MLX
+    would run on the CPU (`on_gpu` False; None asks MLX, see `mlx_on_gpu`) and the folder has its CTranslate2
+    copy, else MLX. ModelError for an unknown name, or ct2 without the copy."""
     name = (forced or os.environ.get(ENGINE_ENV, "")).strip().lower()
     has_ct2 = (Path(model_path) / CT2_FOLDER / "model.bin").is_file()
     if name:
@@ -124,9 +76,37 @@ def choose_engine(model_path: Path, forced: str | None = None) -> str:
                              "installed before Parley kept one. Reinstall it (parley models remove ID, then parley "
                              f"models setup) or set {ENGINE_ENV}=mlx")
         return name
-    # Not the default yet, though 4x faster on CPUs: with ct2 in the live conversation (echo path on), the
-    # rig's spoken question after a few replies was not heard at all, every try (cause not found yet).
-    return "mlx"
+    if not has_ct2:
+        return "mlx"
+    return "mlx" if (mlx_on_gpu() if on_gpu is None else on_gpu) else "ct2"
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """Which engine hears with a store folder, in words for `parley doctor` and the settings window."""
+
+    engine: str  # "ct2" or "mlx"
+    label: str  # "faster-whisper (int8, CPU)", "MLX (Metal GPU)", "MLX (CPU)"
+    why: str  # "faster-whisper int8 on the CPU; MLX on Metal where available"
+    slow: bool  # MLX on a CPU, only because the folder has no CTranslate2 copy: reinstalling it helps
+
+
+def engine_choice(model_path: Path, on_gpu: bool | None = None) -> EngineChoice:
+    """The engine that will hear with the store folder `model_path`, and why (`on_gpu` as for `choose_engine`);
+    an unknown or impossible $PARLEY_STT_ENGINE raises `choose_engine`'s ModelError."""
+    gpu = mlx_on_gpu() if on_gpu is None else on_gpu
+    engine = choose_engine(model_path, on_gpu=gpu)
+    label = "faster-whisper (int8, CPU)" if engine == "ct2" else f"MLX ({'Metal GPU' if gpu else 'CPU'})"
+    forced = bool(os.environ.get(ENGINE_ENV, "").strip())
+    if forced:
+        why = f"{label}, as {ENGINE_ENV} says"
+    elif engine == "ct2":
+        why = "faster-whisper int8 on the CPU; MLX on Metal where available"
+    elif gpu:
+        why = "MLX on the Metal GPU; faster-whisper int8 on CPUs"
+    else:
+        why = f"MLX on the CPU, since the model has no CTranslate2 copy ({CT2_FOLDER}/) for faster-whisper"
+    return EngineChoice(engine, label, why, slow=engine == "mlx" and not gpu and not forced)
 
 
 class Transcriber:
@@ -274,10 +254,8 @@ class Transcriber:
                 return None
             log.info("short-context pass said one sentence over and over; kept it once")
             text = once
-        elif len(text.split()) > MOST_WORDS_PER_S * len(audio) / 16000 and (once := repeated_sentence(text)):
-            # Seen with CTranslate2 on the short context: the loop ends after a few rounds, inside the budget.
-            log.info("short-context pass said one sentence over and over, faster than anyone speaks; kept it once")
-            text = once
+        else:
+            text = said_once(text, Loudness(audio).sound_seconds())
         text = "" if is_invented(text, result.no_speech_prob) else text
         return text, result.language or language or ""
 
@@ -287,13 +265,17 @@ class Transcriber:
         started = time.perf_counter()
         result: Windows = engine.transcribe_windows(audio, language, progress)
         elapsed = 1000 * (time.perf_counter() - started)
+        loudness = Loudness(np.asarray(audio, dtype=np.float32))
         kept = []
         for segment in result.segments:
             if is_invented(segment.text, segment.no_speech_prob):
                 log.info("dropped invented segment %r (no_speech_prob %.2f)", segment.text, segment.no_speech_prob)
                 continue
-            kept.append(segment.text)  # segments carry their own leading spaces; CJK has none
-        text = "".join(kept) if result.segments else result.text
+            # Segments carry their own leading spaces; CJK has none.
+            sound = loudness.sound_seconds(segment.start, segment.end)
+            kept.append(Piece(said_once(segment.text, sound), sound))
+        text = without_repeats(kept) if result.segments else result.text
         if text and is_invented(text, 0.0):
             text = ""
         return Transcript(text=text.strip(), language=result.language or language or "", timings_ms={"stt": elapsed})
+

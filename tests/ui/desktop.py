@@ -1,5 +1,5 @@
 """A desktop for the real app: a virtual screen (Xvfb) with a tray host (trayer), screenshots, the mouse and
-keys (xdotool), and the app itself (`python -m assistant`, no command) with its log to follow.
+keys (xdotool), and the app itself (`python -m ui`, the `parley` command with none) with its log to follow.
 
     with Desktop() as desktop:
         app = ParleyProcess(desktop, env)      # env: the audio rig's and the private config folders
@@ -141,14 +141,14 @@ def color_share(pixels: np.ndarray, hex_color: str, tolerance: int = 40) -> floa
 
 
 class ParleyProcess:
-    """The real app, `python -m assistant` with no command, on the desktop; its log file is followed."""
+    """The real app, `python -m ui` (`parley` with no command), on the desktop; its log file is followed."""
 
     def __init__(self, desktop: Desktop, env: dict[str, str], log_file: Path) -> None:
         self.log_file = log_file
         self._offset = log_file.stat().st_size if log_file.exists() else 0
         self.output = log_file.with_name("app-output.txt")
         self.output.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([sys.executable, "-m", "assistant"], env={**desktop.env, **env}, cwd=REPO,
+        self.proc = subprocess.Popen([sys.executable, "-m", "ui"], env={**desktop.env, **env}, cwd=REPO,
                                      stdout=self.output.open("ab"), stderr=subprocess.STDOUT,
                                      preexec_fn=_die_with_parent)
 

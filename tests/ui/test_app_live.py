@@ -127,7 +127,7 @@ def test_a_second_launch_brings_the_running_app_forward_instead_of_starting_twic
     import subprocess
 
     assert desktop.window_named("Parley") is None  # the conversation window is closed
-    second = subprocess.run([sys.executable, "-m", "assistant"], env={**desktop.env, **app_env}, cwd=REPO,
+    second = subprocess.run([sys.executable, "-m", "ui"], env={**desktop.env, **app_env}, cwd=REPO,
                             capture_output=True, text=True, timeout=60)
     assert second.returncode == 0 and "already running" in second.stderr
     desktop.wait_for_window("Parley", timeout=20)  # the running one showed its window

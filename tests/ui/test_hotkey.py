@@ -17,8 +17,8 @@ from xdisplay import APT_PACKAGES, missing_tools, virtual_display
 
 from assistant.cli.doctor import WARN, Finding
 from ui import hotkey
-from ui.hotkey import (HotkeyError, HotkeyState, PushToTalkHotkey, default_hotkey, parse_hotkey,
-                       validate_hotkey)
+from ui.hotkey import HotkeyState, PushToTalkHotkey
+from ui.hotkey_keys import HotkeyError, default_hotkey, parse_hotkey, validate_hotkey
 
 # ---------------------------------------------------------------- validate_hotkey
 
@@ -91,7 +91,7 @@ def test_default_hotkey_is_usable_there(platform):
 
 
 def test_validation_imports_neither_pynput_nor_qt():
-    code = ("import sys; from ui.hotkey import validate_hotkey; assert validate_hotkey('<f8>') is None; "
+    code = ("import sys; from ui.hotkey_keys import validate_hotkey; assert validate_hotkey('<f8>') is None; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pynput', 'PySide6', 'Xlib')))")
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
@@ -252,12 +252,12 @@ def test_the_macos_layout_context_is_skipped_only_where_pynput_never_reads_it():
 def test_macos_permission_message_names_the_settings_to_change(monkeypatch):
     import assistant.cli.doctor
 
-    monkeypatch.setattr(assistant.cli.doctor, "_hotkey_permission", lambda: Finding(
+    monkeypatch.setattr(assistant.cli.doctor, "hotkey_permission", lambda: Finding(
         "hotkey permission", WARN, "Input Monitoring not granted: the push-to-talk key won't work", "..."))
     message = hotkey._macos_permission_message()
     assert "System Settings → Privacy & Security → Input Monitoring: allow Parley (or your terminal)" in message
     assert "Accessibility" not in message
-    monkeypatch.setattr(assistant.cli.doctor, "_hotkey_permission", lambda: Finding(
+    monkeypatch.setattr(assistant.cli.doctor, "hotkey_permission", lambda: Finding(
         "hotkey permission", WARN, "Accessibility and Input Monitoring not granted: ...", "..."))
     assert "Input Monitoring: allow Parley (or your terminal) (and the same under Accessibility)" in \
         hotkey._macos_permission_message()

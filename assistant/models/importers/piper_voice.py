@@ -7,11 +7,9 @@ import shutil
 from pathlib import Path
 
 from assistant.models.errors import ModelFormatError
+from assistant.models.files import PIPER_CONFIG_FILE, PIPER_VOICE_FILE
 from assistant.models.importers.converted import ConvertedModel
 from assistant.models.importers.onnx_check import open_onnx
-
-VOICE_FILE = "voice.onnx"
-CONFIG_FILE = "voice.onnx.json"
 
 
 def import_piper_voice(source: Path, dest: Path) -> ConvertedModel:
@@ -31,8 +29,8 @@ def import_piper_voice(source: Path, dest: Path) -> ConvertedModel:
     names = {i.name for i in session.get_inputs()}
     if not {"input", "input_lengths", "scales"} <= names:
         raise ModelFormatError(source, f"an ONNX model but not a Piper voice (inputs: {', '.join(sorted(names))})")
-    shutil.copyfile(source, dest / VOICE_FILE)
-    shutil.copyfile(config_path, dest / CONFIG_FILE)
+    shutil.copyfile(source, dest / PIPER_VOICE_FILE)
+    shutil.copyfile(config_path, dest / PIPER_CONFIG_FILE)
     language = config.get("language", {}).get("code") or config.get("espeak", {}).get("voice", "")
     return ConvertedModel(
         kind="tts",

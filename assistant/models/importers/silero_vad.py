@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 from assistant.models.errors import ModelFormatError
+from assistant.models.files import VAD_FILE
 from assistant.models.importers.converted import ConvertedModel
 from assistant.models.importers.onnx_check import open_onnx
 
-VAD_FILE = "silero_vad.onnx"
 _INPUTS = {"input", "state", "sr"}
 
 

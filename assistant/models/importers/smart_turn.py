@@ -6,10 +6,10 @@ import shutil
 from pathlib import Path
 
 from assistant.models.errors import ModelFormatError
+from assistant.models.files import TURN_FILE
 from assistant.models.importers.converted import ConvertedModel
 from assistant.models.importers.onnx_check import open_onnx
 
-TURN_FILE = "smart_turn.onnx"
 _INPUTS = {"input_features"}
 
 

@@ -1,13 +1,7 @@
 """Convert a CTranslate2 (faster-whisper) Whisper folder into the mlx-whisper format.
 
-The CTranslate2 ``model.bin`` is read with plain numpy so that ctranslate2 itself is
-never needed at run time. Layout of the file (all little-endian):
-
-    u32 binary version, string spec name, u32 spec revision, u32 variable count,
-    per variable: string name, u8 rank, u32 dims[rank], u8 dtype, u32 byte count, data,
-    u32 alias count, then (alias, target) string pairs.
-
-A string is a u16 length (counting a trailing NUL) followed by the bytes.
+The CTranslate2 ``model.bin`` is read with plain numpy (ct2_file.py), so that ctranslate2 itself is
+never needed at run time.
 
 The original CTranslate2 files are kept too, in a ``ct2/`` subfolder of the store folder: on a
 CPU, faster-whisper runs them (int8) several times faster than MLX runs the converted weights
@@ -21,108 +15,30 @@ import logging
 import re
 import shutil
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from assistant.models.errors import ModelFormatError
+from assistant.models.files import CT2_FOLDER
+from assistant.models.importers.ct2_file import (BFLOAT16, REDOWNLOAD, SPEC_NAME, Reader, Truncated, Variable,
+                                                 index_model, read_header)
 from assistant.models.importers.converted import ConvertedModel
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.bin"
 CONFIG_FILE = "config.json"
-SPEC_NAME = "WhisperSpec"
-# Where the original CTranslate2 files go inside the store folder, and which of them faster-whisper reads.
-CT2_FOLDER = "ct2"
+# Which of the original CTranslate2 files faster-whisper reads: kept in the store folder's CT2_FOLDER.
 TOKENIZER_FILE = "tokenizer.json"
 _CT2_EXTRA_FILES = ("preprocessor_config.json",)
 _CT2_VOCABULARY_PATTERN = "vocabulary*"  # vocabulary.txt, vocabulary.json (newer converters), per-language ones
 
-# Versions 4 to 6 share the layout above (typed variables, aliases); older ones
-# predate Whisper support and newer ones may change the layout.
-_SUPPORTED_BINARY_VERSIONS = range(4, 7)
 _ENGLISH_ONLY_VOCAB = 51864
 # Whisper's attention head width is 64 in every released size, which lets us
 # recover head counts from files written before they were stored.
 _HEAD_DIM = 64
-
-_REDOWNLOAD = "Re-download or re-export the model"
-
-# CTranslate2 type ids; bfloat16 is read as raw uint16 since numpy has no bfloat16.
-_DTYPES: dict[int, np.dtype] = {
-    0: np.dtype("<f4"),
-    1: np.dtype("i1"),
-    2: np.dtype("<i2"),
-    3: np.dtype("<i4"),
-    4: np.dtype("<f2"),
-    5: np.dtype("<u2"),
-}
-_BFLOAT16 = 5
-
-
-class _Truncated(Exception):
-    """A read ran past the end of the file."""
-
-
-class _Reader:
-    """Sequential little-endian reader over a binary file of known size."""
-
-    def __init__(self, f: BinaryIO, size: int) -> None:
-        self.f = f
-        self.size = size
-
-    def take(self, n: int) -> bytes:
-        data = self.f.read(n)
-        if len(data) != n:
-            raise _Truncated
-        return data
-
-    def skip(self, n: int) -> int:
-        """Step over ``n`` bytes and return where they start."""
-        start = self.f.tell()
-        if start + n > self.size:
-            raise _Truncated
-        self.f.seek(n, 1)
-        return start
-
-    def unpack(self, fmt: str) -> int:
-        return struct.unpack("<" + fmt, self.take(struct.calcsize(fmt)))[0]
-
-    def string(self) -> str:
-        raw = self.take(self.unpack("H"))
-        # A garbage file would otherwise turn into nonsense names and fail later, less clearly.
-        if not raw.endswith(b"\0"):
-            raise ValueError("string without terminator")
-        return raw[:-1].decode("utf-8")
-
-
-@dataclass(frozen=True)
-class _Variable:
-    """Where one variable lies in model.bin; the data is read only when needed."""
-
-    offset: int
-    shape: tuple[int, ...]
-    type_id: int
-
-    @property
-    def dtype(self) -> np.dtype:
-        return _DTYPES[self.type_id]
-
-    @property
-    def nbytes(self) -> int:
-        return self.dtype.itemsize * int(np.prod(self.shape, dtype=np.int64))
-
-
-def _read_header(reader: _Reader) -> tuple[int, str, int]:
-    version = reader.unpack("I")
-    if version not in _SUPPORTED_BINARY_VERSIONS:
-        raise ValueError(f"unsupported CTranslate2 binary version {version}")
-    spec = reader.string()
-    revision = reader.unpack("I")
-    return version, spec, revision
 
 
 def is_ct2_whisper_folder(path: Path) -> bool:
@@ -134,76 +50,26 @@ def is_ct2_whisper_folder(path: Path) -> bool:
     model = Path(path) / MODEL_FILE
     try:
         with open(model, "rb") as f:
-            _, spec, _ = _read_header(_Reader(f, model.stat().st_size))
-    except (OSError, ValueError, _Truncated):
+            _, spec, _ = read_header(Reader(f, model.stat().st_size))
+    except (OSError, ValueError, Truncated):
         return False
     return spec == SPEC_NAME
 
-
-def _index_model(model: Path, f: BinaryIO) -> dict[str, _Variable]:
-    """Locate every variable of ``model.bin``; aliases map to their target's entry."""
-    size = f.seek(0, 2)
-    f.seek(0)
-    reader = _Reader(f, size)
-    fix = f"{_REDOWNLOAD}; this file is not a usable faster-whisper model.bin"
-    try:
-        try:
-            _, spec, revision = _read_header(reader)
-        except ValueError as e:
-            raise ModelFormatError(model, f"not a CTranslate2 model ({e})", fix) from None
-        if spec != SPEC_NAME:
-            raise ModelFormatError(
-                model,
-                f"a CTranslate2 {spec or 'unnamed'} model, not a Whisper model",
-                "Pick the folder of a faster-whisper speech-to-text model",
-            )
-        log.debug("%s: WhisperSpec revision %d", model, revision)
-
-        variables: dict[str, _Variable] = {}
-        for _ in range(reader.unpack("I")):
-            name = reader.string()
-            shape = tuple(reader.unpack("I") for _ in range(reader.unpack("B")))
-            type_id = reader.unpack("B")
-            nbytes = reader.unpack("I")
-            if type_id not in _DTYPES:
-                raise ModelFormatError(model, f"variable {name} has unknown type id {type_id}", fix)
-            var = _Variable(reader.skip(nbytes), shape, type_id)
-            if var.nbytes != nbytes:
-                problem = f"variable {name} has {nbytes} bytes, which does not fit shape {shape}"
-                raise ModelFormatError(model, problem, fix)
-            variables[name] = var
-
-        for _ in range(reader.unpack("I")):
-            alias, target = reader.string(), reader.string()
-            if target not in variables:
-                raise ModelFormatError(model, f"alias {alias} points to missing variable {target}", fix)
-            variables[alias] = variables[target]
-            # The runtime also aliases the int8 scale along with the weight.
-            if target + "_scale" in variables:
-                variables[alias + "_scale"] = variables[target + "_scale"]
-    except _Truncated:
-        problem = f"file is truncated ({size} bytes, more data expected)"
-        raise ModelFormatError(model, problem, _REDOWNLOAD) from None
-    except ValueError as e:  # UnicodeDecodeError included
-        raise ModelFormatError(model, f"corrupt CTranslate2 model ({e})", fix) from None
-    if f.tell() != size:
-        raise ModelFormatError(model, f"{size - f.tell()} unexpected bytes after the model data", fix)
-    return variables
 
 
 class _Converter:
     """Turns CTranslate2 variables into mlx-whisper float16 parameters."""
 
-    def __init__(self, model: Path, f: BinaryIO, variables: dict[str, _Variable]) -> None:
+    def __init__(self, model: Path, f: BinaryIO, variables: dict[str, Variable]) -> None:
         self.model = model
         self.f = f
         self.variables = variables
         self.out: dict[str, np.ndarray] = {}
 
     def fail(self, problem: str) -> ModelFormatError:
-        return ModelFormatError(self.model, problem, _REDOWNLOAD)
+        return ModelFormatError(self.model, problem, REDOWNLOAD)
 
-    def raw(self, name: str) -> tuple[_Variable, np.ndarray]:
+    def raw(self, name: str) -> tuple[Variable, np.ndarray]:
         var = self.variables.get(name)
         if var is None:
             raise self.fail(f"missing variable {name}")
@@ -213,7 +79,7 @@ class _Converter:
 
     def float32(self, name: str) -> np.ndarray:
         var, data = self.raw(name)
-        if var.type_id == _BFLOAT16:
+        if var.type_id == BFLOAT16:
             # bfloat16 is the upper half of a float32.
             return (data.astype(np.uint32) << 16).view(np.float32)
         return data.astype(np.float32)
@@ -221,7 +87,7 @@ class _Converter:
     def get(self, name: str) -> np.ndarray:
         """A variable as float32, dequantized when it was stored as int8/int16."""
         var, data = self.raw(name)
-        if var.type_id == _BFLOAT16 or data.dtype.kind == "f":
+        if var.type_id == BFLOAT16 or data.dtype.kind == "f":
             return self.float32(name)
         if name + "_zero" in self.variables:
             raise ModelFormatError(
@@ -358,13 +224,13 @@ class _Converter:
 
 def _read_config(path: Path) -> dict:
     if not path.is_file():
-        raise ModelFormatError(path, "file is missing", f"{_REDOWNLOAD}; the folder must hold {CONFIG_FILE}")
+        raise ModelFormatError(path, "file is missing", f"{REDOWNLOAD}; the folder must hold {CONFIG_FILE}")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFormatError(path, f"cannot be read as JSON ({e})", _REDOWNLOAD) from None
+        raise ModelFormatError(path, f"cannot be read as JSON ({e})", REDOWNLOAD) from None
     if not isinstance(config, dict):
-        raise ModelFormatError(path, "is not a JSON object", _REDOWNLOAD)
+        raise ModelFormatError(path, "is not a JSON object", REDOWNLOAD)
     return config
 
 
@@ -376,12 +242,12 @@ def _alignment_heads(path: Path, config: dict, dims: dict[str, int]) -> np.ndarr
         pairs = np.asarray(heads, dtype=np.int32).reshape(-1, 2)
     except (TypeError, ValueError):
         problem = "alignment_heads is not a list of [layer, head] pairs"
-        raise ModelFormatError(path, problem, _REDOWNLOAD) from None
+        raise ModelFormatError(path, problem, REDOWNLOAD) from None
     in_range = (pairs[:, 0] >= 0) & (pairs[:, 0] < dims["n_text_layer"])
     in_range &= (pairs[:, 1] >= 0) & (pairs[:, 1] < dims["n_text_head"])
     if not in_range.all():
         problem = "alignment_heads names layers or heads the model does not have"
-        raise ModelFormatError(path, problem, _REDOWNLOAD)
+        raise ModelFormatError(path, problem, REDOWNLOAD)
     return pairs
 
 
@@ -445,13 +311,13 @@ def convert_ct2_whisper(source: Path, dest: Path) -> ConvertedModel:
     source, dest = Path(source), Path(dest)
     model = source / MODEL_FILE
     if not model.is_file():
-        raise ModelFormatError(model, "file is missing", f"{_REDOWNLOAD}; the folder must hold {MODEL_FILE}")
+        raise ModelFormatError(model, "file is missing", f"{REDOWNLOAD}; the folder must hold {MODEL_FILE}")
     config_path = source / CONFIG_FILE
     ct2_config = _read_config(config_path)
 
     # Variables are read one at a time, so peak memory stays near the float16 output size.
     with open(model, "rb") as f:
-        converter = _Converter(model, f, _index_model(model, f))
+        converter = _Converter(model, f, index_model(model, f))
         dims = converter.convert()
     tensors = converter.out
 

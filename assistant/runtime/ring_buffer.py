@@ -1,4 +1,5 @@
-"""The speaker's ring buffer: the voice thread writes samples, the audio output callback reads them.
+"""The speaker's ring buffer: the voice thread writes samples, the audio output callback reads them. (The
+microphone's ring is one too, the other way round: its callback writes, the listening thread reads.)
 
 One producer (the thread that runs Piper), one consumer (PortAudio's output callback, which runs in
 real time: it must not allocate audio-sized buffers, wait on a lock, or log), and `flush` from any

@@ -1,4 +1,5 @@
-"""Can an installed model actually be loaded? Used by `parley doctor` and after every install."""
+"""Can an installed model actually be loaded? Used by `parley doctor`. (Here, beside the command, rather than in
+models/: it loads each model with the stage that will run it, and models/ imports no stage.)"""
 
 from __future__ import annotations
 
@@ -35,17 +36,17 @@ def _load(model: InstalledModel) -> None:
     elif model.format == "piper":
         from piper import PiperVoice
 
-        from assistant.models.importers.piper_voice import VOICE_FILE
+        from assistant.models.files import PIPER_VOICE_FILE
 
-        PiperVoice.load(model.path / VOICE_FILE)
+        PiperVoice.load(model.path / PIPER_VOICE_FILE)
     elif model.format == "silero-onnx":
+        from assistant.models.files import VAD_FILE
         from assistant.models.importers.onnx_check import open_onnx
-        from assistant.models.importers.silero_vad import VAD_FILE
 
         open_onnx(model.path / VAD_FILE)
     elif model.format == "smart-turn-onnx":
         from assistant.listen.smart_turn import SmartTurn
-        from assistant.models.importers.smart_turn import TURN_FILE
+        from assistant.models.files import TURN_FILE
 
         SmartTurn(model.path / TURN_FILE)
     elif model.format == "kokoro":
