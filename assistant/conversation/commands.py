@@ -8,10 +8,10 @@ import logging
 import time
 
 from assistant.conversation import turn_events as m
-from assistant.conversation.config import asked_language, heard_language, reply_language
 from assistant.conversation.listener import Heard
 from assistant.conversation.reply import Reply
 from assistant.runtime.events import ReplyFinished, StateChanged, TurnTimings, UserSaid
+from assistant.runtime.settings import asked_language, heard_language, reply_language
 
 log = logging.getLogger(__name__)
 

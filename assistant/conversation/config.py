@@ -1,4 +1,4 @@
-"""How the live conversation behaves, from the settings; and the language rules every turn follows."""
+"""How the live conversation behaves, from the settings."""
 
 from __future__ import annotations
 
@@ -48,18 +48,3 @@ def conversation_config(settings: Settings, hands_free: bool, echo_cancellation:
         speculative_start=policy != "fixed",
         audio=AudioConfig(input_device=settings.audio.input_device, output_device=settings.audio.output_device),
     )
-
-
-def heard_language(setting: str) -> str | None:
-    """The language to transcribe in: the setting's, or None to detect it ("auto")."""
-    return None if setting in ("", "auto") else setting
-
-
-def reply_language(setting: str, detected: str) -> str:
-    """The language of a turn and its reply: the setting's, or with "auto" the one the turn was said in."""
-    return detected if setting in ("", "auto") else setting
-
-
-def asked_language(setting: str, language: str) -> str | None:
-    """The language the chat model is told to answer in: only with "auto" (a set language is in its prompt)."""
-    return language if setting in ("", "auto") and language else None

@@ -22,17 +22,14 @@ import numpy as np
 from assistant.capture.echo_reference import make_echo_canceller
 from assistant.capture.microphone import Microphone
 from assistant.conversation import turn_events as m
-from assistant.conversation.config import (  # noqa: F401
-    ConversationConfig,
-    conversation_config,
-    heard_language,
-)
+from assistant.conversation.config import ConversationConfig, conversation_config  # noqa: F401 (for callers)
 from assistant.conversation.listener import MIN_RECORDING, Heard, Listener
 from assistant.conversation.machine import TurnMachine
 from assistant.conversation.owner import Control, Owner
 from assistant.listen.wake_gate import WakeConfig
 from assistant.playback.speaker import Speaker
 from assistant.runtime.events import EventBus, State, StateChanged
+from assistant.runtime.settings import heard_language
 
 log = logging.getLogger(__name__)
 

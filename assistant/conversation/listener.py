@@ -17,7 +17,6 @@ import numpy as np
 
 from assistant.capture.echo_reference import ReferenceResampler
 from assistant.capture.microphone import Microphone
-from assistant.conversation.config import heard_language
 from assistant.conversation.machine import (
     NotForUs,
     Paused,
@@ -35,6 +34,7 @@ from assistant.listen.wake_gate import WakeGate
 from assistant.runtime.audio_stream import AudioConfig
 from assistant.runtime.events import Problem
 from assistant.runtime.job_thread import JobThread, lower_thread_priority
+from assistant.runtime.settings import heard_language
 
 log = logging.getLogger(__name__)
 

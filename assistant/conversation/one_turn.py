@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.conversation.config import asked_language, heard_language
 from assistant.conversation.engines import Engines, choose_voice
 from assistant.conversation.turn_worker import stream_reply
 from assistant.listen.voice_activity import RATE, speech_spans
+from assistant.runtime.settings import asked_language, heard_language
 from assistant.speak.text.segmenter import SentenceSegmenter
 from assistant.speak.voice import SpeechChunk, SpeechWorker
 
