@@ -184,3 +184,18 @@ def test_no_second_question_while_the_first_about_the_same_silence_is_out():
     policy.ask(AUDIO, 40, 480)  # answered: asked again as the silence grew
     thread.run_all()
     assert policy.over(40) and [ms for ms, _ in policy.decisions] == [160, 480]
+
+
+@pytest.mark.parametrize("text, required, over", [
+    ("", True, False),  # the wake phrase alone, stripped: nothing asked yet
+    ("", False, True),  # (no words is no veto otherwise: the transcript then finds nothing, and Parley listens)
+    ("What time is it?", True, True),
+])
+def test_a_turn_that_needs_words_is_not_over_without_them(text, required, over):
+    thread = _Later()
+    policy = EndOfTurn(EndOfTurnConfig(), _Model(0.95), thread.submit)
+    words: Future = Future()
+    words.set_result(Transcript(text, "en"))
+    policy.ask(AUDIO, 40, 224, words, words_required=required)
+    thread.run_all()
+    assert policy.over(40) is over

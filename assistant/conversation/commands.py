@@ -144,7 +144,7 @@ class Commands:
         self.say_who_answers()
         self._last_played = (time.monotonic(), reply.text)
         if self.listener is not None:
-            self.listener.open_follow_up()  # a follow-up needs no wake word
+            self.listener.wake.open_follow_up()  # a follow-up needs no wake word
         if not self.machine.pending:  # nobody waiting: read the history into the cache while the user thinks
             self.engines.chat.prefill(None, self._chat_language)
         self._publish_timings(reply)

@@ -31,6 +31,7 @@ from assistant.listen.end_of_turn import EndOfTurn
 from assistant.listen.endpointing import Endpointer, EndpointEvent, Event, Utterance
 from assistant.listen.voice_activity import FRAME
 from assistant.listen.wake_gate import WakeGate
+from assistant.listen.wake_listening import WakeListening
 from assistant.runtime.audio_stream import AudioConfig
 from assistant.runtime.events import Problem
 from assistant.runtime.job_thread import JobThread, lower_thread_priority
@@ -85,8 +86,8 @@ class Listener:
         self._recording: list[np.ndarray] | None = None  # push-to-talk frames (None: not recording)
         self._recording_lock = threading.Lock()
         self._microphone_lost = False
-        self._wake_gate: WakeGate | None = None
-        self._wake_refused = None  # the wake config whose model is missing (reported once)
+        self.wake = WakeListening(lambda phrase, sensitivity: owner.engines.wake_word_detector(phrase, sensitivity),
+                                  self._report_wake_problem)
         self.end_of_turn: EndOfTurn | None = None
         self._end_of_turn_thread: JobThread | None = None
         self.thread = threading.Thread(target=self._run, name="listen", daemon=True)
@@ -114,11 +115,8 @@ class Listener:
             frames, self._recording = self._recording, None
         return np.concatenate(frames) if frames else np.zeros(0, np.float32)
 
-    def open_follow_up(self) -> None:
-        """A reply played out: in wake-word mode, a follow-up needs no wake word for a while."""
-        gate = self._wake_gate
-        if gate is not None:
-            gate.open_window(time.monotonic())
+    def _report_wake_problem(self, message: str) -> None:
+        self._owner.bus.publish(Problem(message, "install the default models: parley models setup", "settings"))
 
     # --- the thread -------------------------------------------------------------------------------------------
 
@@ -213,7 +211,7 @@ class Listener:
             endpointer.push(frame, 0.0)
             return
         events = endpointer.push(frame, probability)
-        gate = self._wake_gate_for(config.wake)
+        gate = self.wake.gate_for(config.wake)
         if gate is not None and gate.hear(frame, index, captured):
             self._post(WakeWord())
         if endpointer.speaking and self._paused_at is not None and self._paused_at[1] != endpointer.last_voiced_frame:
@@ -238,8 +236,9 @@ class Listener:
                 if question is None:
                     return  # nothing to get ready: not meant for Parley (yet), or the wake word alone
             transcript = self._start_early_transcript(question)
+            words = self.wake.after_phrase(transcript) if gate is not None and transcript is not None else transcript
             self.end_of_turn.ask(endpointer.audio_so_far(), event.utterance.last_voiced_frame,
-                                 endpointer.silence_ms, transcript)
+                                 endpointer.silence_ms, words, words_required=gate is not None)
             key = (question.start_frame, question.last_voiced_frame)
             self._paused_at = key
             self._post(Paused(key, transcript is not None, detail=self._heard(question, transcript)))
@@ -250,7 +249,7 @@ class Listener:
             self._paused_at = None
             utterance: Utterance = event.utterance
             if gate is not None:
-                utterance = self._wake_question(gate, utterance)
+                utterance = self.wake.question_at_end(gate, utterance, self.frame_time(utterance.start_frame))
                 if utterance is None:
                     self._post(NotForUs())
                     return
@@ -290,52 +289,6 @@ class Listener:
     def frame_time(self, index: int) -> float:
         """time.monotonic() at which frame `index` arrived."""
         return float(self._frame_times[index % len(self._frame_times)])
-
-    # --- the wake word -----------------------------------------------------------------------------------------
-
-    @property
-    def wake_phrase(self) -> str | None:
-        gate = self._wake_gate
-        return gate.detector.phrase if gate is not None and self._owner.config.wake is not None else None
-
-    def _wake_gate_for(self, wake) -> WakeGate | None:
-        """The wake-word gate for the settings (made, or remade, when they change; None when the mode is not wake
-        word, or its model is missing: then every turn is answered, as hands-free)."""
-        from assistant.models.errors import ModelError
-
-        gate = self._wake_gate
-        if wake is None or wake == self._wake_refused:
-            return None
-        if gate is not None and gate.config == wake:
-            return gate
-        if gate is not None and (gate.config.phrase, gate.config.sensitivity) == (wake.phrase, wake.sensitivity):
-            gate.config = wake  # (only the follow-up window changed)
-            return gate
-        try:
-            engines = self._owner.engines
-            detector = engines.wake_word_detector(wake.phrase, wake.sensitivity)
-            echo_detector = engines.wake_word_detector(wake.phrase, wake.sensitivity)
-        except ModelError as exc:
-            self._owner.bus.publish(Problem(f"{exc}. Until it is, Parley answers everything it hears",
-                                            "install the default models: parley models setup", "settings"))
-            self._wake_refused = wake
-            return None
-        self._wake_gate = WakeGate(wake, detector, echo_detector)
-        log.info("listening for the wake word %r", detector.phrase)
-        return self._wake_gate
-
-    def _wake_question(self, gate: WakeGate, utterance: Utterance) -> Utterance | None:
-        """At the end of a turn in wake-word mode: the question in it, or None (ignored: not meant for Parley; or
-        the wake word alone, and the follow-up window opens for the question)."""
-        question = gate.question(utterance, self.frame_time(utterance.start_frame))
-        if question is not None:
-            gate.close_window()  # a turn taken: the window opens again when its reply has played out
-        elif gate.heard_in(utterance):
-            log.info("the wake word alone: the next %g s need none", gate.config.follow_up_s)
-            gate.open_window(time.monotonic())
-        else:
-            log.info("a turn without the wake word: not answered")
-        return question
 
     # --- the device ----------------------------------------------------------------------------------------------
 

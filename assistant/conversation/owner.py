@@ -273,7 +273,7 @@ class Owner(Commands):
             self._feed(m.Failed(result.turn))
             return
         transcript = result.transcript
-        phrase = self.listener.wake_phrase if self.listener is not None else None
+        phrase = self.listener.wake.phrase if self.listener is not None and self.config.wake is not None else None
         if phrase:
             transcript = dataclasses.replace(transcript, text=without_phrase(transcript.text, phrase))
         words = bool(transcript.text)

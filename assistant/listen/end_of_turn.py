@@ -103,7 +103,7 @@ class EndOfTurn:
         self.config = config
         self._model = model
         self._submit = submit
-        # (last voiced frame, silence ms asked at, verdict, transcript so far or None)
+        # (last voiced frame, silence ms asked at, verdict, transcript so far or None, words required)
         self._pending: list[tuple[int, int, Future, Future | None]] = []
         self.decisions: collections.deque[tuple[int, float]] = collections.deque(maxlen=16)  # (silence ms, P)
 
@@ -111,21 +111,23 @@ class EndOfTurn:
     def smart(self) -> bool:
         return self.config.mode == "smart" and self._model is not None and self._submit is not None
 
-    def ask(self, audio: np.ndarray, last_voiced_frame: int, silence_ms: float, transcript: Future | None = None) -> None:
+    def ask(self, audio: np.ndarray, last_voiced_frame: int, silence_ms: float, transcript: Future | None = None,
+            words_required: bool = False) -> None:
         """A pause in the turn (a PAUSE event): the model hears the turn so far, its silence included, on its own
         thread. `last_voiced_frame` names the silence: the verdict counts only while no speech has followed.
-        `transcript`: the words so far, being transcribed (a Future of a Transcript), when they will be known."""
+        `transcript`: the words so far, being transcribed (a Future of a Transcript), when they will be known;
+        `words_required`: a turn with no words in it is not over (the wake phrase said alone, before the question)."""
         if not self.smart or any(entry[0] == last_voiced_frame for entry in self._pending):
             return  # (a question about this silence is still out: its answer comes first)
         verdict = self._submit(self._model.probability, audio)
-        self._pending.append((last_voiced_frame, int(silence_ms), verdict, transcript))
+        self._pending.append((last_voiced_frame, int(silence_ms), verdict, transcript, words_required))
 
     def over(self, last_voiced_frame: int) -> bool:
         """True once the model has called the turn that has been silent since `last_voiced_frame` complete.
         Verdicts on the turn before it went on (an earlier last voiced frame) are dropped."""
         over = False
         for entry in list(self._pending):
-            voiced, silence_ms, verdict, transcript = entry
+            voiced, silence_ms, verdict, transcript, required = entry
             if voiced != last_voiced_frame:
                 self._pending.remove(entry)  # the user went on: that question is moot
                 continue
@@ -138,7 +140,9 @@ class EndOfTurn:
                 log.exception("the end-of-turn model failed")
                 continue
             words = _text(transcript)
-            unfinished = words is not None and sounds_unfinished(words[0], words[1])
+            # (With words required, none yet, e.g. the wake phrase alone: nothing has been asked, nothing is finished.)
+            unfinished = words is not None and ((required and not words[0].strip())
+                                                or sounds_unfinished(words[0], words[1]))
             self.decisions.append((silence_ms, probability))
             log.debug("end of turn at %d ms of silence: P(complete) %.3f%s", silence_ms, probability,
                       " (but the words go on)" if unfinished else "")
