@@ -20,7 +20,9 @@ SPEECH = Path(__file__).resolve().parent / "data" / "speech"
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 HANZI = re.compile(r"[\u4e00-\u9fff]")
 # (recording, language, the script its reply is written in, what `parley reply` notes of its voice, the voice's id)
-TURNS = [(SPEECH / "ko" / "kih00002.wav", "ko", HANGUL, "spoken by the system's voice Korean (espeak-ng)",
+# One sentence each: a recording of two sentences with a pause between ("괜찮을 거예요. 긴장 푸세요.", 768 ms) is two
+# turns to the end-of-turn model, the second interrupting the reply to the first, once transcription is quick.
+TURNS = [(SPEECH / "ko" / "kih00003.wav", "ko", HANGUL, "spoken by the system's voice Korean (espeak-ng)",
           "system:espeak-ng:ko"),
          (SPEECH / "zh" / "BAC009S0724W0121.wav", "zh", HANZI, "", "kokoro-zh")]
 
