@@ -154,3 +154,16 @@ def test_the_chime_is_short_soft_and_clickless():
     sound = chime(48000)
     assert 0.15 < len(sound) / 48000 < 0.25 and 0.1 < float(np.abs(sound).max()) < 0.16
     assert abs(sound[0]) < 0.01 and abs(sound[-1]) < 0.01
+
+
+def test_at_a_pause_a_sliver_after_the_phrase_is_no_question_yet():
+    """'Hey Jarvis,' and a breath: what follows the cut is the phrase's tail (Whisper made whole invented sentences of
+    it); at a pause it needs MIN_QUESTION_AT_PAUSE_MS, at the end of the turn MIN_QUESTION_MS."""
+    from assistant.listen.wake_gate import MIN_QUESTION_AT_PAUSE_MS
+
+    gate = _gate({30})
+    sliver = _utterance(10, 40)  # 10 frames after the cut: 320 ms
+    assert gate.question(sliver, started_at=100.0) is not None
+    assert gate.question(sliver, started_at=100.0, min_ms=MIN_QUESTION_AT_PAUSE_MS) is None
+    asked = _utterance(10, 50)  # 25 frames: 800 ms
+    assert gate.question(asked, started_at=100.0, min_ms=MIN_QUESTION_AT_PAUSE_MS) is not None

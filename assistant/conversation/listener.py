@@ -30,7 +30,7 @@ from assistant.listen.echo_aware_vad import EchoAwareVad
 from assistant.listen.end_of_turn import EndOfTurn
 from assistant.listen.endpointing import Endpointer, EndpointEvent, Event, Utterance
 from assistant.listen.voice_activity import FRAME
-from assistant.listen.wake_gate import WakeGate
+from assistant.listen.wake_gate import MIN_QUESTION_AT_PAUSE_MS, WakeGate
 from assistant.listen.wake_listening import WakeListening
 from assistant.runtime.audio_stream import AudioConfig
 from assistant.runtime.events import Problem
@@ -232,7 +232,7 @@ class Listener:
         elif event.kind is EndpointEvent.PAUSE and event.utterance is not None:
             question = event.utterance
             if gate is not None:
-                question = gate.question(question, self.frame_time(question.start_frame))
+                question = gate.question(question, self.frame_time(question.start_frame), MIN_QUESTION_AT_PAUSE_MS)
                 if question is None:
                     return  # nothing to get ready: not meant for Parley (yet), or the wake word alone
             transcript = self._start_early_transcript(question)

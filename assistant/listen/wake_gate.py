@@ -30,6 +30,10 @@ CUT_BEFORE_MS = 160
 ONE_PHRASE_FRAMES = 47  # 1.5 s
 # Less voiced audio than this after the phrase: the phrase was said on its own.
 MIN_QUESTION_MS = 400
+# At a pause (the turn may go on), a question needs this much: "Hey Jarvis," and a breath leaves a sliver of the
+# phrase after the cut, which Whisper turned into a whole invented sentence ("It is an absolute strength.") that
+# the end-of-turn model then called finished. A shorter question ends when its silence does.
+MIN_QUESTION_AT_PAUSE_MS = 640
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class WakeGate:
         """Is the turn that began at `start_frame` (at time `started_at`) meant for Parley, as far as heard so far?"""
         return self.in_window(started_at) or self._woken_in(start_frame)
 
-    def question(self, utterance: Utterance, started_at: float) -> Utterance | None:
+    def question(self, utterance: Utterance, started_at: float, min_ms: int = MIN_QUESTION_MS) -> Utterance | None:
         """The part of a turn that is the question: all of it inside the follow-up window, what follows the phrase
         when the phrase was heard in it; None when it is not meant for Parley, or is the phrase alone."""
         if self.in_window(started_at) and not self._woken_in(utterance.start_frame, utterance.end_frame):
@@ -88,7 +92,7 @@ class WakeGate:
             return None
         cut_frame = max(utterance.start_frame, self._woken_frame + 1 - round(CUT_BEFORE_MS / 32))
         voiced_ms = (utterance.last_voiced_frame - cut_frame + 1) * 32
-        if voiced_ms < MIN_QUESTION_MS:
+        if voiced_ms < min_ms:
             return None  # the phrase alone (the caller opens the window)
         offset = (cut_frame - utterance.start_frame) * FRAME
         return dataclasses.replace(utterance, audio=utterance.audio[offset:], start_frame=cut_frame)
