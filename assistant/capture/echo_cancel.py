@@ -169,6 +169,7 @@ class EchoCanceller:
         """The speaker was replaced (its device vanished): what the module learnt of the old one's echo does not
         hold for the new one, and nothing has played there yet. It starts afresh, bypassed until the new speaker
         plays (kept adapted to the old path, it took the user's first words on the new one for echo)."""
+        log.info("a new speaker: the echo canceller starts afresh")
         with self._far_lock, self._near_lock:
             self._far = np.zeros(0, np.float32)
             self._silent_far = self._idle_after

@@ -45,7 +45,10 @@ log = logging.getLogger(__name__)
 # (Stopped and started again rather than closed, it cost a real interruption on the rig's echo path 3 times of 3:
 # the restarted stream played later than its reference said, out of the canceller's reach.) None: it never rests.
 SPEAKER_REST_S: float | None = 2.0
-# While a reply plays, the owner looks this often whether it has played out (or the speaker is gone).
+# Once a reply is all voiced, the owner looks this often whether it has played out (or the speaker is gone). Not
+# before: waking 100 times a second while the reply is generated and voiced took the CPU from the listening thread
+# just when the reply's first sound plays, and its echo leaked past the canceller (Parley paused its own reply on
+# the rig, 4 runs of 5; none in 3 with the wake-ups only once the reply was voiced).
 PLAYOUT_POLL_S = 0.01
 
 
@@ -157,7 +160,7 @@ class Owner(Commands):
         """How long the owner may wait for the next event: a short while when a reply is playing (it looks whether
         it has played out), until the speaker should rest when idle, else for good."""
         track = self.machine.reply
-        if track is not None and not track.held and not track.paused and (track.voiced or track.done):
+        if track is not None and not track.held and not track.paused and track.done:
             return PLAYOUT_POLL_S
         if SPEAKER_REST_S is None or self.busy or self.player is None or self.player.speaker.resting:
             return None
@@ -321,8 +324,8 @@ class Owner(Commands):
                     and time.monotonic() - self._quiet_since >= SPEAKER_REST_S):
                 player.speaker.rest()
             return
-        if not (track.voiced or track.done):
-            return
+        if not track.done:
+            return  # (it is still being voiced: the speaker is looked at once it all is)
         if not player.speaker.active:
             heard = player.heard(reply)  # (from the lost speaker's buffer, before it goes)
             movable = player.replace(reply)
