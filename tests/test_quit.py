@@ -14,7 +14,8 @@ import pytest
 
 from test_conversation_live import ChatProcess, _is, _stop_cleanly, hands_free_chat, spoken  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux")
+pytestmark = [pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the virtual audio rig needs Linux"),
+              pytest.mark.flaky(reruns=0)]  # (make test's retries are not for these: see the docstring)
 
 VOICE_RATE = 22050  # the `spoken` fixture's rate
 MICROPHONE_OPEN = r"microphone open: "  # logged each time a microphone stream opens (runtime/audio_stream.py)
