@@ -1,11 +1,11 @@
 """The conversation orchestrator: microphone → voice activity → transcribe → chat → speak → speaker.
 
 Threads (none of them the UI's):
-  - PortAudio callbacks only copy (audio_io.py);
+  - PortAudio callbacks only copy (capture/microphone.py, playback/speaker.py);
   - "listen": drains the microphone, cancels echo, runs the VAD and the endpointer, and on the
     first frame of user speech flushes the speaker at once (barge-in);
   - "turns": transcribes utterances and streams the chat reply, both on the MLX worker;
-  - "piper": voices the reply sentence by sentence (speak.SpeechWorker).
+  - "piper": voices the reply sentence by sentence (speak/voice.py SpeechWorker).
 Every reply has a turn number; audio and text of a turn that is no longer current are dropped.
 
 A barge-in first only pauses the reply: if the sound turns out not to be speech (too short, or no
