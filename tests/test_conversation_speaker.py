@@ -158,7 +158,13 @@ class _FakeChat:
     def __init__(self) -> None:
         self.history: list[tuple[str, bool]] = []
 
+    def reply(self, text: str, language=None):
+        yield ANSWER
+
     def cancel(self) -> None:
+        pass
+
+    def withdraw(self, text: str) -> None:
         pass
 
     def record_reply(self, text: str, interrupted: bool = False) -> None:
@@ -171,12 +177,16 @@ class _FakeChat:
         return "a fake chat model"
 
 
-class _FakeSpeech:
-    generation = 0
+class _OneChunkVoice:
+    """Says any text as 0.2 s of sound (a Synthesizer's interface)."""
 
-    def cancel(self) -> int:
-        self.generation += 1
-        return self.generation
+    sample_rate = 22050
+    voice_id = "fake"
+
+    def synthesize(self, text: str):
+        from assistant.speak.voice import SpeechChunk
+
+        yield SpeechChunk(text, 0.3 * np.ones(4410, np.float32), 22050)
 
 
 class _FakeStream:
@@ -209,10 +219,11 @@ def test_with_no_output_device_at_all_replies_end_and_the_outage_is_reported_onc
     the voice thread can still write its audio), the outage is reported once, and when an output appears again
     the next reply plays there."""
     from assistant.conversation import core as conversation_module
+    from assistant.conversation import owner as owner_module
+    from assistant.conversation import player as player_module
     from assistant.playback.speaker import Speaker
     from assistant.runtime.audio_stream import AudioConfig, AudioDeviceError
     from assistant.runtime.events import EventBus, Problem, ReplyFinished, State
-    from assistant.speak.voice import SpeechChunk
 
     devices = {"output": False}
     opened: list[Speaker] = []
@@ -225,30 +236,23 @@ def test_with_no_output_device_at_all_replies_end_and_the_outage_is_reported_onc
             self._stream = _FakeStream(self)
             opened.append(self)
 
-    monkeypatch.setattr(conversation_module, "Speaker", FakeSpeaker)
+    monkeypatch.setattr(player_module, "Speaker", FakeSpeaker)
+    monkeypatch.setattr(owner_module, "SPEAKER_REST_S", None)
     events: list = []
     bus = EventBus()
     bus.subscribe(events.append)
     chat = _FakeChat()
-    conv = conversation_module.Conversation(SimpleNamespace(chat=chat), bus,
-                                            conversation_module.ConversationConfig(hands_free=False))
-    conv._speech = _FakeSpeech()
-    conv._running.set()
-    conv.speaker = FakeSpeaker(AudioConfig(), 22050)  # its stream has ended (never opened, here)
+    voice = _OneChunkVoice()
+    engines = SimpleNamespace(chat=chat, settings=SimpleNamespace(conversation=SimpleNamespace(language="en")),
+                              voice_for=lambda language: voice)
+    conv = conversation_module.Conversation(engines, bus, conversation_module.ConversationConfig(hands_free=False))
+    conv.run_with(FakeSpeaker(AudioConfig(), 22050), voice)  # its stream has ended (never opened, here)
 
-    def reply(turn: int) -> dict:
-        """A voiced reply, as `_answer` makes it; returns its ReplyFinished (the call must not hang)."""
-        with conv._lock:
-            conv._turn = turn
-            conv._reply = conversation_module._Reply(turn, text=ANSWER, generating=False)
-            conv._set_state(State.SPEAKING)
-        voice = SpeechChunk(ANSWER, 0.3 * np.ones(4410, np.float32), 22050)
-        conv._on_voice(voice, conv._speech.generation)  # writes into conv.speaker.buffer
-        finishing = threading.Thread(target=conv._finish_when_played, args=(conv._reply,), daemon=True)
-        finishing.start()
-        finishing.join(timeout=15)
-        assert not finishing.is_alive(), "the reply hung on a missing speaker"
-        finished = [e for e in events if isinstance(e, ReplyFinished) and e.turn == turn]
+    def reply(turn: int):
+        """A typed question, answered with one voiced piece; returns its ReplyFinished (it must not hang)."""
+        conv.say_text(f"question {turn}")
+        assert conv.wait_until_quiet(timeout=15), "the reply hung on a missing speaker"
+        finished = [e for e in events if isinstance(e, ReplyFinished) and e.turn == conv.machine.turn]
         assert len(finished) == 1, events
         assert conv.state is State.IDLE
         return finished[0]
@@ -272,6 +276,6 @@ def test_with_no_output_device_at_all_replies_end_and_the_outage_is_reported_onc
     opened[-1]._stream.end()
     assert not reply(4).interrupted  # nothing of it was heard there: it plays on the next default output
     assert len(problems()) == 2
-    conv._running.clear()
+    conv.stop()
     for speaker in opened:
         speaker.stop()

@@ -64,7 +64,7 @@ def test_the_echo_of_the_last_word_is_still_expected_after_playback_ends():
     ("", "anything", False),
 ])
 def test_mostly_own_words(heard, spoken, own):
-    from assistant.conversation.core import mostly_own_words
+    from assistant.listen.own_words import mostly_own_words
 
     assert mostly_own_words(heard, spoken) is own
 
@@ -93,13 +93,14 @@ def test_playing_only_while_something_audible_played_within_the_window():
 def test_the_last_reply_heard_again_just_after_it_played_is_its_echo_not_a_question():
     """Under load the canceller leaked the end of a reply; answered as a question, each reply's echo was the next
     question and Parley talked to itself (seen in `make soak`)."""
-    from assistant.conversation.core import OWN_ECHO_TAIL_S, Conversation
+    from assistant.conversation.core import Conversation
+    from assistant.listen.own_words import OWN_ECHO_TAIL_S
     from assistant.runtime.events import EventBus
 
-    conversation = Conversation(engines=None, bus=EventBus())
-    conversation._last_played = (100.0, "The largest ocean is the Pacific Ocean.")
-    assert conversation._sounds_like_own_reply("The largest ocean is the", started=100.4)
+    owner = Conversation(engines=None, bus=EventBus()).owner
+    owner._last_played = (100.0, "The largest ocean is the Pacific Ocean.")
+    assert owner._sounds_like_own_reply("The largest ocean is the", started=100.4)
     # The user saying it later, or saying something else at once, is a question.
-    assert not conversation._sounds_like_own_reply("The largest ocean is the", started=100.0 + OWN_ECHO_TAIL_S + 0.5)
-    assert not conversation._sounds_like_own_reply("What do bees make?", started=100.4)
-    assert not conversation._sounds_like_own_reply("The largest ocean is the", started=None)  # push-to-talk
+    assert not owner._sounds_like_own_reply("The largest ocean is the", started=100.0 + OWN_ECHO_TAIL_S + 0.5)
+    assert not owner._sounds_like_own_reply("What do bees make?", started=100.4)
+    assert not owner._sounds_like_own_reply("The largest ocean is the", started=None)  # push-to-talk

@@ -1,11 +1,10 @@
-"""The speculative start (assistant/conversation/core.py): at the first pause of a hands-free turn the reply is generated
+"""The speculative start (assistant/conversation/): at the first pause of a hands-free turn the reply is generated
 and voiced but held; it plays when the turn ends at that pause, and is dropped without a sound, and forgotten, when
 the user goes on. The listening thread's side is driven frame by frame through a real Endpointer; the chat model,
-the transcriber and the voice are fakes, the speaker a real one on a fake stream."""
+the transcriber and the voice are fakes, the speaker a real one on a fake stream; the threads are the real ones."""
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import Future
 from types import SimpleNamespace
@@ -67,72 +66,62 @@ class FakeTranscriber:
 
 
 class FakeVoice:
-    """Voices each piece at once, on the caller's thread, as the Piper thread would hand it over."""
+    """Voices each piece of text as 0.1 s of sound at once (a Synthesizer's interface), keeping what it said."""
 
-    synthesizer = None  # (the engines' voice_for gives None too: the worker's own voice)
+    sample_rate = 22050
+    voice_id = "fake"
 
-    def __init__(self, conversation) -> None:
-        self.conversation = conversation
-        self.generation = 0
+    def __init__(self) -> None:
         self.voiced: list[str] = []
 
-    def say(self, text: str, generation: int, voice=None) -> None:
+    def synthesize(self, text: str):
         from assistant.speak.voice import SpeechChunk
 
         self.voiced.append(text)
-        self.conversation._on_voice(SpeechChunk(text, np.full(2205, 0.3, np.float32), 22050), generation)
-
-    def cancel(self) -> int:
-        self.generation += 1
-        return self.generation
-
-    def wait_idle(self) -> None:
-        pass
-
-    def close(self, timeout=None) -> None:
-        pass
+        yield SpeechChunk(text, np.full(2205, 0.3, np.float32), 22050)
 
 
 @pytest.fixture()
 def rig(monkeypatch):
     from assistant.conversation import core as conversation_module
+    from assistant.conversation import owner as owner_module
+    from assistant.conversation.listener import EARLY_TRANSCRIPT_MS, Listener
+    from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig
     from assistant.playback.speaker import Speaker
     from assistant.runtime.audio_stream import AudioConfig
     from assistant.listen.endpointing import EndpointConfig, Endpointer
     from assistant.runtime.events import EventBus
-    from assistant.listen.end_of_turn import EndOfTurn, EndOfTurnConfig
 
     class FakeSpeaker(Speaker):
         def start(self) -> None:
             self._opened_at = time.monotonic()
             self._stream = _FakeStream(self)
 
-    monkeypatch.setattr(conversation_module, "SPEAKER_REST_S", None)  # (a resting speaker would reopen a real stream)
+    monkeypatch.setattr(owner_module, "SPEAKER_REST_S", None)  # (a resting speaker would reopen a real stream)
     words = ["What is the capital of France?"]
     events: list = []
     bus = EventBus()
     bus.subscribe(events.append)
     chat = FakeChat()
+    voice = FakeVoice()
     engines = SimpleNamespace(chat=chat, settings=SimpleNamespace(conversation=SimpleNamespace(language="en")),
-                              transcriber=lambda language: FakeTranscriber(words), voice_for=lambda language: None)
+                              transcriber=lambda language: FakeTranscriber(words), voice_for=lambda language: voice)
     policy = EndOfTurnConfig(mode="fixed")  # ends a turn at 500 ms of silence; the first pause comes at 224 ms
     conversation = conversation_module.Conversation(engines, bus, conversation_module.ConversationConfig(end_of_turn=policy))
-    conversation._end_of_turn = EndOfTurn(policy)
-    conversation._speech = FakeVoice(conversation)
-    conversation.speaker = FakeSpeaker(AudioConfig(), 22050)
-    conversation.speaker.start()
-    conversation._running.set()
-    conversation._spawn("turns", conversation._turn_loop)
-    endpointer = Endpointer(policy.endpoint_config(EndpointConfig(), conversation_module.EARLY_TRANSCRIPT_MS))
+    listener = Listener(conversation.owner, None, None, conversation.owner.post)  # (no microphone: frames are pushed here)
+    listener.end_of_turn = EndOfTurn(policy)
+    speaker = FakeSpeaker(AudioConfig(), 22050)
+    speaker.start()
+    conversation.run_with(speaker, voice, listener)
+    endpointer = Endpointer(policy.endpoint_config(EndpointConfig(), EARLY_TRANSCRIPT_MS))
     frames = iter(range(10**6))
 
     def push(probability: float, count: int) -> None:
         """`count` frames of the listening thread, voiced (0.9) or silent (0.0)."""
         for _ in range(count):
-            conversation._on_frame(endpointer, np.zeros(512, np.float32), probability, next(frames))
+            listener.on_frame(endpointer, np.zeros(512, np.float32), probability, next(frames))
 
-    state = SimpleNamespace(conversation=conversation, chat=chat, events=events, words=words, push=push,
-                            voice=conversation._speech)
+    state = SimpleNamespace(conversation=conversation, chat=chat, events=events, words=words, push=push, voice=voice)
     yield state
     conversation.stop(timeout=2)
 
@@ -149,8 +138,9 @@ def _names(events) -> list[str]:
 
 
 def _held(conversation) -> bool:
-    reply = conversation._reply
-    return reply is not None and reply.held and len(reply.pieces) == 2
+    """The reply is voiced (both pieces) and held back."""
+    track, reply = conversation.machine.reply, conversation.owner._reply
+    return track is not None and track.held and reply is not None and len(reply.pieces) == 2
 
 
 def test_a_turn_that_ends_at_its_pause_plays_the_reply_begun_there(rig):
@@ -195,20 +185,20 @@ def test_a_pause_with_no_words_answers_nothing(rig):
     rig.words[0] = ""
     rig.push(0.9, 20)
     rig.push(0.0, 16)
-    _wait(lambda: rig.conversation.state.value == "listening" or rig.conversation.state.value == "idle",
-          "back to listening")
-    time.sleep(0.2)
+    assert rig.conversation.wait_until_quiet(timeout=10)
+    assert rig.conversation.state.value == "listening"
     assert "UserSaid" not in _names(rig.events) and rig.chat.history == []
-    assert rig.conversation._reply is None
+    assert rig.conversation.owner._reply is None
 
 
 def test_stopping_while_a_reply_is_held_quits_and_plays_nothing(rig):
     rig.push(0.9, 20)
     rig.push(0.0, 8)
     _wait(lambda: _held(rig.conversation), "the reply voiced and held")
-    turns = next(thread for thread in rig.conversation._threads if thread.name == "turns")
+    threads = [rig.conversation.owner.thread, rig.conversation.owner.worker.thread]
     rig.conversation.stop(timeout=2)
-    turns.join(timeout=2)
-    assert not turns.is_alive()
+    for thread in threads:
+        thread.join(timeout=2)
+        assert not thread.is_alive(), thread.name
     assert rig.conversation.speaker.buffer.played == 0 and "UserSaid" not in _names(rig.events)
     assert rig.chat.history == []

@@ -99,16 +99,17 @@ def test_the_speech_thread_voices_each_text_with_the_voice_it_came_with():
     heard: list[str] = []
     done = threading.Event()
 
-    def on_audio(chunk: SpeechChunk, generation: int) -> None:
+    def on_audio(chunk: SpeechChunk, turn: int) -> None:
         heard.append(chunk.text)
         if len(heard) == 3:
             done.set()
 
     worker = SpeechWorker(Named("piper"), on_audio)
     try:
-        worker.say("Hello.")
-        worker.say("안녕하세요.", voice=Named("espeak-ng"))
-        worker.say("Bye.")
+        worker.follow(1)
+        worker.say("Hello.", 1)
+        worker.say("안녕하세요.", 1, voice=Named("espeak-ng"))
+        worker.say("Bye.", 1)
         assert done.wait(5)
     finally:
         worker.close()

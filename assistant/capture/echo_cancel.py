@@ -165,6 +165,20 @@ class EchoCanceller:
         """True while the module is bypassed: the far end has been silent for `idle_after_ms` (and stays so)."""
         return self._idle
 
+    def new_echo_path(self) -> None:
+        """The speaker was replaced (its device vanished): what the module learnt of the old one's echo does not
+        hold for the new one, and nothing has played there yet. It starts afresh, bypassed until the new speaker
+        plays (kept adapted to the old path, it took the user's first words on the new one for echo)."""
+        log.info("a new speaker: the echo canceller starts afresh")
+        with self._far_lock, self._near_lock:
+            self._far = np.zeros(0, np.float32)
+            self._silent_far = self._idle_after
+            self._idle = bool(self._idle_after)
+            if self._apm is not None:
+                with self._apm_lock:
+                    self._apm = None
+                    self._open()
+
     def played(self, samples: np.ndarray) -> None:
         """Far end: mono float32 at `sample_rate`, exactly what the speaker played, any length."""
         if self._apm is None:

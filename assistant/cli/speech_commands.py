@@ -9,7 +9,7 @@ import sys
 import time
 
 from assistant.cli import checks as cli_checks
-from assistant.runtime.settings import CHAT_ENGINES, WAKE_WORDS
+from assistant.runtime.settings import CHAT_ENGINES, WAKE_WORDS, heard_language
 
 
 def add_speech_commands(commands) -> None:
@@ -106,10 +106,7 @@ def _transcribe(args: argparse.Namespace) -> int:
     from assistant.conversation.one_turn import NoSpeech, trim_to_speech
 
     engines = _engines(("vad",) if args.model else ("vad", "stt"))
-    setting = engines.settings.conversation.language
-    language = args.language or (None if setting == "auto" else setting)
-    if language == "auto":
-        language = None
+    language = heard_language(args.language or engines.settings.conversation.language)
     if args.model:
         chosen = cli_checks.check_model(engines.store, args.model, "stt", "--model")
         cli_checks.check_model_language(chosen, language, "--model")
@@ -193,8 +190,7 @@ def _ask(args: argparse.Namespace) -> int:
         reply = "".join(parts).strip()
         engines.chat.record_reply(reply)
         if args.speak and reply:
-            setting = engines.settings.conversation.language
-            voice = engines.voice_for(None if setting == "auto" else setting)
+            voice = engines.voice_for(heard_language(engines.settings.conversation.language))
             chunks = list(voice.synthesize(reply))
             if chunks:
                 play_blocking(np.concatenate([c.audio for c in chunks]), chunks[0].sample_rate,
@@ -207,14 +203,12 @@ def _ask(args: argparse.Namespace) -> int:
 def _reply(args: argparse.Namespace) -> int:
     from assistant.audio_files import read_audio, write_wav
     from assistant.conversation.one_turn import reply_to_audio
-
     from assistant.runtime.settings import load_settings
 
     engines = _engines(("vad", "stt", "llm", "tts"), cli_checks.with_language(load_settings(), args.language))
     audio = read_audio(args.input)
     try:
-        setting = engines.settings.conversation.language
-        engines.preload(None if setting == "auto" else setting)
+        engines.preload(heard_language(engines.settings.conversation.language))
         result = reply_to_audio(engines, audio)
     finally:
         engines.close()

@@ -10,14 +10,14 @@ from pathlib import Path
 
 from assistant.chat import ChatConfig, ChatEngine, ChatHistory
 from assistant.chat.choice import local_engine
-from assistant.runtime.mlx_worker import MlxWorker
+from assistant.listen.voice_activity import SileroVad
 from assistant.models.catalog import load_catalog
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel, ModelStore
+from assistant.runtime.mlx_worker import MlxWorker
 from assistant.runtime.settings import Settings
 from assistant.speak.voice import Synthesizer, VoiceConfig
 from assistant.transcribe.transcriber import Transcriber
-from assistant.listen.voice_activity import SileroVad
 
 log = logging.getLogger(__name__)
 

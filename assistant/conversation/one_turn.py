@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.conversation.engines import Engines, choose_voice
-from assistant.speak.voice import SpeechChunk, SpeechWorker
-from assistant.speak.text.segmenter import SentenceSegmenter
+from assistant.conversation.turn_worker import stream_reply
 from assistant.listen.voice_activity import RATE, speech_spans
+from assistant.runtime.settings import asked_language, heard_language
+from assistant.speak.text.segmenter import SentenceSegmenter
+from assistant.speak.voice import SpeechChunk, SpeechWorker
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ def reply_to_audio(engines: Engines, audio: np.ndarray) -> SpokenReply:
 
     speech, notes = trim_to_speech(engines, audio, engines.settings.listening.max_utterance_s)
     language_setting = engines.settings.conversation.language
-    language = None if language_setting == "auto" else language_setting
+    language = heard_language(language_setting)
     transcript = engines.transcriber(language).transcribe(speech, language)
     timings = {"stt": now()}
     if not transcript.text:
@@ -69,28 +71,23 @@ def reply_to_audio(engines: Engines, audio: np.ndarray) -> SpokenReply:
     chunks: list[SpeechChunk] = []
     first_audio = threading.Event()
 
-    def collect(chunk: SpeechChunk, generation: int) -> None:
+    def collect(chunk: SpeechChunk, turn: int) -> None:
         if not first_audio.is_set():
             timings["first_audio"] = now()
             first_audio.set()
         chunks.append(chunk)
 
+    def first_token(delta: str) -> None:
+        timings.setdefault("llm_first_token", now())
+
     speech_worker = SpeechWorker(synthesizer, collect)
-    segmenter = SentenceSegmenter()
-    reply_parts = []
+    speech_worker.follow(1)
     try:
-        for delta in engines.chat.reply(transcript.text, transcript.language if language_setting == "auto" else None):
-            if not reply_parts:
-                timings["llm_first_token"] = now()
-            reply_parts.append(delta)
-            for sentence in segmenter.push(delta):
-                speech_worker.say(sentence)
-        for sentence in segmenter.flush():
-            speech_worker.say(sentence)
+        reply = stream_reply(engines.chat, transcript.text, asked_language(language_setting, transcript.language),
+                             SentenceSegmenter(), lambda sentence: speech_worker.say(sentence, 1), on_delta=first_token)
         speech_worker.wait_idle()
     finally:
         speech_worker.close()
-    reply = "".join(reply_parts).strip()
     engines.chat.record_reply(reply)
     timings["total"] = now()
     rate = chunks[0].sample_rate if chunks else synthesizer.sample_rate

@@ -16,8 +16,8 @@ import threading
 
 from assistant.conversation.core import Conversation, conversation_config
 from assistant.conversation.engines import Engines
-from assistant.runtime.events import EventBus, Loading, Problem, State, StateChanged
 from assistant.models.store import ModelStore
+from assistant.runtime.events import EventBus, Loading, Problem, State, StateChanged
 from assistant.runtime.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,9 @@ whose items stream to another thread (a reply's tokens). The MLX worker is one; 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import CancelledError, Future
@@ -140,3 +142,11 @@ class JobThread:
     def _on_exit(self) -> None:
         """The thread's last act, after its last job."""
 
+
+def lower_thread_priority(niceness: int = 10) -> None:
+    """Lower the calling thread's CPU priority (Linux gives each thread its own niceness; elsewhere: nothing)."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        except OSError as exc:
+            log.debug("could not lower the priority of %s: %s", threading.current_thread().name, exc)

@@ -247,3 +247,18 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def heard_language(setting: str) -> str | None:
+    """The language to transcribe in: the setting's, or None to detect it ("auto")."""
+    return None if setting in ("", "auto") else setting
+
+
+def reply_language(setting: str, detected: str) -> str:
+    """The language of a turn and its reply: the setting's, or with "auto" the one the turn was said in."""
+    return detected if setting in ("", "auto") else setting
+
+
+def asked_language(setting: str, language: str) -> str | None:
+    """The language the chat model is told to answer in: only with "auto" (a set language is in its prompt)."""
+    return language if setting in ("", "auto") and language else None

@@ -102,18 +102,21 @@ class Synthesizer:
 
 
 class SpeechWorker:
-    """Runs a Synthesizer (or another voice per text) on its own thread: `say()` queues text, `on_audio` receives
-    the chunks.
+    """Runs a Synthesizer (or another voice per text) on its own thread: `say()` queues text of a turn,
+    `on_audio(chunk, turn)` receives the chunks on the speech thread.
 
-    `cancel()` bumps the generation: text queued before it is dropped, and a sentence being voiced
-    is not delivered. `on_audio(chunk, generation)` is called on the speech thread.
+    Cancellation is by turn id: `follow(turn)` names the turn whose text is voiced; text of any other turn,
+    queued or being voiced, is dropped at the next hand-off. `done(turn)` queues a marker: `on_done(turn)` is
+    called when everything of `turn` queued before it has been voiced (or dropped).
     """
 
-    def __init__(self, synthesizer: Synthesizer, on_audio: Callable[[SpeechChunk, int], None]) -> None:
+    def __init__(self, synthesizer: Synthesizer, on_audio: Callable[[SpeechChunk, int], None],
+                 on_done: Callable[[int], None] | None = None) -> None:
         self.synthesizer = synthesizer
         self._on_audio = on_audio
+        self._on_done = on_done
         self._texts: queue.SimpleQueue = queue.SimpleQueue()
-        self._generation = 0
+        self._turn = 0
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
@@ -122,22 +125,22 @@ class SpeechWorker:
         self._thread.start()
 
     @property
-    def generation(self) -> int:
-        return self._generation
+    def turn(self) -> int:
+        """The turn whose text is voiced (0: none)."""
+        return self._turn
 
-    def say(self, text: str, generation: int | None = None, voice=None) -> None:
-        """Queue text to be spoken for `generation` (default: the current one) by `voice` (a Synthesizer or one with
-        its interface; default: the worker's own). Thread-safe."""
-        with self._lock:
-            self._pending += 1
-            self._idle.clear()
-        self._texts.put((self._generation if generation is None else generation, text, voice or self.synthesizer))
+    def follow(self, turn: int) -> None:
+        """Voice only `turn`'s text from now on (0: none). Thread-safe."""
+        self._turn = turn
 
-    def cancel(self) -> int:
-        """Drop everything queued or being voiced; returns the new generation. Thread-safe."""
-        with self._lock:
-            self._generation += 1
-            return self._generation
+    def say(self, text: str, turn: int, voice=None) -> None:
+        """Queue text of `turn` to be spoken by `voice` (a Synthesizer or one with its interface; default: the
+        worker's own). Thread-safe."""
+        self._put((turn, text, voice or self.synthesizer))
+
+    def done(self, turn: int) -> None:
+        """Queue the end of `turn`'s text: `on_done(turn)` follows what is queued before it. Thread-safe."""
+        self._put((turn, None, None))
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until everything queued so far has been voiced (or dropped)."""
@@ -145,23 +148,33 @@ class SpeechWorker:
 
     def close(self, timeout: float = 5.0) -> None:
         """End the thread once what is queued is voiced or dropped, waiting at most `timeout` s for it."""
+        self._turn = 0
         self._texts.put(None)
         self._thread.join(timeout)
+
+    def _put(self, item) -> None:
+        with self._lock:
+            self._pending += 1
+            self._idle.clear()
+        self._texts.put(item)
 
     def _run(self) -> None:
         while True:
             item = self._texts.get()
             if item is None:
                 return
-            generation, text, voice = item
+            turn, text, voice = item
             try:
-                if generation == self._generation:
+                if text is None:
+                    if self._on_done is not None:
+                        self._on_done(turn)
+                elif turn == self._turn:
                     for chunk in voice.synthesize(text):
-                        if generation != self._generation:
+                        if turn != self._turn:
                             break
-                        self._on_audio(chunk, generation)
+                        self._on_audio(chunk, turn)
             except Exception:  # a bad sentence must not kill the voice for the rest of the session
-                log.exception("speaking %r failed", text[:80])
+                log.exception("speaking %r failed", (text or "")[:80])
             finally:
                 with self._lock:
                     self._pending -= 1
