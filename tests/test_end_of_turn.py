@@ -167,6 +167,9 @@ def test_a_failed_or_cancelled_transcription_leaves_the_model_to_decide():
     ("What are you looking at?", "en", False), ("Turn the lights on.", "en", False), ("I like this.", "en", False),
     ("Yes, I can.", "en", False), ("Tell me about the history of", "en", True),
     ("Tell me about rain.", "en", False), ("", "en", False), ("Wie ist das Wetter in", "de", False),
+    # faster-whisper's punctuation of half questions, and whole questions that end on a preposition
+    ("What's the weather like in?", "en", True), ("Tell me about the?", "en", True), ("I want to know about.", "en", True),
+    ("Where are you from?", "en", False), ("Who did you go with?", "en", False), ("What is the book about?", "en", False),
 ])
 def test_sentences_that_go_on(text, language, unfinished):
     assert sounds_unfinished(text, language) is unfinished

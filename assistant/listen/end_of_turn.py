@@ -38,22 +38,32 @@ log = logging.getLogger(__name__)
 
 MODES = ("smart", "fixed")
 
-# Words an English sentence does not end on: articles, possessives that need a noun, prepositions that seldom end
-# a statement, conjunctions and fillers. (Not "on", "this", "can", "so": "Turn the lights on.", "I like this.",
-# "Yes, I can.", "I think so." are whole.)
-_GOES_ON = frozenset("""
-a an the my your our their of in at to for from with about by into onto between during than like as
-and or but nor because if although though unless whether um uh er erm
+# Words an English sentence never ends on, question or not: articles, possessives that need a noun, conjunctions and
+# fillers. (Not "on", "this", "can", "so": "Turn the lights on.", "I like this.", "Yes, I can.", "I think so.")
+_NEVER_LAST = frozenset("""
+a an the my your our their and or but nor than because if although though unless whether um uh er erm
+""".split())
+# Prepositions: a statement seldom ends on one, a question may ("What are you looking at?", "Where are you from?").
+_PREPOSITIONS = frozenset("""
+of in at to for from with about by into onto between during like as
 """.split())
 
 
 def sounds_unfinished(text: str, language: str) -> bool:
-    """The words end where an English sentence cannot: "What's the weather like in...". A question or an
-    exclamation as Whisper punctuates it ("What are you looking at?") is whole. (Other languages: False.)"""
-    if language not in ("en", "") or text.rstrip().endswith(("?", "!")):
+    """The words end where an English sentence cannot: "What's the weather like in...". A question as Whisper
+    punctuates it may end on a preposition ("What are you looking at?"), but not on two ("What's the weather like
+    in?": faster-whisper puts that question mark on the half question, where MLX did not), nor on an article or a
+    conjunction. (Other languages: False.)"""
+    if language not in ("en", ""):
         return False
     words = re.findall(r"[a-z']+", text.lower())
-    return bool(words) and words[-1] in _GOES_ON
+    if not words:
+        return False
+    if words[-1] in _NEVER_LAST:
+        return True
+    if text.rstrip().endswith(("?", "!")):
+        return len(words) > 1 and words[-1] in _PREPOSITIONS and words[-2] in _PREPOSITIONS
+    return words[-1] in _PREPOSITIONS
 
 
 @dataclass(frozen=True)
