@@ -49,3 +49,26 @@ def test_a_speaker_with_audio_queued_does_not_rest(audio_rig):
         assert not speaker.rest() and not speaker.resting
     finally:
         speaker.stop()
+
+
+def test_a_speaker_rests_only_after_playing_silence_since_its_last_sound(audio_rig):
+    """The echo canceller learns that nothing plays from the silence it is handed: a stream closed right after a
+    chime left it cancelling the chime's echo from the user's question."""
+    from assistant.playback.speaker import SILENCE_BEFORE_REST_S
+
+    speaker = Speaker(AudioConfig(), 22050)
+    speaker.start()
+    try:
+        assert speaker.wait_for_first_block()
+        chime = (0.3 * np.sin(2 * np.pi * 880 * np.arange(2205) / 22050)).astype(np.float32)
+        speaker.buffer.write(speaker.resample_for_device(chime, 22050), tag=1)
+        deadline = time.monotonic() + 5
+        while (speaker.buffer.queued or not speaker.last_sound_time) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert speaker.last_sound_time and not speaker.buffer.queued
+        assert not speaker.rest() and not speaker.resting  # the chime's echo may still come back
+        while time.monotonic() - speaker.last_sound_time < SILENCE_BEFORE_REST_S:
+            time.sleep(0.05)
+        assert speaker.rest() and speaker.resting
+    finally:
+        speaker.stop()

@@ -164,7 +164,12 @@ class Owner(Commands):
             return PLAYOUT_POLL_S
         if SPEAKER_REST_S is None or self.busy or self.player is None or self.player.speaker.resting:
             return None
-        return max(0.01, self._quiet_since + SPEAKER_REST_S - time.monotonic())
+        return max(0.01, self._rest_at() - time.monotonic())
+
+    def _rest_at(self) -> float:
+        """When the idle speaker may rest: SPEAKER_REST_S after the last turn, and after the last sound it played
+        (a chime plays between turns)."""
+        return max(self._quiet_since, self.player.speaker.last_sound_time) + SPEAKER_REST_S
 
     def _on_message(self, message) -> None:
         if isinstance(message, _Piece):
@@ -321,7 +326,7 @@ class Owner(Commands):
         track, reply, player = self.machine.reply, self._reply, self.player
         if track is None or reply is None or track.turn != reply.turn or track.held or track.paused:
             if (SPEAKER_REST_S is not None and not self.busy and player is not None
-                    and time.monotonic() - self._quiet_since >= SPEAKER_REST_S):
+                    and time.monotonic() >= self._rest_at()):
                 player.speaker.rest()
             return
         if not track.done:

@@ -16,6 +16,12 @@ from assistant.runtime.ring_buffer import PlaybackBuffer
 
 log = logging.getLogger(__name__)
 
+# The stream rests only after it has played this much silence since its last sound. The echo canceller learns that
+# nothing plays from the silence it is handed (capture/echo_cancel.py: bypassed after 1 s of it); a stream closed
+# sooner hands it nothing at all, and it went on cancelling the last sound's echo from the microphone: a chime
+# followed by a rest left the question after the wake word full of holes, transcribed as nothing.
+SILENCE_BEFORE_REST_S = 1.5
+
 
 class Speaker(StreamOwner):
     """The output stream, playing whatever the voice wrote into `buffer` (silence when it's empty).
@@ -35,6 +41,7 @@ class Speaker(StreamOwner):
         self.reference = PlaybackBuffer(voice_rate * 6)  # what was played, for the echo canceller
         self._stream = None
         self.first_sound_time = 0.0  # time.monotonic() of the first block with audio since arm()
+        self.last_sound_time = 0.0  # time.monotonic() of the newest block with audio
         self._armed = False
         self.underruns = 0
         self.replaces_lost = False  # opened on the system default in place of a speaker that stopped
@@ -51,9 +58,11 @@ class Speaker(StreamOwner):
         if status and status.output_underflow:
             self.underruns += 1
         played = self.buffer.read_into(outdata[:, 0])
-        if played and self._armed:
-            self.first_sound_time = time.monotonic()
-            self._armed = False
+        if played:
+            self.last_sound_time = time.monotonic()
+            if self._armed:
+                self.first_sound_time = self.last_sound_time
+                self._armed = False
         self.reference.write(outdata[:, 0])
         self.last_block_time = time.monotonic()
 
@@ -79,15 +88,17 @@ class Speaker(StreamOwner):
         return super().stalled
 
     def rest(self) -> bool:
-        """Close the stream while nothing is queued (from a thread that is not the callback's); True if it rests
-        now. Nothing queued is lost: `wake()` before writing again.
+        """Close the stream while nothing is queued and it has played SILENCE_BEFORE_REST_S of silence (from a
+        thread that is not the callback's); True if it rests now. Nothing queued is lost: `wake()` before writing
+        again.
 
         Closed rather than stopped: a stopped ALSA/PulseAudio stream that starts again plays later than before
         (measured on the rig: its echo came back out of the canceller's reach), a stream opened afresh plays as
         the first one did."""
         with self._rest_lock:
             stream = self._stream
-            if self._resting or stream is None or not stream.active or self.stalled or self.buffer.queued:
+            if (self._resting or stream is None or not stream.active or self.stalled or self.buffer.queued
+                    or time.monotonic() - self.last_sound_time < SILENCE_BEFORE_REST_S):
                 return self._resting
             self._stream = None
             if not bounded(lambda: stream.close(ignore_errors=True), CLOSE_WAIT_S, "rest-speaker"):
