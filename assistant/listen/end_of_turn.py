@@ -53,7 +53,10 @@ def sounds_unfinished(text: str, language: str) -> bool:
     """The words end where an English sentence cannot: "What's the weather like in...". A question as Whisper
     punctuates it may end on a preposition ("What are you looking at?"), but not on two ("What's the weather like
     in?": faster-whisper puts that question mark on the half question, where MLX did not), nor on an article or a
-    conjunction. (Other languages: False.)"""
+    conjunction. Whisper ends words that trail off with an ellipsis, in any language ("What's the weather I
+    can...", its reading of a question paused after "like in"). (Other languages: only the ellipsis.)"""
+    if text.rstrip().endswith(("...", "…")):
+        return True
     if language not in ("en", ""):
         return False
     words = re.findall(r"[a-z']+", text.lower())
