@@ -33,10 +33,15 @@ arrives after its echo and some echo gets through until AEC3 re-converges (about
 Idle (`EchoConfig.idle_after_ms`; 0 turns it off): once the far end has been silent (exact zeros, as the speaker plays when it has nothing) for
 `EchoConfig.idle_after_ms`, longer than any echo tail, there is no echo left to cancel and the module is
 bypassed: `captured()` passes the microphone through unchanged (the samples it held first) and `played()`
-drops the silence, so listening costs nothing here while Parley is quiet. The module keeps its state, and
-the first played sound that is not silence takes it back at once: that sound reaches `played()` before
-its echo reaches `captured()` (an output latency ahead), so the echo is cancelled from its first sample,
-with the adaptive filter and delay as they were. `idle` says which.
+drops the silence, so listening costs nothing here while Parley is quiet. The first played sound that is
+not silence ends the bypass with a fresh module (2 ms to make): that sound reaches `played()` before its echo
+reaches `captured()` (an output latency ahead), so the new module hears the far end first and finds the delay
+itself. A module kept from before the bypass does worse: AEC3 pairs the two sides by how many frames each has
+been fed, and the bypass starves both for different spans (the speaker rests and reopens meanwhile), so it
+resumed with a stale alignment and, on re-finding the delay ~1 s into the reply, let the echo through whole for a
+few frames (a recorded 20-reply session on the test rig, replayed: 53 frames of echo at over 30% of the
+microphone's level with the module kept, none with a fresh one per reply; live, one run in four paused a reply
+on its own echo). `idle` says which.
 
 If the native module cannot load, `available` is False, a warning is logged once per process and
 `captured()` returns its input unchanged (no buffering); the same if the module fails later (logged
@@ -69,9 +74,8 @@ class EchoConfig:
     high_pass_filter: bool = True
     # Far end silent this long: nothing plays and its echo has died away (the echo gate expects echo up to
     # 600 ms after the last sound), so the module is bypassed until something plays (0: never). Its runs cost 1.3%
-    # of a core while Parley listens to silence. When it comes back, the gate on its output starts from the assumed
-    # residual again (EchoAwareVad), as for a first reply: without that, replies after an idle spell interrupted
-    # themselves on the rig's echo path.
+    # of a core while Parley listens to silence. It comes back as a fresh module (see above), and the gate on its
+    # output starts from the assumed residual again (EchoAwareVad), as for a first reply.
     idle_after_ms: int = 1000
 
 
@@ -174,10 +178,15 @@ class EchoCanceller:
             self._far = np.zeros(0, np.float32)
             self._silent_far = self._idle_after
             self._idle = bool(self._idle_after)
+            if not self._idle:
+                self._reopen()  # (else the new speaker's first sound brings a fresh module)
+
+    def _reopen(self) -> None:
+        """A fresh native module in place of the working one (none after a failure: it stays off)."""
+        with self._apm_lock:
             if self._apm is not None:
-                with self._apm_lock:
-                    self._apm = None
-                    self._open()
+                self._apm = None
+                self._open()
 
     def played(self, samples: np.ndarray) -> None:
         """Far end: mono float32 at `sample_rate`, exactly what the speaker played, any length."""
@@ -196,7 +205,9 @@ class EchoCanceller:
                         return
                 elif len(audio):
                     self._silent_far = 0
-                    self._idle = False  # something plays: cancel from its first sample on
+                    if self._idle:  # something plays: cancel from its first sample on, with a fresh module
+                        self._idle = False
+                        self._reopen()
             frames, self._far = self._split(np.concatenate([self._far, audio]))
             for frame in frames:
                 if not self._run("process_reverse_stream", self._pcm_frame(frame)):
