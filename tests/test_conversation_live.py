@@ -262,7 +262,8 @@ def test_with_an_echo_path_twenty_replies_play_out_and_a_real_interruption_still
             finished = chat.wait_for(_is("ReplyFinished"))
             barge_ins = [e for e in chat.seen if e["event"] == "BargeIn"]
             assert _heard_as(question, keyword, said["text"]), (n, said)
-            assert not finished["interrupted"] and not barge_ins, f"reply {n + 1} interrupted itself: {chat.seen}"
+            assert not finished["interrupted"] and not barge_ins, \
+                f"reply {n + 1} interrupted itself: {chat.seen}{chat.diagnosis()}"
             time.sleep(0.8)  # the echo's tail dies away, as a person would wait to hear the answer out
         # Still a real interruption gets through the gate.
         chat.seen.clear()
