@@ -1,6 +1,6 @@
 """Turn-taking in the real `parley chat` on the virtual audio rig: a finished question is answered as soon as
 the end-of-turn model hears it finished, and a question with a pause to think in it is not cut off (the reply begun
-in the pause is dropped unheard)."""
+in the pause is dropped unheard), and the words of a question show while it is being asked."""
 
 from __future__ import annotations
 
@@ -31,6 +31,21 @@ def test_a_finished_question_ends_when_it_sounds_finished(audio_rig, default_sto
         assert said["ended_by"] == "complete"  # the model, not the 2.5 s limit
         finished = chat.wait_for(_is("ReplyFinished"))
         assert "paris" in _words(finished["text"])
+
+
+def test_the_words_of_a_question_show_while_it_is_asked_and_its_transcript_replaces_them(audio_rig, default_store, say):
+    question = "Can you tell me how many planets there are in our solar system and which one of them is the largest?"
+    with listening_chat(audio_rig) as chat:
+        audio_rig.play_into_mic(say(question), 22050)
+        said = chat.wait_for(_is("UserSaid"))
+        so_far = [e for e in chat.seen if e["event"] == "WordsSoFar"]
+        assert so_far, f"no words before the turn ended: {[e['event'] for e in chat.seen]}"
+        assert "planets" in _words(said["text"]) or "largest" in _words(said["text"]), said
+        first = _words(so_far[0]["text"]).split()
+        assert first and first[0] in _words(said["text"]).split(), (so_far, said)  # they begin the question
+        assert so_far[0]["t"] < said["t"] - 0.5  # shown while it was being asked, not with its transcript
+        chat.wait_for(_is("ReplyFinished"))
+        assert not [e for e in chat.seen if e["event"] == "WordsSoFar" and e["t"] > said["t"]]
 
 
 def test_a_pause_to_think_is_waited_through_and_the_reply_begun_in_it_dropped_unheard(audio_rig, default_store, say):

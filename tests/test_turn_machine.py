@@ -316,3 +316,19 @@ def test_states_are_published_once_each_in_order():
     for event in (m.Transcribed(turn, True), m.Voiced(turn), m.Voiced(turn), m.VoicingDone(turn), m.PlayedOut(turn)):
         published += _states(machine.handle(event))
     assert published == [State.USER_SPEAKING, State.THINKING, State.SPEAKING, State.LISTENING]
+
+
+def test_words_so_far_are_shown_only_while_a_turn_is_spoken():
+    machine = _machine()
+    assert _kinds(machine.handle(m.HeardSoFar("before"))) == []  # nobody speaks: a late pass of an old turn
+    machine.handle(m.SpeechStarted())
+    commands = machine.handle(m.HeardSoFar("What is"))
+    assert _kinds(commands) == ["ShowWords"] and commands[0].text == "What is" and _states(commands) == []
+    machine.handle(m.Paused(KEY))
+    assert machine.phase is Phase.MAYBE_FINISHED and _kinds(machine.handle(m.HeardSoFar("What is the"))) == ["ShowWords"]
+    machine.handle(m.TurnEnded(KEY))
+    assert _kinds(machine.handle(m.HeardSoFar("What is the"))) == []  # the turn's own transcript takes over
+    paused = _machine()
+    _speaking(paused)
+    paused.handle(m.SpeechStarted())
+    assert paused.phase is Phase.PAUSED and _kinds(paused.handle(m.HeardSoFar("the reply's echo"))) == []

@@ -122,6 +122,27 @@ class UserRow(_Row):
         self._fit(width)
         self.set_caption(language_label(event.language))
 
+    @classmethod
+    def provisional(cls, text: str, width: int) -> UserRow:
+        """The words of a turn still being spoken, as heard so far: dimmed, to be replaced (`show_words`,
+        `settle`)."""
+        row = cls(UserSaid(0, "", ""), width)
+        row.text.setProperty("provisional", True)
+        row.show_words(text)
+        return row
+
+    def show_words(self, text: str) -> None:
+        self.text.setText(text + " …")
+        self.set_caption("hearing you…")
+
+    def settle(self, event: UserSaid) -> None:
+        """The turn's transcript in place of the words heard so far."""
+        self.text.setProperty("provisional", False)
+        self.text.style().unpolish(self.text)
+        self.text.style().polish(self.text)
+        self.text.setText(event.text)
+        self.set_caption(language_label(event.language))
+
 
 class ReplyRow(_Row):
     """Parley's reply to one turn: filled in as it streams, then finalised (perhaps as interrupted)."""

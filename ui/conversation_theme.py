@@ -43,6 +43,7 @@ def style_sheet(t: Theme) -> str:
         #userBubble {{ background: {t.accent}; border-radius: 16px; }}
         #replyBubble {{ background: {t.reply_bubble}; border-radius: 16px; }}
         #userText {{ color: #FFFFFF; font-size: 14px; }}
+        #userText[provisional="true"] {{ color: rgba(255, 255, 255, 170); font-style: italic; }}
         #replyText {{ color: {t.text}; font-size: 14px; }}
         #interruptedTag {{ color: {t.caption}; font-size: 12px; font-style: italic; }}
         #languageTag, #timings {{ color: {t.caption}; font-size: 11px; }}

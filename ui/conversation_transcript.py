@@ -95,6 +95,17 @@ class Transcript(QScrollArea):
         self._chunk.show()
         row.show()  # now, not on the next pass of the event loop
 
+    def remove(self, row: QWidget) -> None:
+        """Take one row away (the words of a turn that came to nothing)."""
+        chunk = row.parentWidget()
+        row.hide()
+        row.deleteLater()
+        if isinstance(chunk, _Column):
+            chunk.rows.removeWidget(row)
+            chunk.fit()
+            chunk.updateGeometry()
+        self.column.fit()
+
     def remove_all(self) -> None:
         while self.column.rows.count() > 1:  # all but the closing stretch
             chunk = self.column.rows.takeAt(0).widget()

@@ -13,7 +13,7 @@ from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStackedLayout, QVBoxLayout, QWidget
 
 from assistant.runtime.events import (Answering, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
-                              UserSaid)
+                              UserSaid, WordsSoFar)
 from ui.conversation_composer import Composer
 from ui.conversation_rows import NoticeRow, ReplyRow, UserRow, format_timings
 from ui.conversation_theme import DARK, LIGHT, style_sheet
@@ -51,6 +51,7 @@ class ConversationWindow(QWidget):
         self._stale: set[int] = set()  # turns cleared away whose last events may still be on their way
         self._state = State.IDLE
         self._loading = ""  # what is loading, while models load
+        self._words_row: UserRow | None = None  # the words of the turn being spoken, until its transcript
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -70,6 +71,14 @@ class ConversationWindow(QWidget):
         if isinstance(event, StateChanged):
             self._state = event.state
             self._show_status()
+            if self._words_row is not None and event.state in (State.LISTENING, State.IDLE, State.MUTED):
+                self.scroll_area.remove(self._words_row)  # the speech came to no turn (too short, no words)
+                self._words_row = None
+        elif isinstance(event, WordsSoFar):
+            if self._words_row is None:
+                self._words_row = self._add_row(UserRow.provisional(event.text, self._row_width()))
+            else:
+                self._words_row.show_words(event.text)
         elif isinstance(event, Loading):
             self._loading = "" if event.done else (event.what.strip() or "loading")
             if not event.done:
@@ -82,7 +91,11 @@ class ConversationWindow(QWidget):
             self._stale.discard(event.turn)
             self._replies.pop(event.turn, None)
             self._user_turns.add(event.turn)
-            self._add_row(UserRow(event, self._row_width()))
+            if self._words_row is not None:
+                self._words_row.settle(event)
+                self._words_row = None
+            else:
+                self._add_row(UserRow(event, self._row_width()))
         elif isinstance(event, ReplyText):
             row = self._reply_row(event.turn)
             if row is not None and not row.finished:  # a late delta of an interrupted reply is not heard

@@ -11,7 +11,8 @@ import time
 from concurrent.futures import Future
 
 from assistant.cli.checks import language
-from assistant.runtime.events import Answering, BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings, UserSaid
+from assistant.runtime.events import (Answering, BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
+                                     UserSaid, WordsSoFar)
 
 _STATE_LABELS = {
     State.IDLE: "idle", State.LISTENING: "listening…", State.USER_SPEAKING: "hearing you…",
@@ -37,15 +38,26 @@ def add_chat_command(commands) -> None:
 
 
 class TerminalView:
-    """Prints the conversation as it happens: a state line, the transcript, the reply as it streams."""
+    """Prints the conversation as it happens: a state line, the transcript, the reply as it streams. On a terminal,
+    the words of a turn being spoken show on one line that updates, until its transcript replaces them."""
 
     def __init__(self, out=sys.stdout) -> None:
         self._out = out
         self._lock = threading.Lock()
         self._replying = False
+        self._captions = out.isatty()
+        self._caption_shown = False
 
     def __call__(self, event) -> None:
         with self._lock:
+            if isinstance(event, WordsSoFar):
+                if self._captions and not self._replying:
+                    print(f"\r\033[KYou:    {event.text} …", end="", file=self._out, flush=True)
+                    self._caption_shown = True
+                return
+            if self._caption_shown:  # whatever comes next takes the caption's line
+                print("\r\033[K", end="", file=self._out)
+                self._caption_shown = False
             if isinstance(event, StateChanged):
                 if not self._replying:
                     print(f"[{_STATE_LABELS[event.state]}]", file=self._out, flush=True)

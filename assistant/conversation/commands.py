@@ -10,7 +10,7 @@ import time
 from assistant.conversation import turn_events as m
 from assistant.conversation.listener import Heard
 from assistant.conversation.reply import Reply
-from assistant.runtime.events import ReplyFinished, StateChanged, TurnTimings, UserSaid
+from assistant.runtime.events import ReplyFinished, StateChanged, TurnTimings, UserSaid, WordsSoFar
 from assistant.runtime.settings import asked_language, heard_language, reply_language
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,9 @@ class Commands:
     def _do_Publish(self, command: m.Publish, event) -> None:
         self.state = command.state
         self.bus.publish(StateChanged(command.state))
+
+    def _do_ShowWords(self, command: m.ShowWords, event) -> None:
+        self.bus.publish(WordsSoFar(command.text))
 
     def _do_PausePlayback(self, command: m.PausePlayback, event) -> None:
         self.player.flush(command.turn, self._barge_started)

@@ -26,6 +26,7 @@ from assistant.conversation.machine import (
     WakeWord,
     WentOn,
 )
+from assistant.conversation.words_so_far import WordsSoFar
 from assistant.listen.echo_aware_vad import EchoAwareVad
 from assistant.listen.end_of_turn import EndOfTurn
 from assistant.listen.endpointing import Endpointer, EndpointEvent, Event, Utterance
@@ -88,6 +89,7 @@ class Listener:
         self._microphone_lost = False
         self.wake = WakeListening(lambda phrase, sensitivity: owner.engines.wake_word_detector(phrase, sensitivity),
                                   self._report_wake_problem)
+        self.words_so_far = WordsSoFar(self._transcribe_so_far, post, self._prefill_words)
         self.end_of_turn: EndOfTurn | None = None
         self._end_of_turn_thread: JobThread | None = None
         self.thread = threading.Thread(target=self._run, name="listen", daemon=True)
@@ -222,10 +224,14 @@ class Listener:
             events.append(Event(EndpointEvent.SPEECH_END, index, endpointer.end_now("complete")))
         for event in events:
             self._on_endpoint(event, endpointer, gate, config)
+        if endpointer.speaking and gate is None:  # (in wake-word mode speech is not known to be for Parley)
+            free = not self._owner.busy and (self._early is None or self._early[1].done())
+            self.words_so_far.heard(index, endpointer.audio_so_far, endpointer.last_voiced_frame == index, free)
 
     def _on_endpoint(self, event: Event, endpointer: Endpointer, gate: WakeGate | None, config) -> None:
         if event.kind is EndpointEvent.SPEECH_START:
             start_frame = max(0, event.frame - config.endpoint.start_frames + 1)
+            self.words_so_far.begin(event.frame)
             if gate is not None and not gate.addressed(start_frame, self.frame_time(start_frame)):
                 return  # not (yet) meant for Parley: what plays goes on; the wake word would interrupt it
             self._post(SpeechStarted(detail=self.frame_time(start_frame)))
@@ -243,8 +249,10 @@ class Listener:
             self._paused_at = key
             self._post(Paused(key, transcript is not None, detail=self._heard(question, transcript)))
         elif event.kind is EndpointEvent.TOO_SHORT:
+            self.words_so_far.end()
             self._post(TooShort())
         elif event.kind is EndpointEvent.SPEECH_END and event.utterance is not None:
+            self.words_so_far.end()
             self.end_of_turn.forget()
             self._paused_at = None
             utterance: Utterance = event.utterance
@@ -261,6 +269,18 @@ class Listener:
     def _heard(self, utterance: Utterance, transcript: Future | None) -> Heard:
         return Heard(utterance, self.frame_time(utterance.start_frame), self.frame_time(utterance.last_voiced_frame),
                      transcript, time.monotonic())
+
+    def _transcribe_so_far(self, audio: np.ndarray) -> Future:
+        """The words of the speech going on, transcribed on the transcription thread (for captions)."""
+        engines = self._owner.engines
+        language = heard_language(engines.settings.conversation.language)
+        return engines.transcriber(language).transcribe_soon(audio, language)
+
+    def _prefill_words(self, words: str, heard_in: str) -> None:
+        """Words of the speech going on, read into the chat model's prompt cache (the language heard tells the
+        prompt's reply language where the setting is "auto", as at a pause)."""
+        engines = self._owner.engines
+        engines.chat.prefill(words, None if heard_language(engines.settings.conversation.language) else heard_in)
 
     def _start_early_transcript(self, utterance: Utterance) -> Future | None:
         """A pause that may end the turn: transcribe what was said so far, and read it into the chat model's

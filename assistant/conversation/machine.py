@@ -29,6 +29,7 @@ from assistant.conversation.turn_events import (
     Failed,
     Finish,
     HandsFree,
+    HeardSoFar,
     Input,
     Key,
     MoveReply,
@@ -43,6 +44,7 @@ from assistant.conversation.turn_events import (
     Recording,
     Release,
     ResumePlayback,
+    ShowWords,
     SpeakerLost,
     SpeechStarted,
     StopGenerating,
@@ -142,6 +144,12 @@ class TurnMachine:
         if self.reply is not None and self.reply.held:
             self._drop_held("the user went on", out)
             self.phase = Phase.HEARING
+
+    def _on_HeardSoFar(self, event: HeardSoFar, out: list) -> None:
+        # Only while a turn is being spoken: once it is over its transcript says it all, and speech over a
+        # reply may be the reply's own echo until it is heard as a turn.
+        if self.phase in (Phase.HEARING, Phase.MAYBE_FINISHED):
+            out.append(ShowWords(event.text))
 
     def _on_TooShort(self, event: TooShort, out: list) -> None:
         self._resume_or_rest(out)

@@ -38,6 +38,13 @@ class WentOn:
 
 
 @dataclass(frozen=True)
+class HeardSoFar:
+    """The words of the speech going on, transcribed while it goes on (for captions)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class TooShort:
     """The sound that began was too short to be a turn."""
 
@@ -130,7 +137,7 @@ class SpeakerLost:
     detail: Any = field(default=None, compare=False)  # (for the owner: the words that were heard)
 
 
-Input = (SpeechStarted | Paused | WentOn | TooShort | TurnEnded | NotForUs | WakeWord | PushToTalk | Typed
+Input = (SpeechStarted | Paused | WentOn | HeardSoFar | TooShort | TurnEnded | NotForUs | WakeWord | PushToTalk | Typed
          | Transcribed | Voiced | VoicingDone | PlayedOut | Failed | StopReply | Mute | HandsFree | SpeakerLost)
 
 
@@ -233,9 +240,16 @@ class Recording:
 
 
 @dataclass(frozen=True)
+class ShowWords:
+    """Show the words of the turn being spoken so far (provisional)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Publish:
     state: State
 
 
 Command = (PausePlayback | ResumePlayback | CancelReply | DropHeld | Release | Transcribe | AnswerEarly | Answer
-           | StopGenerating | PlayPieces | Finish | MoveReply | Chime | Recording | Publish)
+           | StopGenerating | PlayPieces | Finish | MoveReply | Chime | Recording | ShowWords | Publish)

@@ -45,6 +45,14 @@ class UserSaid:
 
 
 @dataclass(frozen=True)
+class WordsSoFar:
+    """The words of the turn being spoken, as recognised so far: provisional (the next one replaces them, and the
+    turn's `UserSaid` replaces the last), for live captions."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class ReplyText:
     """A piece of the reply as the chat model writes it."""
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QLabel, QWidget
 
 from assistant.runtime.events import (Answering, BargeIn, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged,
-                              TurnTimings, UserSaid)
+                              TurnTimings, UserSaid, WordsSoFar)
 from ui.conversation_rows import format_timings, language_label
 from ui.conversation_window import ConversationWindow
 
@@ -70,6 +70,33 @@ def test_no_reply_bubble_before_the_first_words(window):
     window.on_event(StateChanged(State.THINKING))
     assert texts(window, "userText") == ["Hello?"]
     assert texts(window, "replyText") == []
+
+
+def test_words_so_far_show_in_one_dimmed_bubble_that_the_transcript_replaces(window):
+    window.on_event(StateChanged(State.USER_SPEAKING))
+    window.on_event(WordsSoFar("What is the"))
+    bubble = window.findChild(QLabel, "userText")
+    assert texts(window, "userText") == ["What is the …"] and bubble.property("provisional")
+    window.on_event(WordsSoFar("What is the capital of"))
+    window.on_event(StateChanged(State.THINKING))
+    assert texts(window, "userText") == ["What is the capital of …"]
+    window.on_event(UserSaid(1, "What is the capital of France?", "en"))
+    assert texts(window, "userText") == ["What is the capital of France?"]
+    assert window.findChild(QLabel, "userText") is bubble and not bubble.property("provisional")
+    assert texts(window, "languageTag") == []  # (English: no tag; "hearing you…" is gone)
+
+
+def test_words_of_speech_that_came_to_no_turn_go_away(window):
+    window.on_event(UserSaid(1, "Hello?", "en"))
+    window.on_event(StateChanged(State.USER_SPEAKING))
+    window.on_event(WordsSoFar("Uh"))
+    assert texts(window, "userText") == ["Hello?", "Uh …"]
+    window.on_event(StateChanged(State.LISTENING))
+    assert texts(window, "userText") == ["Hello?"]
+    window.on_event(StateChanged(State.USER_SPEAKING))
+    window.on_event(WordsSoFar("Tell me"))
+    window.on_event(UserSaid(2, "Tell me a joke.", "en"))
+    assert texts(window, "userText") == ["Hello?", "Tell me a joke."]
 
 
 def test_interrupted_reply_shows_only_what_was_heard(window):
