@@ -2,7 +2,7 @@
 
 import platform
 
-from benchmarks import blas, chat, idle, languages, models, stt, turn, wake_word
+from benchmarks import blas, chat, idle, languages, models, stt, turn, wake_word, whole_turn
 
 print(f"# {platform.platform()}, {platform.processor() or platform.machine()}")
 blas.main()
@@ -10,6 +10,7 @@ models.main()
 chat.main(as_json=True)
 stt.main()
 turn.main()
+whole_turn.main()  # parley reply against a seed-style stack of the same parts
 idle.main()
 languages.main()
 wake_word.main(hours=0.25)  # (README: a 10-hour run, python -m benchmarks.wake_word --hours 10)
