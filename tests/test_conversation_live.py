@@ -55,12 +55,16 @@ class ChatProcess:
                 pass
 
     def diagnosis(self) -> str:
-        """The last lines of its stderr and of its log file, for a failure message."""
+        """The last lines of its stderr and of its log file, and the threads' stacks dumped when a quit signal
+        came (if one did), for a failure message."""
         if self.proc.poll() is not None:
             self._stderr_reader.join(timeout=2)  # what it wrote last
         log = self.log_dir / "parley.log"
         lines = log.read_text(errors="replace").splitlines()[-60:] if log.exists() else ["(no log file)"]
-        return "\n--- stderr ---\n" + "".join(self.stderr) + "--- log ---\n" + "\n".join(lines)
+        stacks = self.log_dir / "signal-stacks.txt"
+        dumped = stacks.read_text(errors="replace") if stacks.exists() else ""
+        return ("\n--- stderr ---\n" + "".join(self.stderr) + "--- log ---\n" + "\n".join(lines)
+                + (f"\n--- stacks when the quit signal came ---\n{dumped}" if dumped.strip() else ""))
 
     def wait_for(self, predicate, timeout: float = 120.0) -> dict:
         deadline = time.monotonic() + timeout
