@@ -5,14 +5,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import queue
 import sys
 import threading
 import time
-from concurrent.futures import Future
+from collections.abc import Iterator
+from concurrent.futures import Future, wait
 
 from assistant.cli.checks import language
 from assistant.runtime.events import (Answering, BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
                                      UserSaid, WordsSoFar)
+
+# The main thread waits in steps this long. A quit signal's Python handler runs on the main thread, and only once it
+# runs Python code again: a read of stdin there is cut short only if the signal lands on that thread, and under load
+# it landed on another one (PortAudio's, llama.cpp's) and Ctrl+C went unanswered for good. Waits in steps never block
+# it for longer than a step.
+_MAIN_THREAD_STEP_S = 0.2
 
 _STATE_LABELS = {
     State.IDLE: "idle", State.LISTENING: "listening…", State.USER_SPEAKING: "hearing you…",
@@ -90,9 +98,9 @@ def json_line_view(event) -> None:
 
 
 def _start_off_the_main_thread(conversation, listen: bool) -> None:
-    """`conversation.start()` on a thread of its own while this one waits for it. Python runs signal handlers
-    on the main thread only, between bytecodes: a model being loaded there (an ONNX session, seconds on a busy
-    machine) would hold Ctrl+C back, while a wait is interrupted at once."""
+    """`conversation.start()` on a thread of its own while this one waits for it, in steps. Python runs signal
+    handlers on the main thread only, between bytecodes: a model being loaded there (an ONNX session, seconds on a
+    busy machine) would hold Ctrl+C back, while a wait in steps lets it through within a step."""
     started: Future = Future()
 
     def start() -> None:
@@ -103,7 +111,31 @@ def _start_off_the_main_thread(conversation, listen: bool) -> None:
             started.set_exception(exc)
 
     threading.Thread(target=start, name="loading", daemon=True).start()
+    while not wait([started], timeout=_MAIN_THREAD_STEP_S).done:
+        pass
     started.result()
+
+
+def _typed_lines(stream) -> Iterator[str]:
+    """The lines of `stream` (stdin), read on a thread of their own while the main thread waits in steps."""
+    lines: queue.SimpleQueue = queue.SimpleQueue()
+
+    def read() -> None:
+        try:
+            for line in stream:
+                lines.put(line)
+        finally:
+            lines.put(None)
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+    while True:
+        try:
+            line = lines.get(timeout=_MAIN_THREAD_STEP_S)
+        except queue.Empty:
+            continue
+        if line is None:
+            return
+        yield line
 
 
 def run_chat(args: argparse.Namespace) -> int:
@@ -133,19 +165,20 @@ def run_chat(args: argparse.Namespace) -> int:
         _start_off_the_main_thread(conversation, listen=not args.text)
         if args.text:
             print("Type a message and press Enter (Ctrl+D or Ctrl+C to quit).", file=sys.stderr, flush=True)
-            for line in sys.stdin:
+            for line in _typed_lines(sys.stdin):
                 conversation.say_text(line)
         elif push_to_talk:
             print("Press Enter to talk, Enter again to stop (Ctrl+C to quit).", file=sys.stderr, flush=True)
             pressed = False
-            for _ in sys.stdin:
+            for _ in _typed_lines(sys.stdin):
                 pressed = not pressed
                 conversation.push_to_talk(pressed)
         else:
             print("Speak whenever you like, or type (Ctrl+C to quit).", file=sys.stderr, flush=True)
-            for line in sys.stdin:  # typed turns work in hands-free mode too
+            for line in _typed_lines(sys.stdin):  # typed turns work in hands-free mode too
                 conversation.say_text(line)
-            threading.Event().wait()
+            while True:
+                time.sleep(_MAIN_THREAD_STEP_S)
         conversation.wait_until_quiet()
     except KeyboardInterrupt:  # Ctrl+C or SIGTERM, at any point, loading included
         print("\nStopping…", file=sys.stderr)
