@@ -89,7 +89,7 @@ class Listener:
         self._microphone_lost = False
         self.wake = WakeListening(lambda phrase, sensitivity: owner.engines.wake_word_detector(phrase, sensitivity),
                                   self._report_wake_problem)
-        self.words_so_far = WordsSoFar(self._transcribe_so_far, post, self._prefill_words)
+        self.words_so_far = WordsSoFar(self._transcribe_soon, post, self._prefill)
         self.end_of_turn: EndOfTurn | None = None
         self._end_of_turn_thread: JobThread | None = None
         self.thread = threading.Thread(target=self._run, name="listen", daemon=True)
@@ -270,15 +270,15 @@ class Listener:
         return Heard(utterance, self.frame_time(utterance.start_frame), self.frame_time(utterance.last_voiced_frame),
                      transcript, time.monotonic())
 
-    def _transcribe_so_far(self, audio: np.ndarray) -> Future:
-        """The words of the speech going on, transcribed on the transcription thread (for captions)."""
+    def _transcribe_soon(self, audio: np.ndarray) -> Future:
+        """Speech so far, queued on the transcription thread in the language the settings hear."""
         engines = self._owner.engines
         language = heard_language(engines.settings.conversation.language)
         return engines.transcriber(language).transcribe_soon(audio, language)
 
-    def _prefill_words(self, words: str, heard_in: str) -> None:
-        """Words of the speech going on, read into the chat model's prompt cache (the language heard tells the
-        prompt's reply language where the setting is "auto", as at a pause)."""
+    def _prefill(self, words: str, heard_in: str) -> None:
+        """Words of the speech going on, read into the chat model's prompt cache (the language they were heard in
+        sets the prompt's reply language where the setting is "auto")."""
         engines = self._owner.engines
         engines.chat.prefill(words, None if heard_language(engines.settings.conversation.language) else heard_in)
 
@@ -292,15 +292,11 @@ class Listener:
             return previous[1]  # a later pause in the same silence: transcribed already (or being)
         if self._owner.busy or (previous is not None and not previous[1].done()):
             return None
-        engines = self._owner.engines
-        setting = engines.settings.conversation.language
-        language = heard_language(setting)
-        future = engines.transcriber(language).transcribe_soon(utterance.audio, language)
+        future = self._transcribe_soon(utterance.audio)
 
         def prefill(done: Future) -> None:
             if done.exception() is None and done.result().text:
-                transcript = done.result()
-                engines.chat.prefill(transcript.text, None if language else transcript.language)
+                self._prefill(done.result().text, done.result().language)
 
         future.add_done_callback(prefill)
         self._early = (key, future)
