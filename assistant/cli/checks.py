@@ -24,15 +24,16 @@ class BadInput(Exception):
 
 def language(text: str) -> str:
     """--language: `auto`, a code Whisper knows (en, ko, zh, …) or its English name (german); the code."""
-    from mlx_whisper.tokenizer import LANGUAGES, TO_LANGUAGE_CODE  # the list Whisper itself decodes with
+    from assistant.transcribe.whisper_languages import language_code, whisper_languages
 
-    wanted = text.strip().lower()
-    if wanted == "auto" or wanted in LANGUAGES:
-        return wanted
-    if wanted in TO_LANGUAGE_CODE:
-        return TO_LANGUAGE_CODE[wanted]
+    if text.strip().lower() == "auto":
+        return "auto"
+    code = language_code(text)
+    if code is not None:
+        return code
     raise argparse.ArgumentTypeError(
-        f"{text!r} is not a language Whisper knows; use auto (detect) or one of: {', '.join(sorted(LANGUAGES))}"
+        f"{text!r} is not a language Whisper knows; use auto (detect) or one of: "
+        f"{', '.join(sorted(whisper_languages()))}"
     )
 
 

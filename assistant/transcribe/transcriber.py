@@ -29,6 +29,7 @@ from assistant.transcribe.engine import Decoded, WhisperEngine, Windows
 from assistant.transcribe.guards import (  # noqa: F401  (is_invented, repeated_sentence: used from here too)
     Loudness, Piece, is_invented, repeated_sentence, said_once, without_repeats,
 )
+from assistant.transcribe.whisper_languages import whisper_languages
 
 log = logging.getLogger(__name__)
 
@@ -177,11 +178,10 @@ class Transcriber:
     def _check_language(self, language: str | None) -> None:
         """ModelError, before any decoding, when `language` is no language Whisper knows (its decoder would
         raise a bare ValueError deep inside) or one this model can't do."""
-        from mlx_whisper.tokenizer import LANGUAGES
-
-        if language and language not in LANGUAGES:
+        known = whisper_languages()
+        if language and language not in known:
             raise ModelError(f"{language!r} is not a language Whisper knows; use one of: "
-                             f"{', '.join(sorted(LANGUAGES))} (or none, to detect it)")
+                             f"{', '.join(sorted(known))} (or none, to detect it)")
         if language and not self.multilingual and language not in self.languages:
             raise ModelError(
                 f"{self.model_id} only understands {', '.join(self.languages)}, not {language!r}; "
@@ -203,9 +203,7 @@ class Transcriber:
 
                 engine = MlxWhisper(self.model_path)
             engine.load()
-            # _check_language reads mlx-whisper's language table, and importing mlx_whisper takes ~0.8 s here
-            # (scipy.signal and more): MLX's load pays it anyway; for ct2, pay it now rather than in a first turn.
-            import mlx_whisper.tokenizer  # noqa: F401
+            whisper_languages()  # _check_language reads it: read it now rather than in a first turn
 
             self._engine = engine
             log.info("loaded %s in %.0f ms; speech to text runs on %s", self.model_id,
