@@ -5,11 +5,13 @@ The seed-style stack is what a few dozen lines get from the same libraries and m
 same tiny.en weights, its own `transcribe` with greedy decoding) on the whole recording, then the same llama.cpp
 chat model with its system prompt already in the cache, then the same Piper voice on the reply's first sentence.
 Parley's turn is `reply_to_audio` (`parley reply`'s pipeline: VAD trim, its own short-audio Whisper pass, the
-system prompt read in while the words are transcribed, the voice fed the first clause). Both are timed from the
+voice fed the first clause). Both are timed from the
 start of the turn to the first sample of audio. llama.cpp's one slot keeps the last prompt's cache whatever the
-history says, so before each turn it is given an unrelated prompt to hold instead: Parley starts cold, as
-`parley reply` does in a fresh process, and the seed gets its system prompt read in before its turn starts.
-Prints the medians and the ratio.
+history says, so before each turn it is given an unrelated prompt to hold instead: Parley starts as `parley reply`
+does in a fresh process (its system prompt's cache restored from the file an earlier start saved), and the seed
+gets its system prompt read in before its turn starts. A third turn per recording is Parley with no saved cache
+(it reads its system prompt in during the turn, as it did before the caches were saved).
+Prints the medians and the ratios.
 """
 
 from __future__ import annotations
@@ -56,9 +58,11 @@ def _seed_turn(whisper, chat, voice, audio: np.ndarray) -> dict:
     return {"heard": text, **timings}
 
 
-def _forget_cache(chat) -> None:
-    """llama.cpp's slot made to hold an unrelated prompt (the chat engine's own thread and server)."""
+def _forget_cache(chat, saved: bool = True) -> None:
+    """llama.cpp's slot made to hold an unrelated prompt (the chat engine's own thread and server), as in a new
+    process: which restores its system prompt's saved cache at its first prompt if `saved`, else reads it in."""
     chat._jobs.submit(lambda: chat._server.handle_completions({"prompt": "Cold.", "n_predict": 0})).result()
+    chat.slot_primed = not saved
 
 
 def main() -> dict:
@@ -76,7 +80,7 @@ def main() -> dict:
         spoken = np.concatenate([c.audio for c in voice.synthesize(question)])
         silence = np.zeros(8000, np.float32)
         recordings.append((question, np.concatenate([silence, resample(spoken, voice.sample_rate, 16000), silence])))
-    seed, parley = [], []
+    seed, parley, unsaved = [], [], []
     for question, audio in recordings:
         engines.chat.reset()
         _forget_cache(engines.chat)
@@ -86,14 +90,22 @@ def main() -> dict:
         _forget_cache(engines.chat)
         result = reply_to_audio(engines, audio)
         parley.append({"question": question, "heard": result.transcript, **result.timings_ms})
+        engines.chat.reset()
+        _forget_cache(engines.chat, saved=False)
+        result = reply_to_audio(engines, audio)
+        unsaved.append({"question": question, "heard": result.transcript, **result.timings_ms})
     engines.close()
 
     def medians(runs: list[dict]) -> dict:
         return {key: round(statistics.median(r[key] for r in runs), 1) for key in ("stt", "llm_first_token", "first_audio")}
 
+    def ratio(runs: list[dict]) -> float:
+        return round(medians(runs)["first_audio"] / medians(seed)["first_audio"], 2)
+
     result = {"parley_reply_ms": medians(parley), "seed_stack_ms": medians(seed),
-              "first_audio_ratio": round(medians(parley)["first_audio"] / medians(seed)["first_audio"], 2),
-              "turns": {"parley": parley, "seed": seed}}
+              "parley_reply_unsaved_prompt_ms": medians(unsaved),
+              "first_audio_ratio": ratio(parley), "first_audio_ratio_unsaved_prompt": ratio(unsaved),
+              "turns": {"parley": parley, "seed": seed, "parley_unsaved_prompt": unsaved}}
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return result
 

@@ -4,6 +4,7 @@ history to its context, and says clearly when the file is broken."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -100,6 +101,28 @@ def test_a_prefilled_prompt_gives_the_same_reply_token_for_token(chat):
     ask(chat, question)
     chat.prefill().result()  # the history, as the conversation does while the user thinks
     assert ask(chat, follow_up) == plain
+
+
+def test_a_new_start_restores_the_saved_system_prompt_and_replies_the_same(qwen_gguf, tmp_path, caplog):
+    question = "Why is the sky blue? One sentence."
+    replies = []
+    for start in ("first", "restored", "damaged file"):
+        if start == "damaged file":
+            [saved] = tmp_path.glob("*.kv")
+            saved.write_bytes(saved.read_bytes()[:1000])
+        engine = LlamaCppChat(qwen_gguf, ChatConfig(), DEFAULT_LLM, saved_prompts_dir=tmp_path)
+        caplog.clear()
+        try:
+            with caplog.at_level(logging.INFO, logger="assistant.chat.llama_cpp_engine"):
+                replies.append(ask(engine, question))
+        finally:
+            engine.close(5)
+        files = list(tmp_path.iterdir())
+        assert len(files) == 1 and files[0].suffix == ".kv" and files[0].stat().st_size > 100_000, files
+        logged = caplog.text
+        assert ("cache restored" in logged) == (start == "restored"), logged
+        assert ("did not restore" in logged) == (start == "damaged file"), logged
+    assert replies[1] == replies[0] and replies[2] == replies[0]
 
 
 def test_the_history_is_trimmed_to_the_context(qwen_gguf):

@@ -5,7 +5,8 @@ prompt adds to it, so a follow-up turn costs its own tokens, and `prefill` reads
 
 xllamacpp runs llama.cpp's own server loop; its HTTP side cannot be turned off, so it listens on a Unix
 socket in a folder only this user can open (no network port), and Parley uses it for the two things the
-in-process calls lack: rendering the chat template and counting tokens. Replies stream in-process.
+in-process calls lack: rendering the chat template, counting tokens, and saving and restoring the system
+prompt's cache (`saved_prompts.py`). Replies stream in-process.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from pathlib import Path
 from assistant.chat.engine import ChatEngine
 from assistant.chat.history import ChatHistory
 from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, system_prompt, trim_history
+from assistant.chat.saved_prompts import SavedPrompts
 from assistant.runtime.job_thread import JobThread
+from assistant.runtime.paths import cache_dir
 from assistant.models.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -42,10 +45,16 @@ class LlamaCppChat(ChatEngine):
     name = "llama.cpp"
 
     def __init__(self, model_file: Path, config: ChatConfig = ChatConfig(), model_id: str = "",
-                 history: ChatHistory | None = None, threads: int | None = None) -> None:
+                 history: ChatHistory | None = None, threads: int | None = None,
+                 saved_prompts_dir: Path | None = None) -> None:
+        """`saved_prompts_dir`: where system prompts' caches are kept (default: the platform's cache folder)."""
         super().__init__(config, model_id or Path(model_file).stem, history)
         self.model_file = Path(model_file)
         self.threads = threads or os.cpu_count() or 2
+        self._saved_prompts_dir = Path(saved_prompts_dir or cache_dir() / "prompts")
+        self._saved_prompts: SavedPrompts | None = None
+        # False until the slot holds a system prompt (restored from disk, or read in and saved): a fresh process's.
+        self.slot_primed = False
         # A daemon: a quitting app must not wait for a model load, which llama.cpp cannot cut short.
         self._jobs = JobThread("llama.cpp", daemon=True)
         self._server = None  # xllamacpp.Server, made and dropped on the llama.cpp thread
@@ -120,6 +129,8 @@ class LlamaCppChat(ChatEngine):
         # clients that switch between prompts. One conversation only ever continues its own, and in the hour's soak
         # every turn once the context was full added ~20 MB (1.39 -> 1.83 GB in 7 minutes).
         params.cache_ram_mib = 0
+        params.endpoint_slots = True
+        params.slot_save_path = str(self._saved_prompts_dir) + os.sep  # llama.cpp appends the file name as it is
         _read_into_page_cache(self.model_file)
         try:
             self._server = xllamacpp.Server(params)
@@ -130,8 +141,39 @@ class LlamaCppChat(ChatEngine):
                 f"damaged or of an architecture this llama.cpp does not know. Reinstall it with "
                 f"`parley models pull {self.model_id}`, or choose another chat model"
             ) from exc
+        self._saved_prompts = SavedPrompts(self._saved_prompts_dir, self.model_file, self.config.context_tokens,
+                                           xllamacpp.__version__)
+        self.slot_primed = False
         log.info("loaded %s on llama.cpp (%d threads) in %.0f ms", self.model_id, self.threads,
                  1000 * (time.perf_counter() - started))
+
+    def _prime_slot(self, system: dict) -> None:
+        """Once per process, before its first prompt: the slot's cache of the `system` message, restored from disk
+        or read in now and saved for the next process. Never raises: at worst the prompt is read in as usual."""
+        if self.slot_primed:
+            return
+        self.slot_primed = True
+        started = time.perf_counter()
+        try:
+            one, two = (self._render([system, {"role": "user", "content": text}]) for text in ("a", "b"))
+            prefix = os.path.commonprefix([one, two])
+            saved = self._saved_prompts
+            name = saved.name_for(prefix)
+            if saved.has(name):
+                try:
+                    self._post("/slots/0?action=restore", {"filename": name})
+                    log.info("system prompt's cache restored in %.0f ms", 1000 * (time.perf_counter() - started))
+                    return
+                except ModelError as exc:
+                    log.warning("the saved system prompt's cache did not restore (%s); reading it in again", exc)
+                    saved.forget(name)
+            self._server.handle_completions({"prompt": prefix, "n_predict": 0, "cache_prompt": True})
+            temporary = saved.temporary_name(name)
+            self._post("/slots/0?action=save", {"filename": temporary})
+            saved.keep(temporary, name)
+            log.info("system prompt read in and its cache saved in %.0f ms", 1000 * (time.perf_counter() - started))
+        except (ModelError, OSError) as exc:
+            log.warning("the system prompt's cache could not be saved (%s); it is read in with each new start", exc)
 
     def _unload(self) -> None:
         self._server = None  # the Server's destructor stops llama.cpp's loop and frees the model
@@ -142,6 +184,7 @@ class LlamaCppChat(ChatEngine):
         if not self.chat_history.is_current(generation):
             return  # a reply or a reset came first: its cache is the one to keep
         self._load()
+        self._prime_slot({"role": "system", "content": system_prompt(self.config, language)})
         if user_text is None:
             prompt = self._history_prefix(history, language)
         else:
@@ -223,6 +266,7 @@ class LlamaCppChat(ChatEngine):
         def produce() -> None:
             try:
                 self._load()
+                self._prime_slot(messages[0])
                 self._server.handle_chat_completions(request, on_chunk)
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 deltas.put(exc)
