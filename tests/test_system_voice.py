@@ -120,6 +120,11 @@ def test_macos_own_chinese_voice_comes_before_an_accented_one(default_store, mon
     tingting = system_voice.SystemVoiceInfo("system:macos:com.apple.voice.compact.zh-CN.Tingting", "Tingting (macOS)",
                                             "zh", "macOS")
     monkeypatch.setattr(system_voice, "system_voices", lambda: (tingting,))
+    # The pack's Kokoro reads with a native Mandarin style: it stays; with an accented (Japanese) one, macOS's reads.
+    assert choose_voice(default_store, "piper-en_US-joe-medium", "zh").voice_id == "kokoro-zh"
+    kokoro = default_store.get("kokoro-zh")
+    accented = dataclasses.replace(kokoro, details={**kokoro.details, "style": "jm_kumo", "accent": "ja"})
+    monkeypatch.setattr(default_store, "installed", lambda: [accented])
     assert choose_voice(default_store, "piper-en_US-joe-medium", "zh").voice_id == tingting.id
     espeak = dataclasses.replace(tingting, id="system:espeak-ng:cmn", name="Chinese (espeak-ng)", engine="espeak-ng")
     monkeypatch.setattr(system_voice, "system_voices", lambda: (espeak,))

@@ -68,6 +68,10 @@ class ModelChoices:
         languages = self.languages(model_id)
         return "multi" in languages or language in languages
 
+    def mandarin_kokoro(self) -> InstalledModel | None:
+        """The installed Kokoro voice that reads Mandarin (its styles are the Chinese voices offered), or None."""
+        return next((m for m in self.installed("tts") if m.format == "kokoro" and "zh" in m.languages), None)
+
 
 def describe_languages(languages: tuple[str, ...]) -> str:
     if "multi" in languages:

@@ -45,6 +45,10 @@ def build_general_tab(window: SettingsWindow) -> QWidget:
                                    "and replies are asked for in them.")
     window.chinese_script.currentIndexChanged.connect(window._on_changed)
     form.add_row("Chinese characters:", window.chinese_script)
+    window.mandarin_voice = QComboBox(page)
+    window.mandarin_voice.setToolTip("Who reads replies in Chinese: Kokoro's Mandarin voices.")
+    window.mandarin_voice.currentIndexChanged.connect(window._on_changed)
+    form.add_row("Chinese voice:", window.mandarin_voice)
     window.advice = QVBoxLayout()
     window.advice.setSpacing(6)
     form.add_row("", window.advice)
@@ -93,3 +97,31 @@ def build_general_tab(window: SettingsWindow) -> QWidget:
     form.add_row("Instructions:", window.system_prompt)
     form.add_row("", hint("Added to Parley's own instructions, which keep replies short and spoken.", page))
     return page
+
+
+def fill_mandarin_voices(menu: QComboBox, styles: tuple[str, ...], own: str, chosen: str) -> None:
+    """The Mandarin styles of the installed Kokoro voice in `menu` (its own, marked, first: data ""), `chosen`
+    selected; one that is no longer there stays listed as such, so opening the window changes nothing."""
+    menu.blockSignals(True)
+    try:
+        menu.clear()
+        mandarin = [style for style in styles if style.startswith("z") and style != own]
+        if not own:
+            menu.addItem("Install Kokoro (Mandarin Chinese) on the Models page", "")
+        else:
+            menu.addItem(f"{_style_label(own)}, the clearest", "")
+            for style in mandarin:
+                menu.addItem(_style_label(style), style)
+        if chosen and menu.findData(chosen) < 0:
+            menu.addItem(f"{chosen} (not installed)", chosen)
+        menu.setCurrentIndex(max(0, menu.findData(chosen)))
+        menu.setEnabled(bool(own))
+    finally:
+        menu.blockSignals(False)
+
+
+def _style_label(style: str) -> str:
+    """"zm_yunxi" → "Yunxi (male)": Kokoro's style names are language letter, f/m, underscore, name."""
+    kind = {"f": "female", "m": "male"}.get(style[1:2], "")
+    name = style.partition("_")[2].capitalize() or style
+    return f"{name} ({kind})" if kind else name

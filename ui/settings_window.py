@@ -27,7 +27,7 @@ from ui.form_layout import Form, ScrollingPage, icon_pixmap, wrapping_label
 from ui.model_choices import KIND_NAMES, Advice, ModelChoices, language_advice, voice_for_language
 from ui.model_picker import AdviceRow, ModelDownloads
 from ui.settings_audio_tab import build_audio_tab
-from ui.settings_general_tab import build_general_tab
+from ui.settings_general_tab import build_general_tab, fill_mandarin_voices
 from ui.settings_models_tab import build_models_tab
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,9 @@ class SettingsWindow(QWidget):
             self.hotkey_style.setCurrentIndex(max(0, self.hotkey_style.findData(settings.hotkey.style)))
             self.system_prompt.setPlainText(conversation.system_prompt)
             self.chinese_script.setCurrentIndex(max(0, self.chinese_script.findData(conversation.chinese_script)))
+            kokoro = self.choices.mandarin_kokoro()
+            fill_mandarin_voices(self.mandarin_voice, tuple(kokoro.details.get("styles", ())) if kokoro else (),
+                                 kokoro.details.get("style", "") if kokoro else "", settings.voice.mandarin_style)
             for kind, picker in self.pickers.items():
                 picker.set_model_id(getattr(settings.models, kind))
             self.chat_engine.set_chat(settings.chat)
@@ -169,7 +172,7 @@ class SettingsWindow(QWidget):
                 end_of_turn_silence_ms=self.end_of_turn.value(), patience_ms=self.patience.value(),
                 max_utterance_s=self.max_utterance.value(), wake_word=self.wake_word.currentData(),
                 wake_sensitivity=wake_sensitivity, follow_up_s=self.follow_up.value()),
-            voice=dataclasses.replace(saved.voice, speaking_rate=rate),
+            voice=dataclasses.replace(saved.voice, speaking_rate=rate, mandarin_style=self.mandarin_voice.currentData()),
             hotkey=dataclasses.replace(saved.hotkey, key=self.hotkey.hotkey(), style=self.hotkey_style.currentData()),
         )
 

@@ -88,6 +88,16 @@ def choose_voice(store: ModelStore, preferred: str, language: str | None) -> Voi
     return VoiceChoice(preferred, names.get(preferred, preferred), fits=not language)
 
 
+def kokoro_style(model: InstalledModel, wanted: str) -> str:
+    """The style a Kokoro voice reads with: `wanted` (a setting) when the voice has it, else its own."""
+    own = model.details.get("style", "")
+    if wanted and wanted != own:
+        if wanted in model.details.get("styles", ()):
+            return wanted
+        log.warning("the voice %s has no style %r; it reads with its own, %s", model.id, wanted, own)
+    return own
+
+
 class Engines:
     """The engines of one Parley process, built lazily from settings: one MLX worker shared by
     Whisper and the chat model, the VAD, and the Piper voice."""
@@ -173,7 +183,7 @@ class Engines:
         """The voice `voice_id` (default: the setting); one Synthesizer per voice, loaded once."""
         model = installed_model(self.store, voice_id or self.settings.models.tts, "tts")
         if model.format == "kokoro":
-            return self._kokoro(model.id, model.path, model.details.get("style", ""))
+            return self._kokoro(model.id, model.path, kokoro_style(model, self.settings.voice.mandarin_style))
         return self._synthesizer(model.id, model.path)
 
     @functools.lru_cache(maxsize=2)

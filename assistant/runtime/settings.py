@@ -120,6 +120,8 @@ class VoiceSettings:
     """How Parley speaks."""
 
     speaking_rate: float = _number(1.0, 0.5, 2.0, "1.0 = the voice's own pace")
+    mandarin_style: str = _text("", "the Kokoro voice style that reads Mandarin, e.g. zm_yunxi; empty = the "
+                                    "voice's own (zf_xiaoxiao)")
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,20 @@ def test_the_chinese_script_is_chosen_and_saved(qtbot, store, catalog, devices):
     assert load_settings().conversation.chinese_script == "traditional"
 
 
+def test_a_chinese_voice_is_chosen_from_kokoros_mandarin_styles_and_saved(qtbot, store, catalog, devices):
+    window = open_window(qtbot, Settings(), store, catalog)
+    menu = window.mandarin_voice
+    offered = [menu.itemText(i) for i in range(menu.count())]
+    assert offered[0] == "Xiaoxiao (female), the clearest" and menu.currentData() == ""
+    assert "Yunxi (male)" in offered and len(offered) == 8 and not any("Kumo" in o for o in offered)  # Mandarin only
+    menu.setCurrentIndex(menu.findData("zm_yunxi"))
+    assert save_with_button(qtbot, window).voice.mandarin_style == "zm_yunxi"
+    assert load_settings().voice.mandarin_style == "zm_yunxi"
+    # A style the installed voice no longer has stays what it was, listed as such: opening changes nothing.
+    window = open_window(qtbot, Settings(voice=VoiceSettings(mandarin_style="zf_gone")), store, catalog)
+    assert window.mandarin_voice.currentText() == "zf_gone (not installed)" and not window.has_unsaved_changes()
+
+
 def test_values_between_the_sliders_steps_are_kept(qtbot, store, catalog, devices):
     odd = Settings(conversation=ConversationSettings(system_prompt="Be brief.\n"),
                    listening=ListeningSettings(vad_threshold=0.333), voice=VoiceSettings(speaking_rate=1.234))

@@ -1,5 +1,6 @@
 """Import a Kokoro voice: its ONNX model (`model.onnx`, or the one .onnx in the folder), its phoneme table
-(`vocab.json`: {"vocab": {phoneme: id}}) and its voice styles (`voices*.npz`: each (510, 1, 256))."""
+(`vocab.json`: {"vocab": {phoneme: id}}) and its voice styles (`voices*.npz`: each (510, 1, 256); and/or
+`voices/NAME.bin`, kokoro-js's form: the same floats, raw), saved together as one `voices.npz`."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from assistant.models.files import KOKORO_MODEL_FILE, KOKORO_STYLES_FILE, KOKORO
 from assistant.models.importers.converted import ConvertedModel
 from assistant.models.importers.onnx_check import open_onnx
 
-# The style that read Mandarin best of the five shipped (CER 10% heard back by Whisper base, the others 15-22%).
-STYLE = "jm_kumo"
+# The styles that read Mandarin best, in order: zf_xiaoxiao of kokoro-js's eight Mandarin ones (CER 4% heard back by
+# Whisper base on 15 sentences, the others 5-50%), and where only the Japanese ones are, jm_kumo (22%).
+PREFERRED_STYLES = ("zf_xiaoxiao", "jm_kumo")
+STYLE_SHAPE = (510, 1, 256)  # a row per token count
+LICENCE_FILE = "LICENSE"  # the voice styles' licence notice, kept with them when the source has one
 
 
 def is_kokoro_folder(path: Path) -> bool:
-    return (path.is_dir() and (path / KOKORO_VOCAB_FILE).is_file() and any(path.glob("voices*.npz"))
+    return (path.is_dir() and (path / KOKORO_VOCAB_FILE).is_file()
+            and (any(path.glob("voices*.npz")) or any(path.glob("voices/*.bin")))
             and any(path.glob("*.onnx")))
 
 
@@ -31,20 +36,35 @@ def import_kokoro(source: Path, dest: Path) -> ConvertedModel:
         raise ModelFormatError(model, f"not a Kokoro model (its inputs are {sorted(inputs)})")
     try:
         vocab = json.loads((source / KOKORO_VOCAB_FILE).read_text(encoding="utf-8"))["vocab"]
-        styles_file = next(source.glob("voices*.npz"))
-        with np.load(styles_file) as styles:
-            names = list(styles.files)
-            shape = styles[names[0]].shape
-    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        styles = _styles(source)
+    except (OSError, ValueError, KeyError) as exc:
         raise ModelFormatError(source, f"not a Kokoro voice: its phoneme table or voice styles are unreadable ({exc})") from exc
-    if not vocab or shape[1:] != (1, 256):
+    if not vocab or not styles or any(style.shape[1:] != STYLE_SHAPE[1:] for style in styles.values()):
         raise ModelFormatError(source, "not a Kokoro voice: unexpected phoneme table or voice styles")
     shutil.copyfile(model, dest / KOKORO_MODEL_FILE)
     shutil.copyfile(source / KOKORO_VOCAB_FILE, dest / KOKORO_VOCAB_FILE)
-    shutil.copyfile(styles_file, dest / KOKORO_STYLES_FILE)
-    style = STYLE if STYLE in names else names[0]
+    with open(dest / KOKORO_STYLES_FILE, "wb") as out:
+        np.savez(out, **styles)
+    if (source / LICENCE_FILE).is_file():
+        shutil.copyfile(source / LICENCE_FILE, dest / LICENCE_FILE)
+    names = sorted(styles)
+    style = next((name for name in PREFERRED_STYLES if name in styles), names[0])
     return ConvertedModel(kind="tts", format="kokoro", languages=("zh",),
                           details={"style": style, "styles": names, "sample_rate": 24000, "accent": _accent(style)})
+
+
+def _styles(source: Path) -> dict[str, np.ndarray]:
+    """Every voice style in `source`, by name: the arrays of its `voices*.npz` files and of `voices/*.bin`."""
+    styles: dict[str, np.ndarray] = {}
+    for npz in sorted(source.glob("voices*.npz")):
+        with np.load(npz) as archive:
+            styles.update({name: archive[name] for name in archive.files})
+    for raw in sorted(source.glob("voices/*.bin")):
+        values = np.fromfile(raw, np.float32)
+        if values.size != np.prod(STYLE_SHAPE):
+            raise ValueError(f"{raw.name} holds {values.size} numbers, not a {STYLE_SHAPE} voice style")
+        styles[raw.stem] = values.reshape(STYLE_SHAPE)
+    return styles
 
 
 # Kokoro's style names begin with their language's letter ("zf_xiaobei" Mandarin, "jm_kumo" Japanese).
