@@ -15,10 +15,11 @@ UNAME := $(shell uname -s)
 # Debian packages: PortAudio for sound, OpenBLAS for fast MLX matrix products on the CPU, and
 # PulseAudio with its ALSA plugin for the tests' virtual microphone and speaker.
 # Audio (PortAudio, and the PulseAudio of the virtual test devices), BLAS, Qt's X11 platform plugin, and
-# the virtual screen, tray host and key presses of the desktop-app tests, and stress-ng for `make test-busy`.
+# the virtual screen, tray host and key presses of the desktop-app tests, and stress-ng for `make test-busy`;
+# Noto CJK, so Korean and Chinese text is drawn (a desktop without a CJK font shows empty boxes).
 APT_PACKAGES := libportaudio2 libopenblas0-pthread pulseaudio pulseaudio-utils libasound2-plugins \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 \
-	xvfb trayer xdotool x11-utils stress-ng espeak-ng
+	xvfb trayer xdotool x11-utils stress-ng espeak-ng fonts-noto-cjk
 
 .PHONY: run test test-strict test-ui screenshots test-busy bench bench-realtime soak setup system-packages models doctor clean
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,6 +126,42 @@ def test_unreadable_audio_is_a_message(tmp_path, content):
     result = _parley("transcribe", str(bad))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "bad.wav: not a readable audio file" in result.stderr and "use WAV, FLAC, OGG or MP3" in result.stderr
+
+
+@pytest.mark.parametrize("text, language, voice, rate", [
+    ("今天北京的天气很好。", "zh", "kokoro-zh", 24000),
+    ("오늘 서울의 날씨는 맑습니다.", "ko", "system:espeak-ng:ko", 22050),
+    ("The weather is fine today.", "en", "piper-en_US-joe-medium", 22050),
+])
+def test_say_reads_text_with_the_voice_a_conversation_would_choose_for_its_language(
+        default_store, tmp_path, text, language, voice, rate):
+    import os
+
+    result = _parley("say", text, "-o", str(tmp_path / "x.wav"))
+    assert result.returncode == 0, result.stderr
+    assert f", {rate} Hz)" in result.stdout
+    log = (Path(os.environ["PARLEY_LOG_DIR"]) / "parley.log").read_text()  # this test's own (conftest)
+    assert f"replies in {language} are read by {voice}" in log, log[-2000:]  # (English: the setting's language)
+
+
+@pytest.mark.parametrize("voice, rate", [("system:espeak-ng:ko", 22050), ("kokoro-zh:zm_yunxi", 24000)])
+def test_say_speaks_a_system_voice_or_a_kokoro_style(default_store, tmp_path, voice, rate):
+    result = _parley("say", "안녕하세요" if voice.endswith(":ko") else "你好", "--voice", voice, "-o", str(tmp_path / "x.wav"))
+    assert result.returncode == 0, result.stderr
+    audio = read_audio(tmp_path / "x.wav")
+    assert f", {rate} Hz)" in result.stdout and len(audio) > 8000 and np.abs(audio).max() > 0.05
+
+
+@pytest.mark.parametrize("voice, words", [
+    ("system:espeak-ng:nowhere", ["no system voice 'system:espeak-ng:nowhere'", "parley doctor"]),
+    ("kokoro-zh:zf_nobody", ["kokoro-zh has no style 'zf_nobody'", "zf_xiaoxiao"]),
+    ("piper-en_US-joe-medium:loud", ["has no style 'loud'", "no voice styles"]),
+])
+def test_say_with_a_voice_that_is_not_there_says_what_is(default_store, tmp_path, voice, words):
+    result = _parley("say", "hello", "--voice", voice, "-o", str(tmp_path / "x.wav"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert all(word in result.stderr for word in words), result.stderr
+    assert not (tmp_path / "x.wav").exists()
 
 
 def test_missing_voice_is_a_message(tmp_path):

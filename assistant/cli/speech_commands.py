@@ -35,7 +35,10 @@ def add_speech_commands(commands) -> None:
     say = commands.add_parser("say", help="speak text with the voice")
     say.add_argument("text", type=cli_checks.text_for("say", "Hello there"))
     say.add_argument("-o", "--output", type=cli_checks.output_file, help="write a WAV file instead of playing")
-    say.add_argument("--voice", type=cli_checks.model_id, help="voice id; default: the setting")
+    say.add_argument("--voice", type=cli_checks.model_id,
+                     help="an installed voice (piper-en_US-joe-medium), a Kokoro style (kokoro-zh:zm_yunxi) or a "
+                          "system voice (system:espeak-ng:ko); default: the voice a conversation would read the "
+                          "text's language with")
     say.set_defaults(handler=_say)
 
     ask = commands.add_parser("ask", help="ask the chat model; the reply streams to the terminal")
@@ -142,20 +145,25 @@ def _say(args: argparse.Namespace) -> int:
     from assistant.audio_files import write_wav
     from assistant.playback.play_blocking import play_blocking
 
+    from assistant.speak.text.script_language import language_of_script
+
     engines = _engines(() if args.voice else ("tts",))
     if args.voice:
-        cli_checks.check_model(engines.store, args.voice, "tts", "--voice")
-    synthesizer = engines.synthesizer(args.voice)
-    chunks = list(synthesizer.synthesize(args.text))
+        if ":" not in args.voice:  # a model id: said wrong, the message lists the voices there are
+            cli_checks.check_model(engines.store, args.voice, "tts", "--voice")
+        voice = engines.voice_named(args.voice)
+    else:  # text in a script of its own (Hangul, Chinese, ...) is read as a conversation reads that language
+        voice = engines.voice_for(language_of_script(args.text) or heard_language(engines.settings.conversation.language))
+    chunks = list(voice.synthesize(args.text))
     if not chunks:
         print("parley: nothing to say: the text has no speakable words (only emoji, markup or symbols)", file=sys.stderr)
         return 1
-    audio = np.concatenate([c.audio for c in chunks])
+    audio, rate = np.concatenate([c.audio for c in chunks]), chunks[0].sample_rate
     if args.output:
-        write_wav(args.output, audio, synthesizer.sample_rate)
-        print(f"Wrote {args.output} ({len(audio) / synthesizer.sample_rate:.1f} s, {synthesizer.sample_rate} Hz)")
+        write_wav(args.output, audio, rate)
+        print(f"Wrote {args.output} ({len(audio) / rate:.1f} s, {rate} Hz)")
     else:
-        play_blocking(audio, synthesizer.sample_rate, engines.settings.audio.output_device)
+        play_blocking(audio, rate, engines.settings.audio.output_device)
     return 0
 
 

@@ -186,6 +186,29 @@ class Engines:
             return self._kokoro(model.id, model.path, kokoro_style(model, self.settings.voice.mandarin_style))
         return self._synthesizer(model.id, model.path)
 
+    def voice_named(self, voice_id: str):
+        """The voice `voice_id` names: an installed voice ("piper-en_US-joe-medium"), a Kokoro voice with one of its
+        styles ("kokoro-zh:zm_yunxi"), or a system voice ("system:espeak-ng:ko"). ModelError, saying what there is,
+        when there is no such voice."""
+        from assistant.speak.system_voice import PREFIX, system_voices
+
+        if voice_id.startswith(PREFIX):
+            ids = [voice.id for voice in system_voices()]
+            if voice_id not in ids:
+                example = f"; they are named like {ids[0]}" if ids else ""
+                raise ModelError(f"there is no system voice {voice_id!r} on this computer ({len(ids)} here{example}); "
+                                 "`parley doctor` says which reads each language")
+            return self._system_voice(voice_id)
+        model_id, _, style = voice_id.partition(":")
+        if not style:
+            return self.synthesizer(voice_id)
+        model = installed_model(self.store, model_id, "tts")
+        styles = model.details.get("styles", ()) if model.format == "kokoro" else ()
+        if style not in styles:
+            have = f"its styles: {', '.join(styles)}" if styles else "it has no voice styles"
+            raise ModelError(f"the voice {model_id} has no style {style!r}; {have}")
+        return self._kokoro(model.id, model.path, style)
+
     @functools.lru_cache(maxsize=2)
     def _kokoro(self, voice_id: str, path: Path, style: str):
         from assistant.speak.kokoro_voice import KokoroVoice

@@ -8,6 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtGui import QTextLayout
 from PySide6.QtWidgets import QLabel, QWidget
 
 from assistant.runtime.events import (Answering, BargeIn, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged,
@@ -311,6 +312,28 @@ def test_follows_the_newest_message_unless_scrolled_up(window, qtbot):
     qtbot.waitUntil(lambda: bar.maximum() > filled and bar.value() == bar.maximum())
 
 
+def missing_glyphs(label: QLabel) -> str:
+    """The characters of `label`'s text that no font Qt falls back to can draw (they show as empty boxes)."""
+    layout = QTextLayout(label.text(), label.font())
+    layout.beginLayout()
+    layout.createLine()
+    layout.endLayout()
+    missing = ""
+    for run in layout.glyphRuns():
+        if 0 in run.glyphIndexes():  # glyph 0 is a font's "missing" box
+            missing += "".join(c for c in label.text() if not run.rawFont().supportsCharacter(c) and not c.isspace())
+    return missing
+
+
+def test_korean_and_chinese_turns_are_drawn_with_every_glyph(window, qtbot):
+    say(window, 1, "내일 아침 일곱 시에 깨워 주세요.", ["네, 내일 아침 7시에", " 깨워 드릴게요."], language="ko")
+    say(window, 2, "今天北京的天气怎么样？", ["今天北京晴，", "最高气温十八度。"], language="zh")
+    shown = [label for label in window.findChildren(QLabel) if label.isVisibleTo(window) and label.text().strip()]
+    assert {"Korean", "Chinese"} <= {label.text() for label in shown}
+    assert any("깨워" in label.text() for label in shown) and any("北京" in label.text() for label in shown)
+    assert {label.text(): missing_glyphs(label) for label in shown if missing_glyphs(label)} == {}
+
+
 def test_screenshot_of_a_realistic_exchange(window, qtbot, screenshots):
     window.resize(440, 620)
     window.on_event(Answering("qwen2.5-coder-0.5b-instruct on llama.cpp"))
@@ -321,14 +344,14 @@ def test_screenshot_of_a_realistic_exchange(window, qtbot, screenshots):
     window.on_event(ReplyFinished(1, "Mount Elbrus in Russia's Caucasus range is the tallest, at 5,642 metres. "
                                      "Mont Blanc, at 4,806 metres, is the highest in the Alps.", False))
     window.on_event(TurnTimings(1, {"transcript": 412.0, "first_token": 655.0, "first_audio": 1034.0}))
-    say(window, 2, "Et le plus haut d'Afrique ?",
-        ["Le Kilimandjaro,", " en Tanzanie, culmine", " à 5\u202f895 mètres.", " C'est un volcan"], language="fr")
+    say(window, 2, "그럼 아프리카에서 가장 높은 산은요?",
+        ["킬리만자로로,", " 탄자니아에 있고", " 높이는 5,895미터입니다.", " 화산이"], language="ko")
     window.on_event(BargeIn(2, 96.0))
-    window.on_event(ReplyFinished(2, "Le Kilimandjaro, en Tanzanie, culmine à 5\u202f895 mètres.", True))
+    window.on_event(ReplyFinished(2, "킬리만자로로, 탄자니아에 있고 높이는 5,895미터입니다.", True))
     window.on_event(TurnTimings(2, {"transcript": 388.0, "first_token": 602.0, "first_audio": 951.0}))
-    window.on_event(UserSaid(3, "Thanks!", "en"))
-    window.on_event(ReplyText(3, "You're welcome!"))
-    window.on_event(ReplyFinished(3, "You're welcome!", False))
+    window.on_event(UserSaid(3, "谢谢！", "zh"))
+    window.on_event(ReplyText(3, "不客气！"))
+    window.on_event(ReplyFinished(3, "不客气！", False))
     window.on_event(TurnTimings(3, {"first_token": 290.0, "first_audio": 610.0}))
     window.input.setPlainText("How long does it take to climb it?")
     bar = window.scroll_area.verticalScrollBar()
