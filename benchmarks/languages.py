@@ -6,10 +6,11 @@ voice it would answer with is understood.
   is: the language given, and detected ("auto"). Character error rate (CER: edit distance over the reference's
   characters, punctuation and spaces left out), for English word error rate too (WER, after Whisper's English
   normalizer), how often the language was detected right, and the median time per utterance.
-- Speaking: for each language, the voice Parley would choose (`choose_voice`: Piper where one speaks it, else the
-  system's, espeak-ng here) says a fixed set of everyday sentences; Parley's speech model transcribes them back with
-  the language given. CER for all, and WER for English. The same measure for every voice, so they compare (espeak-ng's
-  English too, beside Piper's).
+- Speaking: for each language, the voice Parley would choose (`choose_voice`: Piper for English, Kokoro for Korean
+  and Mandarin, else the system's, espeak-ng here) says a fixed set of everyday sentences; Parley's speech model
+  transcribes them back with the language given. CER for all, WER for English, and the time to the first audio of a
+  short sentence. The same measure for every voice, so they compare (espeak-ng's and Kokoro's English too, beside
+  Piper's).
 
 `python -m benchmarks.languages` prints the figures as JSON (part of `make bench`).
 """
@@ -85,14 +86,21 @@ def hearing(engines: Engines, language: str) -> dict:
     return figures
 
 
-def speaking(engines: Engines, language: str, system: bool = False) -> dict:
-    """The voice Parley answers `language` with (or the system's, for comparison), understood by Parley's speech
-    model."""
+def speaking(engines: Engines, language: str, system: bool = False, voice_id: str = "") -> dict:
+    """The voice Parley answers `language` with (or the system's, or `voice_id`, for comparison), understood by
+    Parley's speech model; and its time to the first audio of a short sentence (median of three, after one)."""
     if system:
         info = system_voice_for(language)
         name, voice = info.name, SystemVoice(info)
+    elif voice_id:
+        name, voice = voice_id, engines.voice_named(voice_id)
     else:
         name, voice = choose_voice(engines.store, engines.settings.models.tts, language).name, engines.voice_for(language)
+    first_audio = []
+    for _ in range(4):
+        started = time.perf_counter()
+        next(iter(voice.synthesize(SENTENCES[language][0])))
+        first_audio.append(1000 * (time.perf_counter() - started))
     pairs = []
     for sentence in SENTENCES[language]:
         chunks = list(voice.synthesize(sentence))
@@ -100,7 +108,8 @@ def speaking(engines: Engines, language: str, system: bool = False) -> dict:
         heard = engines.transcriber(language).transcribe(audio.astype(np.float32), language).text
         pairs.append((sentence, heard))
         print(f"{language} {name}: {sentence!r} → {heard!r}", file=sys.stderr, flush=True)
-    figures = {"voice": name, "sentences": len(pairs), "cer": error_rate(pairs)}
+    figures = {"voice": name, "sentences": len(pairs), "cer": error_rate(pairs),
+               "first_audio_ms": round(statistics.median(first_audio[1:]))}
     if language == "en":
         figures["wer"] = error_rate(pairs, words=True)
     return figures
@@ -116,6 +125,8 @@ def main() -> dict:
             "speaking": {language: speaking(engines, language) for language in SENTENCES},
             # The same measure for espeak-ng's English: how far the Korean and Chinese figures are from its best.
             "speaking_system_en": speaking(engines, "en", system=True) if system_voice_for("en") else None,
+            # Kokoro's English, offered beside Piper's (which stays the default while it is quicker to first audio).
+            "speaking_kokoro_en": speaking(engines, "en", voice_id="kokoro:af_heart"),
         }
     finally:
         engines.close()

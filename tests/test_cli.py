@@ -48,10 +48,10 @@ def test_doctor_passes_with_the_default_pack(default_store):
         assert f"] {check}:" in result.stdout
     if sys.platform.startswith("linux"):
         assert "[ok  ] blas" in result.stdout and "openblas" in result.stdout.lower()
-        # Which voice reads each language: Joe for English, espeak-ng's for Korean and Chinese.
+        # Which voice reads each language: Joe for English, Kokoro for Chinese and Korean, espeak-ng's for Japanese.
         voices = next(line for line in result.stdout.splitlines() if "] voices:" in line)
-        assert "en: Joe (US English, Piper)" in voices and "ko: Korean (espeak-ng)" in voices, voices
-        assert "zh: Kokoro (Mandarin Chinese)" in voices, voices
+        assert "en: Joe (US English, Piper)" in voices and "ja: Japanese (espeak-ng)" in voices, voices
+        assert "zh, ko: Kokoro (Mandarin, Korean, English)" in voices, voices
 
 
 def test_doctor_warns_when_no_voice_speaks_the_chosen_language(default_store, tmp_path, monkeypatch):
@@ -62,8 +62,8 @@ def test_doctor_warns_when_no_voice_speaks_the_chosen_language(default_store, tm
     from assistant.runtime.settings import Settings
 
     monkeypatch.setattr(system_voice, "system_voices", lambda: ())  # no espeak-ng
-    finding = doctor._voices(with_language(Settings(), "ko"), ModelStore())
-    assert finding.status == doctor.WARN and "no voice for ko" in finding.detail and "espeak-ng" in finding.fix
+    finding = doctor._voices(with_language(Settings(), "ja"), ModelStore())
+    assert finding.status == doctor.WARN and "no voice for ja" in finding.detail and "espeak-ng" in finding.fix
 
 
 def test_doctor_fails_with_the_fix_when_a_model_is_missing(empty_store):

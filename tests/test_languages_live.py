@@ -1,7 +1,7 @@
 """A whole Korean turn and a whole Chinese turn, from real recordings (tests/data/speech, see SOURCES.md there): heard
-in the language spoken, answered in it, and read aloud by a voice that speaks it (Kokoro for Chinese; espeak-ng's for
-Korean: no other voice here speaks it). With language "auto", as each turn's language picks the reply's language and
-voice."""
+in the language spoken, answered in it, and read aloud by a voice that speaks it (Kokoro, with its Mandarin style for
+Chinese and a Japanese one for Korean: which voice and style read each is checked). With language "auto", as each
+turn's language picks the reply's language and voice."""
 
 from __future__ import annotations
 
@@ -24,9 +24,8 @@ HANZI = re.compile(r"[\u4e00-\u9fff]")
 # the voice that reads it)
 # One sentence each: a recording of two sentences with a pause between ("괜찮을 거예요. 긴장 푸세요.", 768 ms) is two
 # turns to the end-of-turn model, the second interrupting the reply to the first, once transcription is quick.
-TURNS = [(SPEECH / "ko" / "kih00003.wav", "ko", HANGUL,
-          ["note: the reply was spoken by the system's voice Korean (espeak-ng)"], "system:espeak-ng:ko"),
-         (SPEECH / "zh" / "BAC009S0724W0121.wav", "zh", HANZI, [], "kokoro-zh")]  # an installed voice: nothing to note
+TURNS = [(SPEECH / "ko" / "kih00003.wav", "ko", HANGUL, [], "kokoro (jf_nezumi)"),  # installed voices: no notes
+         (SPEECH / "zh" / "BAC009S0724W0121.wav", "zh", HANZI, [], "kokoro (zf_xiaoxiao)")]
 
 
 @pytest.mark.parametrize("recording, language, script, notes, voice_id", TURNS, ids=["korean", "chinese"])

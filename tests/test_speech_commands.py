@@ -129,8 +129,8 @@ def test_unreadable_audio_is_a_message(tmp_path, content):
 
 
 @pytest.mark.parametrize("text, language, voice, rate", [
-    ("今天北京的天气很好。", "zh", "kokoro-zh", 24000),
-    ("오늘 서울의 날씨는 맑습니다.", "ko", "system:espeak-ng:ko", 22050),
+    ("今天北京的天气很好。", "zh", "kokoro (zf_xiaoxiao)", 24000),
+    ("오늘 서울의 날씨는 맑습니다.", "ko", "kokoro (jf_nezumi)", 24000),
     ("The weather is fine today.", "en", "piper-en_US-joe-medium", 22050),
 ])
 def test_say_reads_text_with_the_voice_a_conversation_would_choose_for_its_language(
@@ -144,7 +144,7 @@ def test_say_reads_text_with_the_voice_a_conversation_would_choose_for_its_langu
     assert f"replies in {language} are read by {voice}" in log, log[-2000:]  # (English: the setting's language)
 
 
-@pytest.mark.parametrize("voice, rate", [("system:espeak-ng:ko", 22050), ("kokoro-zh:zm_yunxi", 24000)])
+@pytest.mark.parametrize("voice, rate", [("system:espeak-ng:ko", 22050), ("kokoro:zm_yunxi", 24000)])
 def test_say_speaks_a_system_voice_or_a_kokoro_style(default_store, tmp_path, voice, rate):
     result = _parley("say", "안녕하세요" if voice.endswith(":ko") else "你好", "--voice", voice, "-o", str(tmp_path / "x.wav"))
     assert result.returncode == 0, result.stderr
@@ -154,7 +154,7 @@ def test_say_speaks_a_system_voice_or_a_kokoro_style(default_store, tmp_path, vo
 
 @pytest.mark.parametrize("voice, words", [
     ("system:espeak-ng:nowhere", ["no system voice 'system:espeak-ng:nowhere'", "parley doctor"]),
-    ("kokoro-zh:zf_nobody", ["kokoro-zh has no style 'zf_nobody'", "zf_xiaoxiao"]),
+    ("kokoro:zf_nobody", ["kokoro has no style 'zf_nobody'", "zf_xiaoxiao"]),
     ("piper-en_US-joe-medium:loud", ["has no style 'loud'", "no voice styles"]),
 ])
 def test_say_with_a_voice_that_is_not_there_says_what_is(default_store, tmp_path, voice, words):

@@ -76,15 +76,15 @@ def test_each_language_gets_the_voice_that_speaks_it(default_store):
     joe = "piper-en_US-joe-medium"
     assert choose_voice(default_store, joe, "en") == choose_voice(default_store, joe, None)
     assert choose_voice(default_store, joe, "en").voice_id == joe
-    korean = choose_voice(default_store, joe, "ko")
-    assert korean.system and korean.fits and korean.voice_id == "system:espeak-ng:ko"
-    chinese = choose_voice(default_store, joe, "zh")  # an installed voice before the system's
-    assert not chinese.system and chinese.voice_id == "kokoro-zh" and chinese.name == "Kokoro (Mandarin Chinese)"
+    for language in ("ko", "zh"):  # an installed voice before the system's (espeak-ng's, here)
+        chosen = choose_voice(default_store, joe, language)
+        assert not chosen.system and chosen.fits and chosen.voice_id == "kokoro", language
+        assert chosen.name == "Kokoro (Mandarin, Korean, English)"
 
 
 def test_without_any_voice_for_the_language_the_chosen_voice_reads_it(default_store, monkeypatch):
     monkeypatch.setattr(system_voice, "system_voices", lambda: ())
-    choice = choose_voice(default_store, "piper-en_US-joe-medium", "ko")
+    choice = choose_voice(default_store, "piper-en_US-joe-medium", "ja")
     assert choice.voice_id == "piper-en_US-joe-medium" and not choice.fits and not choice.system
 
 
@@ -120,12 +120,17 @@ def test_macos_own_chinese_voice_comes_before_an_accented_one(default_store, mon
     tingting = system_voice.SystemVoiceInfo("system:macos:com.apple.voice.compact.zh-CN.Tingting", "Tingting (macOS)",
                                             "zh", "macOS")
     monkeypatch.setattr(system_voice, "system_voices", lambda: (tingting,))
-    # The pack's Kokoro reads with a native Mandarin style: it stays; with an accented (Japanese) one, macOS's reads.
-    assert choose_voice(default_store, "piper-en_US-joe-medium", "zh").voice_id == "kokoro-zh"
-    kokoro = default_store.get("kokoro-zh")
-    accented = dataclasses.replace(kokoro, details={**kokoro.details, "style": "jm_kumo", "accent": "ja"})
+    # The pack's Kokoro reads with a native Mandarin style: it stays; with an accented (Japanese) one, macOS's reads,
+    # as macOS's Korean voice reads Korean before Kokoro's (a Japanese style).
+    assert choose_voice(default_store, "piper-en_US-joe-medium", "zh").voice_id == "kokoro"
+    yuna = dataclasses.replace(tingting, id="system:macos:com.apple.voice.compact.ko-KR.Yuna", name="Yuna (macOS)",
+                               language="ko")
+    monkeypatch.setattr(system_voice, "system_voices", lambda: (tingting, yuna))
+    assert choose_voice(default_store, "piper-en_US-joe-medium", "ko").voice_id == yuna.id
+    kokoro = default_store.get("kokoro")
+    accented = dataclasses.replace(kokoro, details={**kokoro.details, "language_styles": {"zh": "jm_kumo"}})
     monkeypatch.setattr(default_store, "installed", lambda: [accented])
     assert choose_voice(default_store, "piper-en_US-joe-medium", "zh").voice_id == tingting.id
     espeak = dataclasses.replace(tingting, id="system:espeak-ng:cmn", name="Chinese (espeak-ng)", engine="espeak-ng")
     monkeypatch.setattr(system_voice, "system_voices", lambda: (espeak,))
-    assert choose_voice(default_store, "piper-en_US-joe-medium", "zh").voice_id == "kokoro-zh"  # better than espeak-ng
+    assert choose_voice(default_store, "piper-en_US-joe-medium", "zh").voice_id == "kokoro"  # better than espeak-ng

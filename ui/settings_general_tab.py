@@ -107,7 +107,7 @@ def fill_mandarin_voices(menu: QComboBox, styles: tuple[str, ...], own: str, cho
         menu.clear()
         mandarin = [style for style in styles if style.startswith("z") and style != own]
         if not own:
-            menu.addItem("Install Kokoro (Mandarin Chinese) on the Models page", "")
+            menu.addItem("Install Kokoro (Mandarin, Korean, English) on the Models page", "")
         else:
             menu.addItem(f"{_style_label(own)}, the clearest", "")
             for style in mandarin:

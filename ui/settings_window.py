@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QSt
 from assistant.models.catalog import CatalogEntry
 from assistant.models.errors import ModelError
 from assistant.models.store import ModelStore
+from assistant.speak.kokoro_styles import style_for
 from assistant.runtime.settings import Settings, SettingsError, save_settings, settings_from_dict
 from assistant.chat.choice import apple_gpu
 from assistant.transcribe.transcriber import engine_choice
@@ -117,7 +118,7 @@ class SettingsWindow(QWidget):
             self.chinese_script.setCurrentIndex(max(0, self.chinese_script.findData(conversation.chinese_script)))
             kokoro = self.choices.mandarin_kokoro()
             fill_mandarin_voices(self.mandarin_voice, tuple(kokoro.details.get("styles", ())) if kokoro else (),
-                                 kokoro.details.get("style", "") if kokoro else "", settings.voice.mandarin_style)
+                                 style_for(kokoro, "zh") if kokoro else "", settings.voice.mandarin_style)
             for kind, picker in self.pickers.items():
                 picker.set_model_id(getattr(settings.models, kind))
             self.chat_engine.set_chat(settings.chat)

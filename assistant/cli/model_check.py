@@ -50,9 +50,10 @@ def _load(model: InstalledModel) -> None:
 
         SmartTurn(model.path / TURN_FILE)
     elif model.format == "kokoro":
+        from assistant.speak.kokoro_styles import style_for
         from assistant.speak.kokoro_voice import KokoroVoice
 
-        KokoroVoice(model.path, model.details.get("style", ""), voice_id=model.id).load()
+        KokoroVoice(model.path, style_for(model, None), voice_id=model.id, language=model.languages[0]).load()
     elif model.format == "micro-wake-word":
         from assistant.listen.wake_word import WakeWordDetector
 

@@ -36,7 +36,7 @@ def add_speech_commands(commands) -> None:
     say.add_argument("text", type=cli_checks.text_for("say", "Hello there"))
     say.add_argument("-o", "--output", type=cli_checks.output_file, help="write a WAV file instead of playing")
     say.add_argument("--voice", type=cli_checks.model_id,
-                     help="an installed voice (piper-en_US-joe-medium), a Kokoro style (kokoro-zh:zm_yunxi) or a "
+                     help="an installed voice (piper-en_US-joe-medium), a Kokoro style (kokoro:zm_yunxi) or a "
                           "system voice (system:espeak-ng:ko); default: the voice a conversation would read the "
                           "text's language with")
     say.set_defaults(handler=_say)

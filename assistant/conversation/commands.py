@@ -12,6 +12,7 @@ from assistant.conversation.listener import Heard
 from assistant.conversation.reply import Reply
 from assistant.runtime.events import ReplyFinished, StateChanged, TurnTimings, UserSaid, WordsSoFar
 from assistant.runtime.settings import asked_language, heard_language, reply_language
+from assistant.speak.voice import voice_label
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class Commands:
         self._publish_for(reply, UserSaid(turn, question, language, reply.ended_by))
         voice = self.engines.voice_for(heard_language(language))  # (the turn's language's)
         if voice is not self.speech.synthesizer:
-            log.info("turn %d (%s) is read by %s", turn, language, voice.voice_id)
+            log.info("turn %d (%s) is read by %s", turn, language, voice_label(voice))
         self._chat_language = asked_language(setting, language)
         self.worker.answer(turn, question, self._chat_language, voice)
 

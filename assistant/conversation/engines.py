@@ -16,7 +16,8 @@ from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel, ModelStore
 from assistant.runtime.mlx_worker import MlxWorker
 from assistant.runtime.settings import Settings
-from assistant.speak.voice import Synthesizer, VoiceConfig
+from assistant.speak.kokoro_styles import accent, reading_language, style_for, style_language
+from assistant.speak.voice import Synthesizer, VoiceConfig, voice_label
 from assistant.transcribe.transcriber import Transcriber
 
 log = logging.getLogger(__name__)
@@ -81,21 +82,11 @@ def choose_voice(store: ModelStore, preferred: str, language: str | None) -> Voi
         system = system_voice_for(language)
         native_system = system is not None and system.engine == "macOS"
         for model in installed:
-            if model.speaks(language) and not (native_system and model.details.get("accent")):
+            if model.speaks(language) and not (native_system and model.format == "kokoro" and accent(model, language)):
                 return VoiceChoice(model.id, names.get(model.id, model.id))
         if system is not None:
             return VoiceChoice(system.id, system.name, system=True)
     return VoiceChoice(preferred, names.get(preferred, preferred), fits=not language)
-
-
-def kokoro_style(model: InstalledModel, wanted: str) -> str:
-    """The style a Kokoro voice reads with: `wanted` (a setting) when the voice has it, else its own."""
-    own = model.details.get("style", "")
-    if wanted and wanted != own:
-        if wanted in model.details.get("styles", ()):
-            return wanted
-        log.warning("the voice %s has no style %r; it reads with its own, %s", model.id, wanted, own)
-    return own
 
 
 class Engines:
@@ -179,16 +170,19 @@ class Engines:
 
         return LlamaCppChat(model.gguf_file, config, model.id, history)
 
-    def synthesizer(self, voice_id: str | None = None) -> Synthesizer:
-        """The voice `voice_id` (default: the setting); one Synthesizer per voice, loaded once."""
+    def synthesizer(self, voice_id: str | None = None, language: str | None = None) -> Synthesizer:
+        """The voice `voice_id` (default: the setting) reading `language` (a voice of several languages: Kokoro's;
+        default its first); one Synthesizer per voice and language, loaded once."""
         model = installed_model(self.store, voice_id or self.settings.models.tts, "tts")
         if model.format == "kokoro":
-            return self._kokoro(model.id, model.path, kokoro_style(model, self.settings.voice.mandarin_style))
+            reads = reading_language(model, language)
+            wanted = self.settings.voice.mandarin_style if reads == "zh" else ""
+            return self._kokoro(model.id, model.path, style_for(model, reads, wanted), reads)
         return self._synthesizer(model.id, model.path)
 
     def voice_named(self, voice_id: str):
         """The voice `voice_id` names: an installed voice ("piper-en_US-joe-medium"), a Kokoro voice with one of its
-        styles ("kokoro-zh:zm_yunxi"), or a system voice ("system:espeak-ng:ko"). ModelError, saying what there is,
+        styles ("kokoro:zm_yunxi"), or a system voice ("system:espeak-ng:ko"). ModelError, saying what there is,
         when there is no such voice."""
         from assistant.speak.system_voice import PREFIX, system_voices
 
@@ -207,13 +201,14 @@ class Engines:
         if style not in styles:
             have = f"its styles: {', '.join(styles)}" if styles else "it has no voice styles"
             raise ModelError(f"the voice {model_id} has no style {style!r}; {have}")
-        return self._kokoro(model.id, model.path, style)
+        return self._kokoro(model.id, model.path, style, reading_language(model, style_language(style)))
 
-    @functools.lru_cache(maxsize=2)
-    def _kokoro(self, voice_id: str, path: Path, style: str):
+    @functools.lru_cache(maxsize=4)
+    def _kokoro(self, voice_id: str, path: Path, style: str, language: str):
         from assistant.speak.kokoro_voice import KokoroVoice
 
-        return KokoroVoice(path, style, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate), voice_id)
+        return KokoroVoice(path, style, VoiceConfig(speaking_rate=self.settings.voice.speaking_rate), voice_id,
+                           language)
 
     @functools.lru_cache(maxsize=4)
     def _synthesizer(self, voice_id: str, path: Path) -> Synthesizer:
@@ -226,10 +221,9 @@ class Engines:
         """The voice (a Piper `Synthesizer` or a `SystemVoice`: the same interface) that reads replies in
         `language`; see `choose_voice`."""
         choice = choose_voice(self.store, self.settings.models.tts, language)
-        log.info("replies in %s are read by %s", language or "the default language", choice.voice_id)
-        if choice.system:
-            return self._system_voice(choice.voice_id)
-        return self.synthesizer(choice.voice_id)
+        voice = self._system_voice(choice.voice_id) if choice.system else self.synthesizer(choice.voice_id, language)
+        log.info("replies in %s are read by %s", language or "the default language", voice_label(voice))
+        return voice
 
     @functools.lru_cache(maxsize=4)
     def _system_voice(self, voice_id: str):

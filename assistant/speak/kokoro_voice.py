@@ -1,5 +1,6 @@
-"""Kokoro-82M reading Mandarin: misaki's grapheme-to-phoneme (pinyin → IPA with tone marks) into Kokoro's ONNX model,
-with a voice style of the installed pack (see models/catalog.toml's kokoro-zh).
+"""Kokoro-82M: text in its language turned into phonemes (`kokoro_phonemes.py`: misaki's for Mandarin, espeak-ng's
+mapped to Kokoro's symbols for English and Korean) read by Kokoro's ONNX model with a voice style of the installed
+pack (see models/catalog.toml's kokoro voices).
 
 `KokoroVoice` has the Piper `Synthesizer`'s interface (load, warm_up, sample_rate, language, synthesize), so the
 SpeechWorker voices it the same way: one chunk per piece of text, cancellable between chunks.
@@ -26,26 +27,29 @@ RATE = 24000
 MAX_TOKENS = 509  # the model takes 510 tokens with the two pads; its style table has a row per length, 0-509
 
 
-class KokoroVoice:
-    """A Kokoro voice for Mandarin. Not thread-safe: one thread uses it (SpeechWorker's, or the caller's)."""
+_GREETINGS = {"zh": "你好。", "ko": "안녕하세요.", "en": "Hello."}
 
-    def __init__(self, folder: Path, style: str, config: VoiceConfig = VoiceConfig(), voice_id: str = "") -> None:
+
+class KokoroVoice:
+    """A Kokoro voice for one language. Not thread-safe: one thread uses it (SpeechWorker's, or the caller's)."""
+
+    def __init__(self, folder: Path, style: str, config: VoiceConfig = VoiceConfig(), voice_id: str = "",
+                 language: str = "zh") -> None:
         self.folder = Path(folder)
         self.style_name = style
         self.voice_id = voice_id or self.folder.name
         self.config = config
+        self._language = language
         self._session = None
 
     def load(self) -> KokoroVoice:
         if self._session is None:
-            import jieba
             import onnxruntime
-            from misaki.zh import ZHG2P
 
             from assistant.models.files import KOKORO_MODEL_FILE, KOKORO_STYLES_FILE, KOKORO_VOCAB_FILE
+            from assistant.speak.kokoro_phonemes import phonemizer_for
 
             started = time.perf_counter()
-            jieba.setLogLevel(logging.WARNING)  # (it prints its dictionary loading otherwise)
             try:
                 self._vocab = json.loads((self.folder / KOKORO_VOCAB_FILE).read_text(encoding="utf-8"))["vocab"]
                 with np.load(self.folder / KOKORO_STYLES_FILE) as styles:
@@ -57,12 +61,12 @@ class KokoroVoice:
             except (OSError, ValueError, KeyError, onnxruntime.capi.onnxruntime_pybind11_state.Fail) as exc:
                 raise ModelError(f"the voice {self.voice_id} ({self.folder}) does not load: {exc}; remove it "
                                  f"(parley models remove {self.voice_id}) and install it again") from exc
-            self._g2p = ZHG2P()
+            self._phonemes = phonemizer_for(self._language)
             log.info("loaded voice %s in %.0f ms", self.voice_id, 1000 * (time.perf_counter() - started))
         return self
 
     def warm_up(self) -> None:
-        for _ in self.synthesize("你好。"):
+        for _ in self.synthesize(_GREETINGS.get(self._language, "Hello.")):
             pass
 
     @property
@@ -71,14 +75,18 @@ class KokoroVoice:
 
     @property
     def language(self) -> str:
-        return "zh"
+        return self._language
 
     def synthesize(self, text: str) -> Iterator[SpeechChunk]:
         """Speak `text` (cleaned for speech first), one chunk per piece short enough for the model."""
         self.load()
-        spoken = to_spoken(text, "zh")
+        spoken = to_spoken(text, self._language)
         for piece in _pieces(spoken):
-            phonemes, _ = self._g2p(piece)
+            try:
+                phonemes = self._phonemes(piece)
+            except OSError as exc:  # espeak-ng missing or failing: this piece is not said, the reply goes on
+                log.warning("Kokoro could not read %r: %s", piece[:40], exc)
+                continue
             ids = [self._vocab[c] for c in phonemes if c in self._vocab][:MAX_TOKENS]
             if not ids:
                 continue

@@ -41,6 +41,12 @@ class SpeechChunk:
     sample_rate: int
 
 
+def voice_label(voice) -> str:
+    """Who reads, for the log: the voice's id, with its style for a voice of several ("kokoro (jf_nezumi)")."""
+    style = getattr(voice, "style_name", "")
+    return f"{voice.voice_id} ({style})" if style else voice.voice_id
+
+
 class Synthesizer:
     """A Piper voice. Not thread-safe: use it from one thread (SpeechWorker's, or the caller's)."""
 

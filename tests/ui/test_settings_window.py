@@ -311,10 +311,10 @@ def test_downloading_the_offered_voice_installs_and_selects_it(qtbot, store, cat
 
 def test_a_language_no_voice_of_parley_speaks_is_read_by_the_system_voice(store, catalog):
     choices = ModelChoices(store, catalog)
-    advice = language_advice(choices, "ko", "whisper-base", "smollm2-135m-instruct", "piper-en_US-joe-medium")
-    assert advice[0].text == ("No voice of Parley's speaks Korean; replies will be read by the system's voice, "
-                              "Korean (espeak-ng).")
-    assert advice[0].warning and not advice[0].action  # (espeak-ng's Korean is hard to understand)
+    advice = language_advice(choices, "ja", "whisper-base", "smollm2-135m-instruct", "piper-en_US-joe-medium")
+    assert advice[0].text == ("No voice of Parley's speaks Japanese; replies will be read by the system's voice, "
+                              "Japanese (espeak-ng).")
+    assert advice[0].warning and not advice[0].action  # (espeak-ng's formant voices are hard to understand)
 
 
 def test_no_voice_for_the_language_is_said_plainly(store, catalog, monkeypatch):
@@ -322,8 +322,8 @@ def test_no_voice_for_the_language_is_said_plainly(store, catalog, monkeypatch):
 
     monkeypatch.setattr(system_voice, "system_voices", lambda: ())  # a system without espeak-ng
     choices = ModelChoices(store, catalog)
-    advice = language_advice(choices, "ko", "whisper-base", "smollm2-135m-instruct", "piper-en_US-joe-medium")
-    assert advice[0].text == "No voice speaks Korean yet; replies will be read by Joe (US English, Piper)."
+    advice = language_advice(choices, "ja", "whisper-base", "smollm2-135m-instruct", "piper-en_US-joe-medium")
+    assert advice[0].text == "No voice speaks Japanese yet; replies will be read by Joe (US English, Piper)."
     assert advice[0].warning and not advice[0].action
 
 

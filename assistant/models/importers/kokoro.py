@@ -15,9 +15,13 @@ from assistant.models.files import KOKORO_MODEL_FILE, KOKORO_STYLES_FILE, KOKORO
 from assistant.models.importers.converted import ConvertedModel
 from assistant.models.importers.onnx_check import open_onnx
 
-# The styles that read Mandarin best, in order: zf_xiaoxiao of kokoro-js's eight Mandarin ones (CER 4% heard back by
-# Whisper base on 15 sentences, the others 5-50%), and where only the Japanese ones are, jm_kumo (22%).
-PREFERRED_STYLES = ("zf_xiaoxiao", "jm_kumo")
+# For each language Kokoro reads here, the styles that read it best heard back, in order (the README's languages
+# table has the figures): Mandarin, zf_xiaoxiao of kokoro-js's eight Mandarin styles (CER 4% by Whisper base on 15
+# sentences; the others 5-50%), else the Japanese jm_kumo (22%); Korean, which no Kokoro style was made for, a
+# Japanese one; English, af_heart (WER 0.9% by Whisper tiny.en, Piper joe 2.6%). A source without a language's
+# styles does not read it.
+PREFERRED_STYLES = {"zh": ("zf_xiaoxiao", "jm_kumo"), "ko": ("jf_nezumi", "jf_gongitsune"),
+                    "en": ("af_heart", "bf_emma")}
 STYLE_SHAPE = (510, 1, 256)  # a row per token count
 LICENCE_FILE = "LICENSE"  # the voice styles' licence notice, kept with them when the source has one
 
@@ -47,10 +51,12 @@ def import_kokoro(source: Path, dest: Path) -> ConvertedModel:
         np.savez(out, **styles)
     if (source / LICENCE_FILE).is_file():
         shutil.copyfile(source / LICENCE_FILE, dest / LICENCE_FILE)
-    names = sorted(styles)
-    style = next((name for name in PREFERRED_STYLES if name in styles), names[0])
-    return ConvertedModel(kind="tts", format="kokoro", languages=("zh",),
-                          details={"style": style, "styles": names, "sample_rate": 24000, "accent": _accent(style)})
+    chosen = {language: next(name for name in preferred if name in styles)
+              for language, preferred in PREFERRED_STYLES.items() if any(name in styles for name in preferred)}
+    if not chosen:  # a Kokoro of other languages' styles only: it reads Mandarin with an accent, as Kokoro can
+        chosen = {"zh": sorted(styles)[0]}
+    return ConvertedModel(kind="tts", format="kokoro", languages=tuple(chosen),
+                          details={"styles": sorted(styles), "sample_rate": 24000, "language_styles": chosen})
 
 
 def _styles(source: Path) -> dict[str, np.ndarray]:
@@ -65,13 +71,3 @@ def _styles(source: Path) -> dict[str, np.ndarray]:
             raise ValueError(f"{raw.name} holds {values.size} numbers, not a {STYLE_SHAPE} voice style")
         styles[raw.stem] = values.reshape(STYLE_SHAPE)
     return styles
-
-
-# Kokoro's style names begin with their language's letter ("zf_xiaobei" Mandarin, "jm_kumo" Japanese).
-_STYLE_LANGUAGES = {"a": "en", "b": "en", "e": "es", "f": "fr", "h": "hi", "i": "it", "j": "ja", "p": "pt", "z": "zh"}
-
-
-def _accent(style: str) -> str:
-    """The language whose accent the style gives Mandarin ("" for a Mandarin style)."""
-    language = _STYLE_LANGUAGES.get(style[:1], "other")
-    return "" if language == "zh" else language
