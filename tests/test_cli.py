@@ -50,8 +50,9 @@ def test_doctor_passes_with_the_default_pack(default_store):
         assert "[ok  ] blas" in result.stdout and "openblas" in result.stdout.lower()
         # Which voice reads each language: Joe for English, Kokoro for Chinese and Korean, espeak-ng's for Japanese.
         voices = next(line for line in result.stdout.splitlines() if "] voices:" in line)
-        assert "en: Joe (US English, Piper)" in voices and "ja: Japanese (espeak-ng)" in voices, voices
-        assert "zh, ko: Kokoro (Mandarin, Korean, English)" in voices, voices
+        assert "en: Joe (US English, Piper) (heard back: en 8.8% WER)" in voices, voices
+        assert "zh, ko: Kokoro (Mandarin, Korean, English) (heard back: zh 2.4% CER, ko 5.6% CER)" in voices, voices
+        assert "ja: Japanese (espeak-ng)" in voices, voices
 
 
 def test_doctor_warns_when_no_voice_speaks_the_chosen_language(default_store, tmp_path, monkeypatch):

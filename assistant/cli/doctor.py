@@ -214,6 +214,11 @@ def _models(settings) -> Iterator[Finding]:
     yield _voices(settings, store)
 
 
+# How well the voices of the default pack are understood, heard back by Whisper (`make bench`: benchmarks/languages.py,
+# five everyday sentences, 2026-12-07; the README's languages table has more).
+_HEARD_BACK = {("piper-en_US-joe-medium", "en"): "8.8% WER", ("kokoro", "ko"): "5.6% CER", ("kokoro", "zh"): "2.4% CER"}
+
+
 def _voices(settings, store) -> Finding:
     """Which voice reads replies in each language Parley offers (the chosen language first)."""
     from assistant.conversation.engines import choose_voice
@@ -224,15 +229,21 @@ def _voices(settings, store) -> Finding:
     if language in languages:
         languages.remove(language)
         languages.insert(0, language)
-    readers: dict[str, list[str]] = {}
+    readers: dict[tuple[str, str], list[str]] = {}
     unspoken = []
     for code in languages:
         choice = choose_voice(store, settings.models.tts, code)
         if choice.fits:
-            readers.setdefault(choice.name, []).append(code)
+            readers.setdefault((choice.name, choice.voice_id), []).append(code)
         else:
             unspoken.append(code)
-    detail = "; ".join(f"{', '.join(codes)}: {name}" for name, codes in readers.items())
+
+    def heard(voice_id: str, codes: list[str]) -> str:
+        figures = [f"{code} {_HEARD_BACK[voice_id, code]}" for code in codes if (voice_id, code) in _HEARD_BACK]
+        return f" (heard back: {', '.join(figures)})" if figures else ""
+
+    detail = "; ".join(f"{', '.join(codes)}: {name}{heard(voice_id, codes)}"
+                       for (name, voice_id), codes in readers.items())
     if unspoken:
         detail += f"; no voice for {', '.join(unspoken)} (read by {settings.models.tts})"
     if language != "auto" and language in unspoken:

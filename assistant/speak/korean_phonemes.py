@@ -53,7 +53,10 @@ def korean_phonemes(text: str) -> str:
     pieces = []
     for part in _LATIN.split(numbers_in_korean(text)):
         if _LATIN.fullmatch(part):
-            pieces.append(english_phonemes(part))
+            try:
+                pieces.append(english_phonemes(part))
+            except OSError:  # no espeak-ng (a Mac without it): the Korean around it is still said
+                continue
         elif part.strip():
             pieces.append(_hangul_phonemes(part))
     return " ".join(piece for piece in pieces if piece)
