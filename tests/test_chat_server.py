@@ -17,7 +17,7 @@ from fake_chat_server import closed_port_url
 
 from assistant.chat import ChatConfig, ChatHistory
 from assistant.chat.fallback import FallbackChat
-from assistant.chat.server_address import ServerTimeouts, ServerUnavailable
+from assistant.servers.server_address import ServerTimeouts, ServerUnavailable
 from assistant.chat.server_engine import ServerChat, test_connection
 
 pytestmark = pytest.mark.timeout(180)  # a bound on a hang: each test takes seconds on two cores

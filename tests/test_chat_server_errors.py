@@ -32,7 +32,7 @@ from fake_chat_server import (
 
 from assistant.chat import ChatConfig, ChatHistory
 from assistant.chat.fallback import FallbackChat
-from assistant.chat.server_address import ServerAddress, ServerTimeouts, ServerUnavailable
+from assistant.servers.server_address import ServerAddress, ServerTimeouts, ServerUnavailable
 from assistant.chat.server_engine import ServerChat, estimate_tokens, test_connection
 
 pytestmark = pytest.mark.timeout(30)  # every test here ends in seconds; this bounds a hang

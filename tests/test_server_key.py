@@ -11,9 +11,9 @@ import pytest
 
 from fake_chat_server import FakeServer, status
 
-from assistant.chat.server_address import ServerTimeouts, ServerUnavailable
+from assistant.servers.server_address import ServerTimeouts, ServerUnavailable
 from assistant.chat.server_engine import ServerChat
-from assistant.chat.server_key import (
+from assistant.servers.server_key import (
     KEY_ENV,
     ServerKeyError,
     read_server_key,

@@ -4,7 +4,7 @@ server), and for a server its address, model and API key, with a Test Connection
 The rows join the Models tab's form under the chat model menu; the server's rows show only while Server is
 chosen. What the section shows waits for the window's Save like every other control: `chat()` gives the
 `[chat]` settings as the fields stand, `key_changed()` and `save_key()` the API key, which goes to its own
-file (`assistant.chat.server_key`, readable only by the user), never into settings.toml, and is never shown.
+file (`assistant.servers.server_key`, readable only by the user), never into settings.toml, and is never shown.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from assistant.chat import choice
-from assistant.chat.server_key import KEY_ENV, is_valid_key, read_server_key, save_server_key, server_key_path
+from assistant.servers.server_key import KEY_ENV, is_valid_key, read_server_key, save_server_key, server_key_path
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel
 from assistant.runtime.settings import ChatSettings

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 
 from assistant.chat.engine import ChatEngine
 from assistant.chat.prompt import ReplyTimings
-from assistant.chat.server_address import ServerUnavailable
+from assistant.servers.server_address import ServerUnavailable
 from assistant.chat.server_engine import ServerChat
 
 log = logging.getLogger(__name__)

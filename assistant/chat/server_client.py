@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterator
 
 from assistant.chat.prompt import ReplyTimings
-from assistant.chat.server_address import ServerUnavailable
-from assistant.chat.server_http import Aborted, Exchange
+from assistant.servers.server_address import ServerUnavailable
+from assistant.servers.server_http import Aborted, Exchange
 from assistant.chat.server_replies import DONE_EVENT, ServerReplies, os_reason
 from assistant.models.errors import ModelError
 

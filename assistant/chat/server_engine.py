@@ -20,10 +20,10 @@ from concurrent.futures import Future
 from assistant.chat.engine import ChatEngine
 from assistant.chat.history import ChatHistory
 from assistant.chat.prompt import ChatConfig, system_prompt, trim_history
-from assistant.chat.server_address import ServerAddress, ServerTimeouts
+from assistant.servers.server_address import ServerAddress, ServerTimeouts
 from assistant.chat.server_client import ServerClient
-from assistant.chat.server_http import Aborted, Exchange
-from assistant.chat.server_key import read_server_key
+from assistant.servers.server_http import Aborted, Exchange
+from assistant.servers.server_key import read_server_key
 from assistant.models.errors import ModelError
 
 def estimate_tokens(text: str) -> int:

@@ -9,8 +9,8 @@ import json
 import socket
 import ssl
 
-from assistant.chat.server_address import ServerUnavailable
-from assistant.chat.server_http import ConnectTimeout, NameTimeout
+from assistant.servers.server_address import ServerUnavailable
+from assistant.servers.server_http import ConnectTimeout, NameTimeout
 
 _SERVER_TEXT_CHARS = 200  # how much of a server's own error message goes into ours
 

@@ -17,7 +17,7 @@ from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import QLineEdit
 
 from assistant.chat import choice
-from assistant.chat.server_key import KEY_ENV, server_key_path
+from assistant.servers.server_key import KEY_ENV, server_key_path
 from assistant.runtime.settings import ChatSettings, ModelSettings, Settings, load_settings, settings_path
 from test_settings_window import devices, open_window, save_with_button, screenshot, store  # noqa: F401 (fixtures)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from assistant.chat.server_key import KEY_ENV
+from assistant.servers.server_key import KEY_ENV
 from assistant.models.errors import ModelError
 
 

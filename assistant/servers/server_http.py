@@ -22,7 +22,7 @@ import ssl
 import threading
 import time
 
-from assistant.chat.server_address import ServerAddress
+from assistant.servers.server_address import ServerAddress
 
 _MAX_BODY_BYTES = 8 << 20  # a model list or an error page; more is not an answer to those requests
 
