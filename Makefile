@@ -21,7 +21,7 @@ APT_PACKAGES := libportaudio2 libopenblas0-pthread pulseaudio pulseaudio-utils l
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3 \
 	xvfb trayer xdotool x11-utils stress-ng espeak-ng fonts-noto-cjk
 
-.PHONY: run test test-strict test-ui screenshots test-busy bench bench-realtime soak setup system-packages models doctor clean
+.PHONY: run test test-strict test-servers test-ui screenshots test-busy bench bench-realtime soak setup system-packages models doctor clean
 
 run: models
 	$(BIN)/parley
@@ -29,11 +29,18 @@ run: models
 # Live tests still fail now and then on this 2-core machine (a reply paused by its own echo, a turn ended in a
 # thinking pause): each failed test gets two more tries here, and the log says which needed them. Issue 20 wants
 # none; `make test-strict` is the suite without them.
-test: models
+test: models test-servers
 	$(BIN)/python -m pytest -q --reruns 2 --reruns-delay 2
 
-test-strict: models
+test-strict: models test-servers
 	$(BIN)/python -m pytest -q
+
+# The servers the tests start for real, each in an environment of its own (never in Parley's): an OpenAI-compatible
+# speech-to-text server (faster-whisper-server, MIT), run on the pack's own Whisper files.
+SERVERS := .venv-servers
+test-servers:
+	test -x $(SERVERS)/stt/bin/faster-whisper-server || { rm -rf $(SERVERS)/stt && $(PYTHON) -m venv $(SERVERS)/stt \
+	  && $(SERVERS)/stt/bin/pip install -q --disable-pip-version-check faster-whisper-server==0.0.3; }
 
 test-ui: models
 	$(BIN)/python -m pytest -q tests/ui
@@ -96,4 +103,4 @@ models: setup
 	$(BIN)/parley models setup
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(SERVERS) .pytest_cache

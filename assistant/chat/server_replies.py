@@ -4,13 +4,12 @@ in words that name the server and say what to do (`ServerReplies`, a part of `se
 from __future__ import annotations
 
 import errno
-import http.client
 import json
 import socket
 import ssl
 
 from assistant.servers.server_address import ServerUnavailable
-from assistant.servers.server_http import ConnectTimeout, NameTimeout
+from assistant.servers.server_http import ConnectTimeout, NameTimeout, os_reason  # noqa: F401  (os_reason: used from here too)
 
 _SERVER_TEXT_CHARS = 200  # how much of a server's own error message goes into ours
 
@@ -170,15 +169,3 @@ def _server_text(text: object, key: str | None) -> str:
 
 def _quote(data: bytes) -> str:
     return repr(data[:60].decode("utf-8", "replace")) + ("…" if len(data) > 60 else "")
-
-
-def os_reason(exc: BaseException) -> str:
-    """Why a connection failed, in a few words ("connection refused")."""
-    if isinstance(exc, http.client.IncompleteRead):
-        return "the connection closed mid-stream"
-    if isinstance(exc, http.client.RemoteDisconnected):
-        return "the connection closed"
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    return type(exc).__name__
-

@@ -268,6 +268,15 @@ def _speech_engine(settings) -> Iterator[Finding]:
         return
     yield Finding("speech engine", WARN if choice.slow else OK, f"{model.id}: {choice.why}",
                   f"reinstall it for faster-whisper: parley models remove {model.id}; then parley models setup")
+    if settings.speech_to_text.server_url.strip():
+        from assistant.transcribe.server_speech import ServerSpeech
+
+        try:
+            server = ServerSpeech(settings.speech_to_text.server_url, settings.speech_to_text.server_model)
+        except ModelError as exc:  # an address that is not one
+            yield Finding("speech server", FAIL, str(exc), "correct [speech_to_text] server_url in the settings")
+            return
+        yield Finding("speech server", OK, f"{server.describe()} hears first; {model.id} here when it can't")
 
 
 def _chat_engine(settings) -> Iterator[Finding]:

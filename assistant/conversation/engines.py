@@ -96,8 +96,8 @@ class Engines:
     def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
         self.settings = settings
         self.store = store or ModelStore()
-        # Told when a server can't answer a turn and the local model does (a conversation shows it).
-        self.on_chat_notice: Callable[[str], None] = lambda message: None
+        # Told when a server (chat, speech to text) can't answer a turn and a local model does (a conversation shows it).
+        self.on_server_notice: Callable[[str], None] = lambda message: None
 
     @functools.cached_property
     def worker(self) -> MlxWorker:
@@ -140,7 +140,17 @@ class Engines:
 
     @functools.lru_cache(maxsize=4)
     def _transcriber(self, model_id: str, path: Path, languages: tuple[str, ...], chinese_script: str) -> Transcriber:
-        return Transcriber(self.worker, path, model_id, languages, chinese_script=chinese_script)
+        return Transcriber(self.worker, path, model_id, languages, chinese_script=chinese_script,
+                           server=self._speech_server, on_server_failed=lambda message: self.on_server_notice(message))
+
+    @functools.cached_property
+    def _speech_server(self):
+        """The speech-to-text server of the settings ([speech_to_text] server_url), or None. An address that is
+        not one raises ServerUnavailable saying how to write it."""
+        from assistant.transcribe.server_speech import ServerSpeech
+
+        stt = self.settings.speech_to_text
+        return ServerSpeech(stt.server_url, stt.server_model) if stt.server_url.strip() else None
 
     @functools.cached_property
     def chat(self) -> ChatEngine:
@@ -159,7 +169,7 @@ class Engines:
         from assistant.chat.server_engine import ServerChat
 
         server = ServerChat(chat.server_url, chat.server_model, config, history)
-        return FallbackChat(server, local, on_fallback=lambda message: self.on_chat_notice(message))
+        return FallbackChat(server, local, on_fallback=lambda message: self.on_server_notice(message))
 
     def _local_chat(self, model: InstalledModel, config: ChatConfig, history: ChatHistory) -> ChatEngine:
         if local_engine(self.settings.chat.engine, model) == "mlx":

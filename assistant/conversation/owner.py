@@ -99,7 +99,7 @@ class Owner(Commands):
         self._who = ""  # who answers, as last said in an Answering event
         self._chat_language: str | None = None  # the reply language asked for in the last turn (for "auto")
         if engines is not None:  # (None only in tests of the listening side alone)
-            engines.on_chat_notice = self._on_chat_notice
+            engines.on_server_notice = self._on_server_notice
 
     @property
     def speaker(self):
@@ -338,8 +338,8 @@ class Owner(Commands):
         elif track.done and player.played_out():
             self._feed(m.PlayedOut(track.turn))
 
-    def _on_chat_notice(self, message: str) -> None:
-        """From the chat engine's thread: the server could not answer and the local model does."""
+    def _on_server_notice(self, message: str) -> None:
+        """From the chat engine's or the transcription thread: a server could not answer and the local model does."""
         self.bus.publish(Problem(message, "check that the server runs, or choose another engine in Settings", "settings"))
 
     def say_who_answers(self) -> None:

@@ -92,6 +92,15 @@ class ChatSettings:
 
 
 @dataclass(frozen=True)
+class SpeechToTextSettings:
+    """A speech-to-text server that hears first, if any (its API key is kept apart, see `servers/server_key`)."""
+
+    server_url: str = field(default="", metadata={"url": True, "doc": "an OpenAI-compatible speech-to-text server, "
+                                                  "e.g. http://gpu-box:8000/v1; empty = hear on this computer"})
+    server_model: str = _text("", "the server's name for its model; empty = whisper-1")
+
+
+@dataclass(frozen=True)
 class AudioSettings:
     """Devices and echo handling. Empty device names mean the system default."""
 
@@ -139,6 +148,7 @@ class Settings:
     models: ModelSettings = field(default_factory=ModelSettings)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
+    speech_to_text: SpeechToTextSettings = field(default_factory=SpeechToTextSettings)
     audio: AudioSettings = field(default_factory=AudioSettings)
     listening: ListeningSettings = field(default_factory=ListeningSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)

@@ -1,5 +1,6 @@
-"""Which chat server, and how long to wait for it: the address the user gave (`ServerAddress`), the longest waits
-(`ServerTimeouts`), and the error when it can't answer (`ServerUnavailable`). Used by `server_engine.ServerChat`.
+"""Which server, and how long to wait for it: the address the user gave (`ServerAddress`), the longest waits
+(`ServerTimeouts`), and the error when it can't answer (`ServerUnavailable`). Used by the chat server engine
+(`chat/server_engine.py`) and the speech-to-text server (`transcribe/server_speech.py`); the waits are the chat's.
 
 The address is what the user gives, as the API's root: `http://localhost:11434/v1`. Also accepted: the
 same without `/v1` (`http://localhost:11434`, `/v1` is added), with a trailing slash, or the whole
@@ -26,14 +27,14 @@ from assistant.models.errors import ModelError
 
 
 class ServerUnavailable(ModelError):
-    """The chat server could not answer. The message names the server's address (never the API key) and says
-    what to do; `url` is that address and `problem` completes "the server at URL …" (for the fallback's note:
-    "is not answering (connection refused)")."""
+    """A server could not answer. The message names the server (`service`: "chat server") and its address (never
+    the API key) and says what to do; `url` is that address and `problem` completes "the server at URL …" (for the
+    fallback's note: "is not answering (connection refused)")."""
 
-    def __init__(self, url: str, problem: str, fix: str) -> None:
+    def __init__(self, url: str, problem: str, fix: str, service: str = "chat server") -> None:
         self.url = url
         self.problem = problem
-        super().__init__(f"the chat server at {url} {problem}; {fix}")
+        super().__init__(f"the {service} at {url} {problem}; {fix}")
 
 
 @dataclass(frozen=True)
@@ -55,27 +56,30 @@ class ServerAddress:
     path: str  # the API root's path, ending in "/v1"
 
     @classmethod
-    def parse(cls, url: str) -> ServerAddress:
-        """Raises ServerUnavailable, saying how to write it, for something that is not a server address."""
+    def parse(cls, url: str, service: str = "chat server", key_env: str = KEY_ENV,
+              example: str = "http://localhost:11434/v1 (Ollama) or http://localhost:1234/v1 (LM Studio)") -> ServerAddress:
+        """Raises ServerUnavailable, saying how to write it (like `example`), for something that is not a server
+        address; `service` and `key_env` name the server and its key's variable in the messages."""
         text = url.strip()
         if text and "://" not in text:
             text = "http://" + text  # "localhost:11434/v1": a host typed without its scheme
         parts = urlsplit(text)
         shown = f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else url.strip()[:80]
-        example = "write it like http://localhost:11434/v1 (Ollama) or http://localhost:1234/v1 (LM Studio)"
+        example = f"write it like {example}"
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ServerUnavailable(shown or "(no address)", "is not a server address", example)
+            raise ServerUnavailable(shown or "(no address)", "is not a server address", example, service)
         if parts.username is not None or parts.password is not None:
             # Never shown: the part before "@" may be a password.
             raise ServerUnavailable(f"{parts.scheme}://{parts.hostname}", "has a user name or password in its "
                                     "address", f"remove it from the address, and save an API key in Settings "
-                                    f"(or {KEY_ENV}) if the server needs one")
+                                    f"(or {key_env}) if the server needs one", service)
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise ServerUnavailable(shown, "has a port that is not a number from 1 to 65535", example) from None
+            raise ServerUnavailable(shown, "has a port that is not a number from 1 to 65535", example,
+                                    service) from None
         path = parts.path.rstrip("/")
-        for suffix in ("/chat/completions", "/models"):  # an endpoint pasted whole
+        for suffix in ("/chat/completions", "/models", "/audio/transcriptions", "/audio/speech"):  # pasted whole
             if path.endswith("/v1" + suffix):
                 path = path[: -len(suffix)]
         if not path.endswith("/v1"):

@@ -61,8 +61,10 @@ class Exchange:
         # lookup too, which socket.create_connection leaves unbounded.
         self._conn._create_connection = _open_socket
 
-    def request(self, method: str, path: str, body: dict | None, deadline: float) -> http.client.HTTPResponse:
-        """Connect, send, and read the status and headers by `deadline`. Raises OSError or HTTPException."""
+    def request(self, method: str, path: str, body: dict | bytes | None, deadline: float,
+                content_type: str = "application/json") -> http.client.HTTPResponse:
+        """Connect, send `body` (a dict as JSON, or bytes of `content_type`), and read the status and headers by
+        `deadline`. Raises OSError or HTTPException."""
         try:
             self._conn.connect()
         except TimeoutError:  # the TLS handshake; the TCP connection's own timeout is ConnectTimeout already
@@ -75,8 +77,8 @@ class Exchange:
         headers = {"Accept": "text/event-stream, application/json", "User-Agent": "Parley"}
         data = None
         if body is not None:
-            data = json.dumps(body).encode("utf-8")
-            headers["Content-Type"] = "application/json"
+            data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = content_type
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
         self._until(deadline)
@@ -187,3 +189,13 @@ def _resolve(host: str, port: int, timeout: float) -> list:
         raise result["error"]
     return result["infos"]
 
+
+def os_reason(exc: BaseException) -> str:
+    """Why a connection failed, in a few words ("connection refused")."""
+    if isinstance(exc, http.client.IncompleteRead):
+        return "the connection closed mid-stream"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return "the connection closed"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return type(exc).__name__

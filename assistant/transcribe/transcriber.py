@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from assistant.runtime.mlx_worker import MlxWorker
+from assistant.servers.server_address import ServerUnavailable
 from assistant.models.errors import ModelError
 from assistant.transcribe.engine import Decoded, WhisperEngine, Windows
 from assistant.transcribe.guards import (  # noqa: F401  (is_invented, repeated_sentence: used from here too)
     Loudness, Piece, is_invented, repeated_sentence, said_once, without_repeats,
 )
+from assistant.transcribe.server_speech import ServerSpeech
 from assistant.transcribe.whisper_languages import whisper_languages
 
 log = logging.getLogger(__name__)
@@ -119,9 +122,14 @@ class Transcriber:
     """
 
     def __init__(self, worker: MlxWorker, model_path: Path, model_id: str = "", languages: tuple[str, ...] = ("multi",),
-                 engine: str | WhisperEngine | None = None, chinese_script: str = "simplified"):
+                 engine: str | WhisperEngine | None = None, chinese_script: str = "simplified",
+                 server: ServerSpeech | None = None, on_server_failed: Callable[[str], None] | None = None):
         """`chinese_script`: a Chinese transcript is written in it ("simplified" or "traditional"), whichever
-        script Whisper chose."""
+        script Whisper chose. `server`: a speech-to-text server that hears first; when it fails, this model hears
+        the turn and `on_server_failed` is told why (a sentence for the user)."""
+        self.server = server
+        self._on_server_failed = on_server_failed or (lambda message: None)
+        self._server_failing = False  # (on the worker thread only)
         self._worker = worker
         self.chinese_script = chinese_script
         self.model_path = Path(model_path)
@@ -219,6 +227,17 @@ class Transcriber:
         return transcript
 
     def _transcribe_any_script(self, audio: np.ndarray, language: str | None, progress: bool) -> Transcript:
+        if self.server is not None and len(audio):
+            started = time.perf_counter()
+            try:
+                text, heard = self.server.transcribe(audio, language)
+                self._server_failing = False
+                return Transcript(text, heard or language or "", {"stt": 1000 * (time.perf_counter() - started)})
+            except ServerUnavailable as exc:
+                log.warning("%s; heard on this computer instead", exc)
+                if not self._server_failing:  # said once, not at every pass while it stays down
+                    self._on_server_failed(f"{exc}. Parley hears you with {self.model_id} on this computer meanwhile.")
+                self._server_failing = True
         engine = self._load_on_worker()
         if not self.multilingual:
             language = "en" if self.languages == ("en",) else language

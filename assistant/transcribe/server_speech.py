@@ -1,0 +1,131 @@
+"""Speech to text on a server the user runs: OpenAI's `POST /v1/audio/transcriptions` (OpenAI, faster-whisper-server,
+speaches, LocalAI, a GPU box on the network), for a larger Whisper than this computer runs well.
+
+A turn's audio goes up as a 16 kHz 16-bit WAV in a multipart form: `model` (OpenAI's field; faster-whisper-server
+reads `model_name` instead, so both are sent), `language` when it is known, `response_format` verbose_json (which says
+the language heard). The API key, if one is saved (`servers/server_key.py`, `stt-server-key`), goes in an
+`Authorization: Bearer` header. Anything wrong is a `ServerUnavailable` saying what: the Transcriber then hears the
+turn on this computer.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import logging
+import time
+import uuid
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.models.errors import ModelError
+from assistant.servers.server_address import ServerAddress, ServerUnavailable
+from assistant.servers.server_http import Exchange, os_reason
+from assistant.servers.server_key import STT_SERVER, read_server_key
+
+log = logging.getLogger(__name__)
+
+SERVICE = "speech-to-text server"
+DEFAULT_MODEL = "whisper-1"  # OpenAI's name, and faster-whisper-server's default model's
+_FIX = "start it, or clear [speech_to_text] server_url in Settings to hear on this computer alone"
+
+
+@dataclass(frozen=True)
+class SpeechTimeouts:
+    """The longest waits, in seconds: to connect, and for the whole transcript (a server may load its model first)."""
+
+    connect: float = 3.0
+    transcript: float = 30.0
+
+
+class ServerSpeech:
+    """A speech-to-text server. Thread-safe: each call is one request on a connection of its own."""
+
+    def __init__(self, url: str, model: str = "", key_reader: Callable[[], str | None] | None = None,
+                 timeouts: SpeechTimeouts = SpeechTimeouts()) -> None:
+        """`url`: the API root as the user gave it (`http://host:8000/v1`); `model`: the server's name for its
+        model ("" = whisper-1); `key_reader`: gives the API key (None = send none; default: the saved one). Raises
+        ServerUnavailable for an address that is not one."""
+        self.address = ServerAddress.parse(url, SERVICE, STT_SERVER.env, "http://localhost:8000/v1")
+        self.url = self.address.display
+        self.model = model.strip() or DEFAULT_MODEL
+        self._key_reader = key_reader or (lambda: read_server_key(STT_SERVER))
+        self.timeouts = timeouts
+
+    def describe(self) -> str:
+        return f"{self.model} at {self.url}"
+
+    def transcribe(self, audio: np.ndarray, language: str | None) -> tuple[str, str | None]:
+        """(text, the language the server heard, or None if it did not say) of 16 kHz mono float32 `audio`.
+        Raises ServerUnavailable."""
+        try:
+            key = self._key_reader()
+        except ModelError as exc:  # a broken key file: said as a server that can't be used
+            raise ServerUnavailable(self.url, "can't be sent its API key", str(exc), SERVICE) from None
+        fields = {"model": self.model, "model_name": self.model, "response_format": "verbose_json"}
+        if language:
+            fields["language"] = language
+        body, content_type = _form(fields, _wav(audio))
+        exchange = Exchange(self.address, self.timeouts.connect, key, cancellable=False)
+        started = time.monotonic()
+        try:
+            deadline = started + self.timeouts.transcript
+            response = exchange.request("POST", "/audio/transcriptions", body, deadline, content_type)
+            data = exchange.read_all(deadline)
+        except (OSError, http.client.HTTPException) as exc:
+            raise ServerUnavailable(self.url, f"is not answering ({os_reason(exc)})", _FIX, SERVICE) from None
+        finally:
+            exchange.close()
+        if response.status in (401, 403):
+            raise ServerUnavailable(self.url, f"refused Parley's API key (HTTP {response.status})",
+                                    f"save the right key in Settings (or {STT_SERVER.env})", SERVICE)
+        if response.status != 200:
+            said = data.decode("utf-8", "replace").strip().splitlines()[:1]
+            raise ServerUnavailable(self.url, f"could not transcribe the audio (HTTP {response.status}"
+                                    f"{': ' + said[0][:200] if said else ''})", _FIX, SERVICE)
+        try:
+            answer = json.loads(data)
+            text = str(answer["text"]).strip()
+        except (ValueError, KeyError, TypeError):
+            raise ServerUnavailable(self.url, "answered with something that is not a transcript",
+                                    "check that the address is an OpenAI-compatible speech-to-text server", SERVICE)
+        heard = answer.get("language") if isinstance(answer, dict) else None
+        log.info("the %s transcribed %.1f s of audio in %.0f ms", SERVICE, len(audio) / 16000,
+                 1000 * (time.monotonic() - started))
+        return text, _language_code(heard)
+
+
+def _language_code(heard) -> str | None:
+    """A code from what a server says it heard: OpenAI says "english", faster-whisper-server "en"."""
+    if not isinstance(heard, str) or not heard.strip():
+        return None
+    from assistant.transcribe.whisper_languages import language_code
+
+    return language_code(heard)
+
+
+def _wav(audio: np.ndarray) -> bytes:
+    """16 kHz mono float32 audio as a 16-bit WAV file."""
+    samples = (np.clip(np.asarray(audio, np.float32), -1.0, 1.0) * 32767).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        out.writeframes(samples.tobytes())
+    return buffer.getvalue()
+
+
+def _form(fields: dict[str, str], wav: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body of `fields` and the audio file, and its content type."""
+    boundary = f"parley-{uuid.uuid4().hex}"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="speech.wav"\r\n'
+                 f"Content-Type: audio/wav\r\n\r\n".encode() + wav + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
