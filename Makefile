@@ -35,12 +35,19 @@ test: models test-servers
 test-strict: models test-servers
 	$(BIN)/python -m pytest -q
 
-# The servers the tests start for real, each in an environment of its own (never in Parley's): an OpenAI-compatible
-# speech-to-text server (faster-whisper-server, MIT), run on the pack's own Whisper files.
+# The servers the tests start for real, each in an environment of its own (never in Parley's), run on the pack's own
+# files: an OpenAI-compatible speech-to-text server (faster-whisper-server, MIT) and voice server (fastkokoro,
+# Apache-2.0). fastkokoro goes in without its Japanese reader, whose dependency builds OpenJTalk from source (and
+# which Parley's tests never ask for): its other dependencies are named here.
 SERVERS := .venv-servers
+FASTKOKORO_DEPS := espeakng-loader fastapi huggingface-hub "misaki[zh]>=0.9.4,<1" numba numpy onnx onnx-ir onnxsim \
+	orjson phonemizer-fork pydantic soundfile sympy uvicorn uvloop onnxruntime
 test-servers:
 	test -x $(SERVERS)/stt/bin/faster-whisper-server || { rm -rf $(SERVERS)/stt && $(PYTHON) -m venv $(SERVERS)/stt \
 	  && $(SERVERS)/stt/bin/pip install -q --disable-pip-version-check faster-whisper-server==0.0.3; }
+	test -x $(SERVERS)/tts/bin/fastkokoro || { rm -rf $(SERVERS)/tts && $(PYTHON) -m venv $(SERVERS)/tts \
+	  && $(SERVERS)/tts/bin/pip install -q --disable-pip-version-check $(FASTKOKORO_DEPS) \
+	  && $(SERVERS)/tts/bin/pip install -q --disable-pip-version-check --no-deps fastkokoro==0.7.0; }
 
 test-ui: models
 	$(BIN)/python -m pytest -q tests/ui

@@ -1,15 +1,9 @@
 """Speech to text on a server (assistant/transcribe/server_speech.py), against a real one: faster-whisper-server, an
-OpenAI-compatible transcription server (`make test-servers` installs it in an environment of its own), run on the
-pack's own Whisper tiny.en. The server hears while it answers; when it fails, the local model hears the turn and the
-user is told once."""
+OpenAI-compatible transcription server (tests/rig/servers.py), run on the pack's own Whisper tiny.en. The server
+hears while it answers; when it fails, the local model hears the turn and the user is told once."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,63 +13,23 @@ from assistant.conversation.engines import Engines
 from assistant.runtime.settings import Settings, SpeechToTextSettings
 from assistant.servers.server_address import ServerUnavailable
 from assistant.transcribe.server_speech import ServerSpeech
+from rig.servers import LocalServer, free_port
 
-SERVER = Path(__file__).resolve().parent.parent / ".venv-servers" / "stt" / "bin" / "faster-whisper-server"
 QUESTION = Path(__file__).resolve().parent / "data" / "question-whisper-repeats.wav"  # "Tell me about dogs."
-READY_S = 60
 
 pytestmark = pytest.mark.timeout(300)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class SpeechServer:
-    """faster-whisper-server on a free local port, serving the pack's Whisper tiny.en as "whisper-1"."""
-
-    def __init__(self, folder: Path, whisper_ct2: Path) -> None:
-        if not SERVER.is_file():
-            pytest.fail(f"{SERVER} is missing: `make test-servers` installs it")
-        config = folder / "server.yaml"
-        config.write_text("model_options: {device: cpu, compute_type: int8, cpu_threads: 1}\n"
-                          f"models:\n  - name: whisper-1\n    path: {whisper_ct2}\n"
-                          "    transcribe_options: {beam_size: 1}\n")
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}/v1"
-        self.log = folder / "server.log"
-        with open(self.log, "wb") as log:
-            self.process = subprocess.Popen(
-                [str(SERVER), "--config", str(config), "--host", "127.0.0.1", "--port", str(self.port)],
-                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-        deadline = time.monotonic() + READY_S
-        while not self._healthy():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"the speech server did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.2)  # polling its health endpoint until it answers (a state, checked)
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture()
 def speech_server(tmp_path, default_store):
-    server = SpeechServer(tmp_path, default_store.get("whisper-tiny.en").path / "ct2")
+    """faster-whisper-server on a free local port, serving the pack's Whisper tiny.en as "whisper-1"."""
+    config = tmp_path / "server.yaml"
+    config.write_text("model_options: {device: cpu, compute_type: int8, cpu_threads: 1}\n"
+                      f"models:\n  - name: whisper-1\n    path: {default_store.get('whisper-tiny.en').path / 'ct2'}\n"
+                      "    transcribe_options: {beam_size: 1}\n")
+    port = free_port()
+    server = LocalServer(["stt/bin/faster-whisper-server", "--config", str(config), "--host", "127.0.0.1",
+                          "--port", str(port)], port, tmp_path / "server.log")
     yield server
     server.stop()
 

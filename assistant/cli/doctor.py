@@ -32,6 +32,7 @@ def run_checks() -> Iterator[Finding]:
     yield from _audio(settings)
     yield from _models(settings)
     yield from _speech_engine(settings)
+    yield from _voice_server(settings)
     yield from _chat_engine(settings)
     yield hotkey_permission()
 
@@ -277,6 +278,23 @@ def _speech_engine(settings) -> Iterator[Finding]:
             yield Finding("speech server", FAIL, str(exc), "correct [speech_to_text] server_url in the settings")
             return
         yield Finding("speech server", OK, f"{server.describe()} hears first; {model.id} here when it can't")
+
+
+def _voice_server(settings) -> Iterator[Finding]:
+    """The voice server, when one is set: which voices it reads with."""
+    if not settings.voice.server_url.strip():
+        return
+    from assistant.models.errors import ModelError
+    from assistant.servers.server_address import ServerAddress
+    from assistant.speak.server_voice import SERVICE
+
+    try:
+        url = ServerAddress.parse(settings.voice.server_url, SERVICE).display
+    except ModelError as exc:
+        yield Finding("voice server", FAIL, str(exc), "correct [voice] server_url in the settings")
+        return
+    voices = settings.voice.server_voice.strip() or "af_heart for English, zf_xiaoxiao for Mandarin"
+    yield Finding("voice server", OK, f"{url} reads with {voices}; the voices here read what it can't")
 
 
 def _chat_engine(settings) -> Iterator[Finding]:

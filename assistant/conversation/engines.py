@@ -15,7 +15,7 @@ from assistant.models.catalog import load_catalog
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel, ModelStore
 from assistant.runtime.mlx_worker import MlxWorker
-from assistant.runtime.settings import Settings
+from assistant.runtime.settings import Settings, heard_language
 from assistant.speak.kokoro_styles import accent, reading_language, style_for, style_language
 from assistant.speak.voice import Synthesizer, VoiceConfig, voice_label
 from assistant.transcribe.transcriber import Transcriber
@@ -89,6 +89,10 @@ def choose_voice(store: ModelStore, preferred: str, language: str | None) -> Voi
     return VoiceChoice(preferred, names.get(preferred, preferred), fits=not language)
 
 
+# The voice server's voice for a language when the settings name none: the Kokoro style Parley reads it with itself.
+_SERVER_STYLES = {"en": "af_heart", "zh": "zf_xiaoxiao"}
+
+
 class Engines:
     """The engines of one Parley process, built lazily from settings: one MLX worker shared by
     Whisper and the chat model, the VAD, and the Piper voice."""
@@ -96,8 +100,10 @@ class Engines:
     def __init__(self, settings: Settings, store: ModelStore | None = None) -> None:
         self.settings = settings
         self.store = store or ModelStore()
-        # Told when a server (chat, speech to text) can't answer a turn and a local model does (a conversation shows it).
+        # Told when a server (chat, speech to text, voice) can't do its part of a turn and a local model does it
+        # (a conversation shows it).
         self.on_server_notice: Callable[[str], None] = lambda message: None
+        self._server_voices: dict[tuple, object] = {}  # (language, server voice, local voice) → its ServerFirstVoice
 
     @functools.cached_property
     def worker(self) -> MlxWorker:
@@ -232,8 +238,25 @@ class Engines:
         `language`; see `choose_voice`."""
         choice = choose_voice(self.store, self.settings.models.tts, language)
         voice = self._system_voice(choice.voice_id) if choice.system else self.synthesizer(choice.voice_id, language)
+        if self.settings.voice.server_url.strip():
+            voice = self._server_first(voice, language)
         log.info("replies in %s are read by %s", language or "the default language", voice_label(voice))
         return voice
+
+    def _server_first(self, local, language: str | None):
+        """`local` behind the voice server of the settings, for a language it has a voice for (else `local`)."""
+        from assistant.speak.server_voice import ServerFirstVoice, ServerVoice
+
+        settings = self.settings.voice
+        reads = language or heard_language(self.settings.conversation.language) or "en"
+        name = settings.server_voice.strip() or _SERVER_STYLES.get(reads)
+        if not name:
+            return local
+        key = (reads, name, id(local))
+        if key not in self._server_voices:
+            server = ServerVoice(settings.server_url, name, reads, settings.server_model)
+            self._server_voices[key] = ServerFirstVoice(server, local, lambda message: self.on_server_notice(message))
+        return self._server_voices[key]
 
     @functools.lru_cache(maxsize=4)
     def _system_voice(self, voice_id: str):

@@ -131,6 +131,11 @@ class VoiceSettings:
     speaking_rate: float = _number(1.0, 0.5, 2.0, "1.0 = the voice's own pace")
     mandarin_style: str = _text("", "the Kokoro voice style that reads Mandarin, e.g. zm_yunxi; empty = the "
                                     "voice's own (zf_xiaoxiao)")
+    server_url: str = field(default="", metadata={"url": True, "doc": "an OpenAI-compatible voice server, e.g. "
+                                                  "http://gpu-box:8880/v1; empty = speak on this computer"})
+    server_model: str = _text("", "the server's name for its model; empty = tts-1")
+    server_voice: str = _text("", "the server's voice for every language, e.g. alloy; empty = Kokoro's own "
+                                  "(af_heart for English, zf_xiaoxiao for Mandarin), other languages read here")
 
 
 @dataclass(frozen=True)

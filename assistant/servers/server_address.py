@@ -57,7 +57,8 @@ class ServerAddress:
 
     @classmethod
     def parse(cls, url: str, service: str = "chat server", key_env: str = KEY_ENV,
-              example: str = "http://localhost:11434/v1 (Ollama) or http://localhost:1234/v1 (LM Studio)") -> ServerAddress:
+              example: str = "http://localhost:11434/v1 (Ollama) or http://localhost:1234/v1 (LM Studio)",
+              ) -> ServerAddress:
         """Raises ServerUnavailable, saying how to write it (like `example`), for something that is not a server
         address; `service` and `key_env` name the server and its key's variable in the messages."""
         text = url.strip()

@@ -21,6 +21,7 @@ import socket
 import ssl
 import threading
 import time
+from dataclasses import dataclass
 
 from assistant.servers.server_address import ServerAddress
 
@@ -199,3 +200,46 @@ def os_reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return type(exc).__name__
+
+
+@dataclass(frozen=True)
+class RequestTimeouts:
+    """The longest waits for one request, in seconds: to connect, and for the whole answer (a server may load its
+    model first)."""
+
+    connect: float = 3.0
+    total: float = 30.0
+
+
+def post_for_body(address: ServerAddress, path: str, body: dict | bytes, *, key_reader, timeouts: RequestTimeouts,
+                  service: str, action: str, fix: str, content_type: str = "application/json",
+                  key_env: str = "") -> bytes:
+    """POST `body` to the server at `address` and return the body of its 200 answer, all within `timeouts`.
+    Anything else raises ServerUnavailable naming the `service` and saying what went wrong ("could not `action`")
+    and what to do (`fix`; `key_env` for a refused key): a key that can't be read, no answer, a refused key, another
+    status."""
+    from assistant.models.errors import ModelError
+    from assistant.servers.server_address import ServerUnavailable
+
+    url = address.display
+    try:
+        key = key_reader()
+    except ModelError as exc:  # a broken key file: said as a server that can't be used
+        raise ServerUnavailable(url, "can't be sent its API key", str(exc), service) from None
+    exchange = Exchange(address, timeouts.connect, key, cancellable=False)
+    try:
+        deadline = time.monotonic() + timeouts.total
+        response = exchange.request("POST", path, body, deadline, content_type)
+        data = exchange.read_all(deadline)
+    except (OSError, http.client.HTTPException) as exc:
+        raise ServerUnavailable(url, f"is not answering ({os_reason(exc)})", fix, service) from None
+    finally:
+        exchange.close()
+    if response.status in (401, 403):
+        raise ServerUnavailable(url, f"refused Parley's API key (HTTP {response.status})",
+                                f"save the right key in Settings (or {key_env})", service)
+    if response.status != 200:
+        said = data.decode("utf-8", "replace").strip().splitlines()[:1]
+        raise ServerUnavailable(url, f"could not {action} (HTTP {response.status}"
+                                f"{': ' + said[0][:200] if said else ''})", fix, service)
+    return data

@@ -1,10 +1,10 @@
 """The API key of a server that needs one (vLLM, OpenAI-style `Authorization: Bearer`), kept apart from
 settings.toml: in a file of Parley's config folder only this user can read (mode 0600), one per server: `server-key`
-for the chat server, `stt-server-key` for the speech-to-text server.
+for the chat server, `stt-server-key` for the speech-to-text server, `tts-server-key` for the voice server.
 
-`PARLEY_SERVER_KEY` (`PARLEY_STT_SERVER_KEY`) in the environment overrides the file. Ollama and LM Studio need no
-key: with none saved, no Authorization header is sent at all. The key is never logged, never put in an exception,
-never shown.
+`PARLEY_SERVER_KEY` (`PARLEY_STT_SERVER_KEY`, `PARLEY_TTS_SERVER_KEY`) in the environment overrides the file.
+Ollama and LM Studio need no key: with none saved, no Authorization header is sent at all. The key is never logged,
+never put in an exception, never shown.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class KeyPlace:
 
 CHAT_SERVER = KeyPlace(KEY_FILE, KEY_ENV, "the chat server's")
 STT_SERVER = KeyPlace("stt-server-key", "PARLEY_STT_SERVER_KEY", "the speech-to-text server's")
+TTS_SERVER = KeyPlace("tts-server-key", "PARLEY_TTS_SERVER_KEY", "the voice server's")
 
 
 class ServerKeyError(ModelError):

@@ -10,7 +10,6 @@ turn on this computer.
 
 from __future__ import annotations
 
-import http.client
 import io
 import json
 import logging
@@ -18,13 +17,11 @@ import time
 import uuid
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.models.errors import ModelError
 from assistant.servers.server_address import ServerAddress, ServerUnavailable
-from assistant.servers.server_http import Exchange, os_reason
+from assistant.servers.server_http import RequestTimeouts, post_for_body
 from assistant.servers.server_key import STT_SERVER, read_server_key
 
 log = logging.getLogger(__name__)
@@ -34,19 +31,11 @@ DEFAULT_MODEL = "whisper-1"  # OpenAI's name, and faster-whisper-server's defaul
 _FIX = "start it, or clear [speech_to_text] server_url in Settings to hear on this computer alone"
 
 
-@dataclass(frozen=True)
-class SpeechTimeouts:
-    """The longest waits, in seconds: to connect, and for the whole transcript (a server may load its model first)."""
-
-    connect: float = 3.0
-    transcript: float = 30.0
-
-
 class ServerSpeech:
     """A speech-to-text server. Thread-safe: each call is one request on a connection of its own."""
 
     def __init__(self, url: str, model: str = "", key_reader: Callable[[], str | None] | None = None,
-                 timeouts: SpeechTimeouts = SpeechTimeouts()) -> None:
+                 timeouts: RequestTimeouts = RequestTimeouts()) -> None:
         """`url`: the API root as the user gave it (`http://host:8000/v1`); `model`: the server's name for its
         model ("" = whisper-1); `key_reader`: gives the API key (None = send none; default: the saved one). Raises
         ServerUnavailable for an address that is not one."""
@@ -62,31 +51,15 @@ class ServerSpeech:
     def transcribe(self, audio: np.ndarray, language: str | None) -> tuple[str, str | None]:
         """(text, the language the server heard, or None if it did not say) of 16 kHz mono float32 `audio`.
         Raises ServerUnavailable."""
-        try:
-            key = self._key_reader()
-        except ModelError as exc:  # a broken key file: said as a server that can't be used
-            raise ServerUnavailable(self.url, "can't be sent its API key", str(exc), SERVICE) from None
         fields = {"model": self.model, "model_name": self.model, "response_format": "verbose_json"}
         if language:
             fields["language"] = language
         body, content_type = _form(fields, _wav(audio))
-        exchange = Exchange(self.address, self.timeouts.connect, key, cancellable=False)
         started = time.monotonic()
-        try:
-            deadline = started + self.timeouts.transcript
-            response = exchange.request("POST", "/audio/transcriptions", body, deadline, content_type)
-            data = exchange.read_all(deadline)
-        except (OSError, http.client.HTTPException) as exc:
-            raise ServerUnavailable(self.url, f"is not answering ({os_reason(exc)})", _FIX, SERVICE) from None
-        finally:
-            exchange.close()
-        if response.status in (401, 403):
-            raise ServerUnavailable(self.url, f"refused Parley's API key (HTTP {response.status})",
-                                    f"save the right key in Settings (or {STT_SERVER.env})", SERVICE)
-        if response.status != 200:
-            said = data.decode("utf-8", "replace").strip().splitlines()[:1]
-            raise ServerUnavailable(self.url, f"could not transcribe the audio (HTTP {response.status}"
-                                    f"{': ' + said[0][:200] if said else ''})", _FIX, SERVICE)
+        data = post_for_body(self.address, "/audio/transcriptions", body, key_reader=self._key_reader,
+                             timeouts=self.timeouts, service=SERVICE,
+                             action="transcribe the audio", fix=_FIX, content_type=content_type,
+                             key_env=STT_SERVER.env)
         try:
             answer = json.loads(data)
             text = str(answer["text"]).strip()
