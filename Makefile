@@ -69,7 +69,7 @@ test-busy: models
 doctor: models
 	$(BIN)/parley doctor
 
-bench: models
+bench: models test-servers
 	$(BIN)/python -m benchmarks
 
 # Live latency through virtual audio devices (brings up its own PulseAudio rig).

@@ -13,7 +13,7 @@ from assistant.conversation.engines import Engines
 from assistant.runtime.settings import Settings, SpeechToTextSettings
 from assistant.servers.server_address import ServerUnavailable
 from assistant.transcribe.server_speech import ServerSpeech
-from rig.servers import LocalServer, free_port
+from rig.servers import speech_server as start_speech_server
 
 QUESTION = Path(__file__).resolve().parent / "data" / "question-whisper-repeats.wav"  # "Tell me about dogs."
 
@@ -23,13 +23,7 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture()
 def speech_server(tmp_path, default_store):
     """faster-whisper-server on a free local port, serving the pack's Whisper tiny.en as "whisper-1"."""
-    config = tmp_path / "server.yaml"
-    config.write_text("model_options: {device: cpu, compute_type: int8, cpu_threads: 1}\n"
-                      f"models:\n  - name: whisper-1\n    path: {default_store.get('whisper-tiny.en').path / 'ct2'}\n"
-                      "    transcribe_options: {beam_size: 1}\n")
-    port = free_port()
-    server = LocalServer(["stt/bin/faster-whisper-server", "--config", str(config), "--host", "127.0.0.1",
-                          "--port", str(port)], port, tmp_path / "server.log")
+    server = start_speech_server(tmp_path, default_store.get("whisper-tiny.en").path / "ct2")
     yield server
     server.stop()
 

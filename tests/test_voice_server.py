@@ -13,7 +13,8 @@ from assistant.runtime.settings import Settings, VoiceSettings
 from assistant.servers.server_address import ServerUnavailable
 from assistant.speak.server_voice import ServerVoice
 from benchmarks.languages import error_rate
-from rig.servers import LocalServer, free_port
+from rig.servers import free_port
+from rig.servers import voice_server as start_voice_server
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -21,13 +22,7 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture(scope="module")
 def voice_server(tmp_path_factory, default_store):
     """fastkokoro on a free local port with the pack's Kokoro model and styles (no warm-up: the tests are the first)."""
-    kokoro = default_store.get("kokoro").path
-    folder = tmp_path_factory.mktemp("voice-server")
-    port = free_port()
-    server = LocalServer(["tts/bin/fastkokoro"], port, folder / "server.log", env={
-        "FASTKOKORO_MODEL_PATH": str(kokoro / "model.onnx"), "FASTKOKORO_VOICES_PATH": str(kokoro / "voices.npz"),
-        "FASTKOKORO_CACHE_DIR": str(folder / "cache"), "FASTKOKORO_HOST": "127.0.0.1", "FASTKOKORO_PORT": str(port),
-        "FASTKOKORO_ONNX_INTRA_OP_NUM_THREADS": "1", "FASTKOKORO_ONNX_AUTO_PROVIDERS": "0", "FASTKOKORO_WARMUP": "0"})
+    server = start_voice_server(tmp_path_factory.mktemp("voice-server"), default_store.get("kokoro").path)
     yield server
     server.stop()
 

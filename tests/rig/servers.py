@@ -56,3 +56,23 @@ class LocalServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def speech_server(folder: Path, whisper_ct2: Path, threads: int = 1) -> LocalServer:
+    """faster-whisper-server serving the CTranslate2 Whisper in `whisper_ct2` as "whisper-1" (int8, greedy)."""
+    config = folder / "stt.yaml"
+    config.write_text(f"model_options: {{device: cpu, compute_type: int8, cpu_threads: {threads}}}\n"
+                      f"models:\n  - name: whisper-1\n    path: {whisper_ct2}\n    transcribe_options: {{beam_size: 1}}\n")
+    port = free_port()
+    return LocalServer(["stt/bin/faster-whisper-server", "--config", str(config), "--host", "127.0.0.1",
+                        "--port", str(port)], port, folder / "stt.log")
+
+
+def voice_server(folder: Path, kokoro: Path, threads: int = 1) -> LocalServer:
+    """fastkokoro on the Kokoro store folder `kokoro` (its model.onnx and voices.npz), without a warm-up."""
+    port = free_port()
+    return LocalServer(["tts/bin/fastkokoro"], port, folder / "tts.log", env={
+        "FASTKOKORO_MODEL_PATH": str(kokoro / "model.onnx"), "FASTKOKORO_VOICES_PATH": str(kokoro / "voices.npz"),
+        "FASTKOKORO_CACHE_DIR": str(folder / "tts-cache"), "FASTKOKORO_HOST": "127.0.0.1", "FASTKOKORO_PORT": str(port),
+        "FASTKOKORO_ONNX_INTRA_OP_NUM_THREADS": str(threads), "FASTKOKORO_ONNX_AUTO_PROVIDERS": "0",
+        "FASTKOKORO_WARMUP": "0"})
