@@ -213,10 +213,10 @@ class RequestTimeouts:
 
 def post_for_body(address: ServerAddress, path: str, body: dict | bytes, *, key_reader, timeouts: RequestTimeouts,
                   service: str, action: str, fix: str, content_type: str = "application/json",
-                  key_env: str = "") -> bytes:
+                  key_fix: str = "save the right key in Settings") -> bytes:
     """POST `body` to the server at `address` and return the body of its 200 answer, all within `timeouts`.
     Anything else raises ServerUnavailable naming the `service` and saying what went wrong ("could not `action`")
-    and what to do (`fix`; `key_env` for a refused key): a key that can't be read, no answer, a refused key, another
+    and what to do (`fix`; `key_fix` for a refused key): a key that can't be read, no answer, a refused key, another
     status."""
     from assistant.models.errors import ModelError
     from assistant.servers.server_address import ServerUnavailable
@@ -237,7 +237,7 @@ def post_for_body(address: ServerAddress, path: str, body: dict | bytes, *, key_
         exchange.close()
     if response.status in (401, 403):
         raise ServerUnavailable(url, f"refused Parley's API key (HTTP {response.status})",
-                                f"save the right key in Settings (or {key_env})", service)
+                                key_fix, service)
     if response.status != 200:
         said = data.decode("utf-8", "replace").strip().splitlines()[:1]
         raise ServerUnavailable(url, f"could not {action} (HTTP {response.status}"

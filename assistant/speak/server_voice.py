@@ -20,14 +20,14 @@ import numpy as np
 
 from assistant.servers.server_address import ServerAddress, ServerUnavailable
 from assistant.servers.server_http import RequestTimeouts, post_for_body
-from assistant.servers.server_key import TTS_SERVER, read_server_key
+from assistant.servers.server_key import TTS_SERVER, read_server_key, server_key_path
 from assistant.speak.voice import SpeechChunk
 
 log = logging.getLogger(__name__)
 
 SERVICE = "voice server"
 DEFAULT_MODEL = "tts-1"  # OpenAI's name; fastkokoro and Kokoro-FastAPI take it too
-_FIX = "start it, or clear [voice] server_url in Settings to speak on this computer alone"
+_FIX = "start it, or clear [voice] server_url in settings.toml to speak on this computer alone"
 
 
 class ServerVoice:
@@ -57,7 +57,7 @@ class ServerVoice:
         data = post_for_body(self.address, "/audio/speech", body, key_reader=self._key_reader,
                              timeouts=self.timeouts, service=SERVICE,
                              action="read the text", fix=_FIX,
-                             key_env=TTS_SERVER.env)
+                             key_fix=f"put the right key in {server_key_path(TTS_SERVER)} (or {TTS_SERVER.env})")
         try:
             with wave.open(io.BytesIO(data)) as read:
                 if read.getsampwidth() != 2:

@@ -22,13 +22,13 @@ import numpy as np
 
 from assistant.servers.server_address import ServerAddress, ServerUnavailable
 from assistant.servers.server_http import RequestTimeouts, post_for_body
-from assistant.servers.server_key import STT_SERVER, read_server_key
+from assistant.servers.server_key import STT_SERVER, read_server_key, server_key_path
 
 log = logging.getLogger(__name__)
 
 SERVICE = "speech-to-text server"
 DEFAULT_MODEL = "whisper-1"  # OpenAI's name, and faster-whisper-server's default model's
-_FIX = "start it, or clear [speech_to_text] server_url in Settings to hear on this computer alone"
+_FIX = "start it, or clear [speech_to_text] server_url in settings.toml to hear on this computer alone"
 
 
 class ServerSpeech:
@@ -59,7 +59,7 @@ class ServerSpeech:
         data = post_for_body(self.address, "/audio/transcriptions", body, key_reader=self._key_reader,
                              timeouts=self.timeouts, service=SERVICE,
                              action="transcribe the audio", fix=_FIX, content_type=content_type,
-                             key_env=STT_SERVER.env)
+                             key_fix=f"put the right key in {server_key_path(STT_SERVER)} (or {STT_SERVER.env})")
         try:
             answer = json.loads(data)
             text = str(answer["text"]).strip()
