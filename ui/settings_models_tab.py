@@ -1,12 +1,12 @@
 """The settings window's Models page: the speech, chat and voice models, the chat engine under the chat model,
-and the speaking rate."""
+the speech-to-text and voice servers, and the speaking rate."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QLabel, QSlider, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QSlider, QWidget
 
 from assistant.runtime.settings import VoiceSettings
 from ui.chat_engine_section import ChatEngineSection
@@ -34,9 +34,13 @@ def build_models_tab(window: SettingsWindow) -> QWidget:
         picker.menu.setToolTip(tooltip)
         window.pickers[kind] = picker
         form.add_row(label, picker, buddy=picker.menu)
-        if kind == "stt":  # the engine that hears with it, just under it
+        if kind == "stt":  # the engine that hears with it, just under it; a server that hears first
             window.stt_engine = hint("", page)
             form.add_row("", window.stt_engine)
+            window.stt_server = _server_field(window, page, "http://gpu-box:8000/v1",
+                                              "An OpenAI-compatible speech-to-text server that hears first (a large "
+                                              "Whisper on another computer); this model hears when it can't.")
+            form.add_row("Speech server:", window.stt_server)
         if kind == "llm":  # the engine that runs it, just under it
             window.chat_engine = ChatEngineSection(window.choices, page)
             window.chat_engine.changed.connect(window._on_changed)
@@ -44,6 +48,16 @@ def build_models_tab(window: SettingsWindow) -> QWidget:
             window.chat_engine.grew.connect(lambda: QTimer.singleShot(0, window, window._fit_page))
             window.chat_engine.add_to(form)
         form.add_gap()
+
+    window.tts_server = _server_field(window, page, "http://gpu-box:8880/v1",
+                                      "An OpenAI-compatible voice server that reads the replies; the voices here "
+                                      "read what it can't.")
+    form.add_row("Voice server:", window.tts_server)
+    window.tts_server_voice = _server_field(window, page, "its voice, e.g. alloy; empty: Kokoro's own",
+                                            "The server's voice for every language; empty: af_heart for English and "
+                                            "zf_xiaoxiao for Mandarin (a Kokoro server), other languages read here.")
+    form.add_row("Server's voice:", window.tts_server_voice)
+    form.add_gap()
 
     rate = setting_limits(VoiceSettings, "speaking_rate")
     window.speaking_rate = QSlider(Qt.Orientation.Horizontal, page)
@@ -61,3 +75,13 @@ def build_models_tab(window: SettingsWindow) -> QWidget:
     form.add_row("", hint(f"Models are kept in {window.choices.store_folder()}. Downloads come from the Hugging Face "
                           "hub; `parley models import` adds models you already have.", page))
     return page
+
+
+def _server_field(window: SettingsWindow, page: QWidget, placeholder: str, tooltip: str) -> QLineEdit:
+    """A line for a server's address or name: empty means none (everything runs on this computer)."""
+    field = QLineEdit(page)
+    field.setPlaceholderText(f"optional: {placeholder}" if "://" in placeholder else placeholder)
+    field.setToolTip(tooltip)
+    field.setClearButtonEnabled(True)
+    field.textChanged.connect(window._on_changed)
+    return field

@@ -123,6 +123,9 @@ class SettingsWindow(QWidget):
                 picker.set_model_id(getattr(settings.models, kind))
             self.chat_engine.set_chat(settings.chat)
             self.speaking_rate.setValue(self._rate_position(settings.voice.speaking_rate))
+            self.stt_server.setText(settings.speech_to_text.server_url)
+            self.tts_server.setText(settings.voice.server_url)
+            self.tts_server_voice.setText(settings.voice.server_voice)
             self.input_device.set_device(settings.audio.input_device)
             self.output_device.set_device(settings.audio.output_device)
             self.echo_cancellation.setChecked(settings.audio.echo_cancellation)
@@ -173,7 +176,10 @@ class SettingsWindow(QWidget):
                 end_of_turn_silence_ms=self.end_of_turn.value(), patience_ms=self.patience.value(),
                 max_utterance_s=self.max_utterance.value(), wake_word=self.wake_word.currentData(),
                 wake_sensitivity=wake_sensitivity, follow_up_s=self.follow_up.value()),
-            voice=dataclasses.replace(saved.voice, speaking_rate=rate, mandarin_style=self.mandarin_voice.currentData()),
+            voice=dataclasses.replace(saved.voice, speaking_rate=rate, mandarin_style=self.mandarin_voice.currentData(),
+                                      server_url=self.tts_server.text().strip(),
+                                      server_voice=self.tts_server_voice.text().strip()),
+            speech_to_text=dataclasses.replace(saved.speech_to_text, server_url=self.stt_server.text().strip()),
             hotkey=dataclasses.replace(saved.hotkey, key=self.hotkey.hotkey(), style=self.hotkey_style.currentData()),
         )
 

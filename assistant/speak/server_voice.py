@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = "voice server"
 DEFAULT_MODEL = "tts-1"  # OpenAI's name; fastkokoro and Kokoro-FastAPI take it too
-_FIX = "start it, or clear [voice] server_url in settings.toml to speak on this computer alone"
+_FIX = "start it, or clear the voice server in Settings (Models) to speak on this computer alone"
 
 
 class ServerVoice:

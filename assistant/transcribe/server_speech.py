@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 SERVICE = "speech-to-text server"
 DEFAULT_MODEL = "whisper-1"  # OpenAI's name, and faster-whisper-server's default model's
-_FIX = "start it, or clear [speech_to_text] server_url in settings.toml to hear on this computer alone"
+_FIX = "start it, or clear the speech server in Settings (Models) to hear on this computer alone"
 
 
 class ServerSpeech:

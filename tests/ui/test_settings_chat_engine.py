@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QLabel, QLineEdit
 
 from assistant.chat import choice
 from assistant.servers.server_key import KEY_ENV, server_key_path
@@ -294,6 +294,12 @@ def test_test_connection_succeeds_without_blocking_the_window(qtbot, store, cata
     assert [(method, path) for method, path, _ in server.requests] == [
         ("GET", "/v1/models"), ("POST", "/v1/chat/completions")]
     assert all(header is None for _, _, header in server.requests)  # no key saved: none sent
+
+    def clipped() -> list[str]:  # wrapped lines drawn shorter than their text needs
+        return [label.text() for label in window.findChildren(QLabel) if label.isVisibleTo(window)
+                and label.wordWrap() and label.height() < label.heightForWidth(label.width())]
+
+    qtbot.waitUntil(lambda: not clipped(), timeout=HANG)
     screenshot(window, screenshots / "settings-chat-engine.png")
 
     type_into(qtbot, section.server_model, "another-model")  # the outcome described other fields: it goes

@@ -181,6 +181,21 @@ def test_the_chinese_script_is_chosen_and_saved(qtbot, store, catalog, devices):
     assert load_settings().conversation.chinese_script == "traditional"
 
 
+def test_speech_and_voice_servers_are_set_saved_and_a_bad_address_refused(qtbot, store, catalog, devices):
+    window = open_window(qtbot, Settings(), store, catalog)
+    assert window.stt_server.text() == window.tts_server.text() == window.tts_server_voice.text() == ""
+    window.stt_server.setText(" http://gpu-box:8000/v1 ")
+    window.tts_server.setText("http://gpu-box:8880/v1")
+    window.tts_server_voice.setText("alloy")
+    saved = save_with_button(qtbot, window)
+    assert saved.speech_to_text.server_url == "http://gpu-box:8000/v1"
+    assert (saved.voice.server_url, saved.voice.server_voice) == ("http://gpu-box:8880/v1", "alloy")
+    assert load_settings().voice == saved.voice and load_settings().speech_to_text == saved.speech_to_text
+    window.stt_server.setText("gpu-box 8000")
+    assert not window.save() and "speech_to_text.server_url" in window.status.text()
+    assert load_settings().speech_to_text.server_url == "http://gpu-box:8000/v1"  # nothing lost
+
+
 def test_a_chinese_voice_is_chosen_from_kokoros_mandarin_styles_and_saved(qtbot, store, catalog, devices):
     window = open_window(qtbot, Settings(), store, catalog)
     menu = window.mandarin_voice
