@@ -89,10 +89,6 @@ def choose_voice(store: ModelStore, preferred: str, language: str | None) -> Voi
     return VoiceChoice(preferred, names.get(preferred, preferred), fits=not language)
 
 
-# The voice server's voice for a language when the settings name none: the Kokoro style Parley reads it with itself.
-_SERVER_STYLES = {"en": "af_heart", "zh": "zf_xiaoxiao"}
-
-
 class Engines:
     """The engines of one Parley process, built lazily from settings: one MLX worker shared by
     Whisper and the chat model, the VAD, and the Piper voice."""
@@ -249,7 +245,10 @@ class Engines:
 
         settings = self.settings.voice
         reads = language or heard_language(self.settings.conversation.language) or "en"
-        name = settings.server_voice.strip() or _SERVER_STYLES.get(reads)
+        # With no voice named, the style Parley's own Kokoro reads the language with, where it was made for it.
+        kokoro = next((m for m in self.store.installed() if m.format == "kokoro" and reads in m.languages), None)
+        own = style_for(kokoro, reads) if kokoro and not accent(kokoro, reads) else ""
+        name = settings.server_voice.strip() or own
         if not name:
             return local
         key = (reads, name, id(local))
