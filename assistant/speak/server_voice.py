@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from assistant.servers.outage import Outage
 from assistant.servers.server_address import ServerAddress, ServerUnavailable
 from assistant.servers.server_http import RequestTimeouts, post_for_body
 from assistant.servers.server_key import TTS_SERVER, read_server_key, server_key_path
@@ -73,15 +74,15 @@ class ServerVoice:
 
 
 class ServerFirstVoice:
-    """The server's voice while it answers, the local voice for any piece it can't read (the user is told once per
-    outage through `on_failed`). Has the local voice's interface (load, warm_up, sample_rate, language, synthesize)."""
+    """The server's voice while it answers, the local voice for any piece it can't read and for 30 s after (the user
+    is told once per outage through `on_failed`). Has the local voice's interface (load, warm_up, sample_rate, language, synthesize)."""
 
     def __init__(self, server: ServerVoice, local, on_failed: Callable[[str], None]) -> None:
         self.server = server
         self.local = local
         self.voice_id = server.voice_id
         self._on_failed = on_failed
-        self._failing = False  # (on the speech thread only)
+        self._outage = Outage()  # (on the speech thread only)
 
     @property
     def sample_rate(self) -> int:
@@ -99,13 +100,15 @@ class ServerFirstVoice:
         self.local.warm_up()
 
     def synthesize(self, text: str) -> Iterator[SpeechChunk]:
+        if not self._outage.worth_asking():
+            yield from self.local.synthesize(text)
+            return
         try:
             chunks = list(self.server.synthesize(text))
-            self._failing = False
+            self._outage.answered()
         except ServerUnavailable as exc:
             log.warning("%s; read by %s instead", exc, self.local.voice_id)
-            if not self._failing:
+            if self._outage.failed():
                 self._on_failed(f"{exc}. Parley speaks with {self.local.voice_id} on this computer meanwhile.")
-            self._failing = True
             chunks = self.local.synthesize(text)
         yield from chunks

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.runtime.mlx_worker import MlxWorker
+from assistant.servers.outage import Outage
 from assistant.servers.server_address import ServerUnavailable
 from assistant.models.errors import ModelError
 from assistant.transcribe.engine import Decoded, WhisperEngine, Windows
@@ -129,7 +130,7 @@ class Transcriber:
         the turn and `on_server_failed` is told why (a sentence for the user)."""
         self.server = server
         self._on_server_failed = on_server_failed or (lambda message: None)
-        self._server_failing = False  # (on the worker thread only)
+        self._server_outage = Outage()  # (on the worker thread only)
         self._worker = worker
         self.chinese_script = chinese_script
         self.model_path = Path(model_path)
@@ -227,17 +228,16 @@ class Transcriber:
         return transcript
 
     def _transcribe_any_script(self, audio: np.ndarray, language: str | None, progress: bool) -> Transcript:
-        if self.server is not None and len(audio):
+        if self.server is not None and len(audio) and self._server_outage.worth_asking():
             started = time.perf_counter()
             try:
                 text, heard = self.server.transcribe(audio, language)
-                self._server_failing = False
+                self._server_outage.answered()
                 return Transcript(text, heard or language or "", {"stt": 1000 * (time.perf_counter() - started)})
             except ServerUnavailable as exc:
                 log.warning("%s; heard on this computer instead", exc)
-                if not self._server_failing:  # said once, not at every pass while it stays down
+                if self._server_outage.failed():  # said once, not at every pass while it stays down
                     self._on_server_failed(f"{exc}. Parley hears you with {self.model_id} on this computer meanwhile.")
-                self._server_failing = True
         engine = self._load_on_worker()
         if not self.multilingual:
             language = "en" if self.languages == ("en",) else language
