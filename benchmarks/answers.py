@@ -9,6 +9,7 @@ import dataclasses
 import json
 import sys
 
+from assistant.conversation.answer import answer as answer_to
 from assistant.conversation.engines import Engines
 from assistant.runtime.settings import load_settings
 
@@ -35,7 +36,7 @@ def answers(model_id: str) -> list[dict]:
         for questions in CONVERSATIONS:
             chat.reset()
             for question in questions:
-                answer = "".join(chat.reply(question)).strip()
+                answer = "".join(answer_to(chat, engines.toolbox, question, None)).strip()
                 chat.record_reply(answer)
                 rows.append({"model": model_id, "engine": chat.name, "question": question, "answer": answer})
     finally:

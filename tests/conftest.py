@@ -19,10 +19,11 @@ from assistant.models.store import ModelStore
 
 @pytest.fixture(autouse=True)
 def _private_config(tmp_path_factory, monkeypatch):
-    """Tests never read or write the user's settings or log files."""
+    """Tests never read or write the user's settings, log files, timers or memory."""
     home = tmp_path_factory.mktemp("parley-home")
     monkeypatch.setenv("PARLEY_CONFIG_DIR", str(home / "config"))
     monkeypatch.setenv("PARLEY_LOG_DIR", str(home / "logs"))
+    monkeypatch.setenv("PARLEY_DATA_DIR", str(home / "data"))
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,12 @@ History, the system prompt, the language instruction, trimming and the generatio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 
 from assistant.chat.history import ChatHistory
-from assistant.chat.prompt import ChatConfig, Message, ReplyTimings
+from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, system_prompt
+from assistant.tools.tool import Call
 
 
 class ChatEngine:
@@ -26,6 +27,8 @@ class ChatEngine:
         self.model_id = model_id
         self.chat_history = history or ChatHistory()
         self.last_timings: ReplyTimings | None = None
+        self._tool_specs: Callable[[], list[dict]] | None = None
+        self._tool_prompt: Callable[[], str] | None = None
 
     @property
     def history(self) -> list[Message]:
@@ -43,14 +46,38 @@ class ChatEngine:
         """Start loading the model and return at once."""
         raise NotImplementedError
 
-    def reply(self, user_text: str, language: str | None = None) -> Iterator[str]:
-        """Stream the reply to `user_text` as text deltas; the user's turn joins the history now.
+    def use_tools(self, specs: Callable[[], list[dict]], prompt_text: Callable[[], str]) -> None:
+        """Offer the tools `specs()` (OpenAI-style functions) with every reply, and add `prompt_text()` (what to
+        do with them, the remembered facts) to the system prompt. Both are read at each reply."""
+        self._tool_specs, self._tool_prompt = specs, prompt_text
+
+    def tool_specs(self) -> list[dict]:
+        return self._tool_specs() if self._tool_specs is not None else []
+
+    def tool_names(self) -> set[str]:
+        return {spec["function"]["name"] for spec in self.tool_specs()}
+
+    def system_text(self, language: str | None) -> str:
+        """The system prompt of a reply in `language`: the built-in one, the user's, the tools'."""
+        text = system_prompt(self.config, language)
+        extra = self._tool_prompt() if self._tool_prompt is not None else ""
+        return f"{text} {extra}" if extra else text
+
+    def reply(self, user_text: str, language: str | None = None) -> Iterator[str | Call]:
+        """Stream the reply to `user_text` as text deltas; the user's turn joins the history now. With tools
+        offered (`use_tools`), the reply may instead be one Call, the last item: run it, then hear what the
+        model makes of its result with `reply_with_result`.
 
         The caller records what became of the reply with `record_reply` (all of it, or only what was
         spoken before an interruption). Closing the iterator, `cancel()` or `reset()` stops the reply
         before its next token. Raises PromptTooLong for a message that can't fit, ModelError when the
         model can't answer.
         """
+        raise NotImplementedError
+
+    def reply_with_result(self, call: Call, result: str, language: str | None = None) -> Iterator[str]:
+        """Go on with the last reply, which was `call`, now that the tool answered `result`: the text deltas the
+        user hears (recorded like a reply's, with `record_reply`)."""
         raise NotImplementedError
 
     def warm_up(self, language: str | None = None) -> Future:

@@ -137,6 +137,17 @@ class FallbackChat(ChatEngine):
         self._answered_by = self.local
         return self.local.reply(user_text, language)
 
+    def use_tools(self, specs, prompt_text) -> None:
+        super().use_tools(specs, prompt_text)
+        self.primary.use_tools(specs, prompt_text)
+        self.local.use_tools(specs, prompt_text)
+
+    def reply_with_result(self, call, result: str, language: str | None = None) -> Iterator[str]:
+        """The engine that called the tool goes on (a server that fails now ends the reply there)."""
+        if self._answered_by is self.primary:
+            return self._watch(self.primary.reply_with_result(call, result, language), self.chat_history.generation)
+        return self.local.reply_with_result(call, result, language)
+
     def _watch(self, stream: Iterator[str], generation: int) -> Iterator[str]:
         """The server's deltas; a failure in the middle ends the reply there (the caller records what came)."""
         try:

@@ -27,11 +27,13 @@ from pathlib import Path
 
 from assistant.chat.engine import ChatEngine
 from assistant.chat.history import ChatHistory
-from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, system_prompt, trim_history
+from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, trim_history
 from assistant.chat.saved_prompts import SavedPrompts
+from assistant.chat.tool_calls import ToolCallDelta, read_calls, tool_exchange
 from assistant.runtime.job_thread import JobThread
 from assistant.runtime.paths import cache_dir
 from assistant.models.errors import ModelError
+from assistant.tools.tool import Call
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class LlamaCppChat(ChatEngine):
         # A daemon: a quitting app must not wait for a model load, which llama.cpp cannot cut short.
         self._jobs = JobThread("llama.cpp", daemon=True)
         self._server = None  # xllamacpp.Server, made and dropped on the llama.cpp thread
+        self._last_messages: list[dict] = []  # the last reply's request (a tool's result goes on from it)
         self._socket_dir: Path | None = None
 
     # --- the interface -------------------------------------------------------------------------------------
@@ -65,11 +68,17 @@ class LlamaCppChat(ChatEngine):
     def start_loading(self) -> Future:
         return self._jobs.submit(self._load)
 
-    def reply(self, user_text: str, language: str | None = None) -> Iterator[str]:
+    def reply(self, user_text: str, language: str | None = None) -> Iterator[str | Call]:
         generation, history = self.chat_history.begin_reply()
         messages = self._messages(history, user_text, language)
         self.chat_history.add_user(user_text)
-        return self._stream(messages, generation, self.config.max_reply_tokens, record=True)
+        self._last_messages = messages
+        stream = self._stream(messages, generation, self.config.max_reply_tokens, record=True)
+        return read_calls(stream, self.tool_names()) if self.tool_specs() else stream
+
+    def reply_with_result(self, call: Call, result: str, language: str | None = None) -> Iterator[str]:
+        messages = self._last_messages + tool_exchange(call, result)
+        return self._stream(messages, self.chat_history.generation, self.config.max_reply_tokens, record=True)
 
     def warm_up(self, language: str | None = None) -> Future:
         def warm() -> None:
@@ -184,7 +193,7 @@ class LlamaCppChat(ChatEngine):
         if not self.chat_history.is_current(generation):
             return  # a reply or a reset came first: its cache is the one to keep
         self._load()
-        self._prime_slot({"role": "system", "content": system_prompt(self.config, language)})
+        self._prime_slot({"role": "system", "content": self.system_text(language)})
         if user_text is None:
             prompt = self._history_prefix(history, language)
         else:
@@ -203,11 +212,13 @@ class LlamaCppChat(ChatEngine):
             prompt = self._render(messages)
             return len(self._post("/tokenize", {"content": prompt, "add_special": True, "parse_special": True})["tokens"])
 
-        return trim_history(system_prompt(self.config, language), history, user_text, count, self.config.prompt_budget)
+        return trim_history(self.system_text(language), history, user_text, count, self.config.prompt_budget)
 
     def _render(self, messages: list[dict]) -> str:
-        """The prompt text of `messages` through the model's own chat template, ending where the reply starts."""
-        return self._post("/apply-template", {"messages": messages})["prompt"]
+        """The prompt text of `messages` through the model's own chat template (with the tools offered), ending
+        where the reply starts."""
+        tools = self.tool_specs()
+        return self._post("/apply-template", {"messages": messages, **({"tools": tools} if tools else {})})["prompt"]
 
     def _history_prefix(self, history: list[Message], language: str | None) -> str:
         """The prompt up to where the next user message will start: what any next turn begins with.
@@ -247,6 +258,9 @@ class LlamaCppChat(ChatEngine):
             "temperature": self.config.temperature, "top_p": 0.9 if self.config.temperature else 1.0,
             "repeat_penalty": self.config.repetition_penalty, "repeat_last_n": 64,
         }
+        tools = self.tool_specs()
+        if tools:
+            request["tools"] = tools
 
         def on_chunk(chunk: dict) -> bool:
             if abandoned.is_set() or not self.chat_history.is_current(generation):
@@ -256,9 +270,11 @@ class LlamaCppChat(ChatEngine):
                 deltas.put(ModelError(f"llama.cpp could not answer: {error.get('message', error)}"))
                 return True
             for choice in chunk.get("choices") or []:
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    deltas.put(text)
+                delta = choice.get("delta") or {}
+                if delta.get("content"):
+                    deltas.put(delta["content"])
+                for call in delta.get("tool_calls") or ():
+                    deltas.put(ToolCallDelta(call))
             if "timings" in chunk:
                 deltas.put(chunk["timings"])
             return False
@@ -286,6 +302,9 @@ class LlamaCppChat(ChatEngine):
                     return
                 if isinstance(item, BaseException):
                     raise item
+                if isinstance(item, ToolCallDelta):
+                    yield dict(item)
+                    continue
                 if isinstance(item, dict):  # llama.cpp's timings, in the last chunk: its count of tokens
                     tokens = int(item.get("predicted_n", 0))
                     if record and first_at is not None and self.chat_history.is_current(generation):

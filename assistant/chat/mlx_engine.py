@@ -12,9 +12,11 @@ from pathlib import Path
 
 from assistant.chat.engine import ChatEngine
 from assistant.chat.history import ChatHistory
-from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, system_prompt, trim_history
+from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, trim_history
+from assistant.chat.tool_calls import read_calls, tool_exchange
 from assistant.runtime.mlx_worker import MlxWorker
 from assistant.models.errors import ModelError
+from assistant.tools.tool import Call
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class MlxChat(ChatEngine):
         # exchange a turn, and re-reading the whole history took seconds on a CPU. MLX thread only.
         self._prompt_cache = None
         self._cached_tokens: list[int] = []
+        self._last_messages: list[dict] = []  # the last reply's request (a tool's result goes on from it)
 
     def start_loading(self) -> Future:
         """Queue the model load on the MLX worker and return at once."""
@@ -46,10 +49,16 @@ class MlxChat(ChatEngine):
     def _forget_cached_prompt(self) -> None:
         self._worker.submit(self._forget_cache)
 
-    def reply(self, user_text: str, language: str | None = None) -> Iterator[str]:
+    def reply(self, user_text: str, language: str | None = None) -> Iterator[str | Call]:
         generation, history = self.chat_history.begin_reply()
-        prompt = self._worker.call(self._prompt_on_worker, history, user_text, language)
+        prompt = self._worker.call(self._prompt_on_worker, history, user_text, language, True)
         self.chat_history.add_user(user_text)
+        stream = self._worker.stream(lambda: self._generate_on_worker(prompt, generation))
+        return read_calls(stream, self.tool_names()) if self.tool_specs() else stream
+
+    def reply_with_result(self, call: Call, result: str, language: str | None = None) -> Iterator[str]:
+        generation = self.chat_history.generation
+        prompt = self._worker.call(self._template_on_worker, self._last_messages + tool_exchange(call, result))
         return self._worker.stream(lambda: self._generate_on_worker(prompt, generation))
 
     def warm_up(self, language: str | None = None) -> Future:
@@ -89,14 +98,23 @@ class MlxChat(ChatEngine):
             log.info("loaded %s in %.0f ms", self.model_id, 1000 * (time.perf_counter() - started))
         return self._model, self._tokenizer
 
-    def _prompt_on_worker(self, history: list[Message], user_text: str, language: str | None) -> list[int]:
+    def _template_on_worker(self, messages: list[dict], add_generation_prompt: bool = True) -> list[int]:
+        """The tokens of `messages` through the model's chat template, with the tools offered."""
         _, tokenizer = self._load_on_worker()
+        tools = self.tool_specs()
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=add_generation_prompt,
+                                             **({"tools": tools} if tools else {}))
 
-        def count(messages: list[dict]) -> int:
-            return len(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+    def _messages_on_worker(self, history: list[Message], user_text: str, language: str | None) -> list[dict]:
+        return trim_history(self.system_text(language), history, user_text,
+                            lambda messages: len(self._template_on_worker(messages)), self.config.prompt_budget)
 
-        messages = trim_history(system_prompt(self.config, language), history, user_text, count, self.config.prompt_budget)
-        return tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+    def _prompt_on_worker(self, history: list[Message], user_text: str, language: str | None,
+                          for_reply: bool = False) -> list[int]:
+        messages = self._messages_on_worker(history, user_text, language)
+        if for_reply:
+            self._last_messages = messages
+        return self._template_on_worker(messages)
 
     def _prefill_on_worker(self, history: list[Message], user_text: str | None, language: str | None,
                            generation: int) -> None:
@@ -106,9 +124,8 @@ class MlxChat(ChatEngine):
             return  # a reply or a reset came first: its cache is the one to keep
         model, tokenizer = self._load_on_worker()
         if user_text is None:
-            messages = trim_history(system_prompt(self.config, language), history, "", lambda m: len(
-                tokenizer.apply_chat_template(m, add_generation_prompt=True)), self.config.prompt_budget)[:-1]
-            tokens = tokenizer.apply_chat_template(messages, add_generation_prompt=False)
+            messages = self._messages_on_worker(history, "", language)[:-1]
+            tokens = self._template_on_worker(messages, add_generation_prompt=False)
         else:
             tokens = self._prompt_on_worker(history, user_text, language)[:-1]  # the reply reads the last one
         to_read = self._reuse_cache(model, tokens)

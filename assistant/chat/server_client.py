@@ -103,8 +103,10 @@ class ServerClient(ServerReplies):
         self.model_id = listed[0]
         return listed[0]
 
-    def _stream(self, messages: list[dict], generation: int | None, max_tokens: int, record: bool) -> Iterator[str]:
-        """Request a streamed reply and yield its text deltas. `generation` None: not part of the conversation
+    def _stream(self, messages: list[dict], generation: int | None, max_tokens: int, record: bool,
+                tools: list[dict] | None = None) -> Iterator[str | dict]:
+        """Request a streamed reply and yield its text deltas (and, with `tools` offered, the entries of its
+        `tool_calls` deltas, as dicts). `generation` None: not part of the conversation
         (a connection test): nothing cancels it but `close()`. Ends quietly once cancelled; otherwise every
         failure is a ServerUnavailable."""
 
@@ -120,6 +122,8 @@ class ServerClient(ServerReplies):
         exchange = self._open(cancellable=generation is not None)
         body = {"model": model, "messages": messages, "stream": True, "max_tokens": max_tokens,
                 "temperature": self.config.temperature}
+        if tools:
+            body["tools"] = tools
         # Not sent: a repetition penalty (no standard field; strict servers refuse unknown ones) and
         # stream_options (older servers refuse it); a server's model is its own, with its own defaults.
         log.debug("asking %s (%s) for a reply: %d messages, at most %d tokens", self.url, model, len(messages),
@@ -194,6 +198,13 @@ class ServerClient(ServerReplies):
                                 yield text
                                 if not current():
                                     return
+                            elif isinstance(delta.get("tool_calls"), list) and delta["tool_calls"]:
+                                if first_at is None:
+                                    first_at = time.monotonic()
+                                progressed = True
+                                for call in delta["tool_calls"]:
+                                    if isinstance(call, dict):
+                                        yield call
                             elif delta.get("reasoning_content") or delta.get("reasoning"):
                                 progressed = True  # a thinking model thinking: progress, but nothing to say
                     if progressed:

@@ -19,12 +19,14 @@ from concurrent.futures import Future
 
 from assistant.chat.engine import ChatEngine
 from assistant.chat.history import ChatHistory
-from assistant.chat.prompt import ChatConfig, system_prompt, trim_history
+from assistant.chat.prompt import ChatConfig, trim_history
+from assistant.chat.tool_calls import read_calls, tool_exchange
 from assistant.servers.server_address import ServerAddress, ServerTimeouts
 from assistant.chat.server_client import ServerClient
 from assistant.servers.server_http import Aborted, Exchange
 from assistant.servers.server_key import read_server_key
 from assistant.models.errors import ModelError
+from assistant.tools.tool import Call
 
 def estimate_tokens(text: str) -> int:
     """Tokens `text` takes, estimated without the server's tokenizer: UTF-8 bytes / 3, rounded up."""
@@ -64,6 +66,7 @@ class ServerChat(ServerClient, ChatEngine):
         self._exchanges: set[Exchange] = set()  # open requests: what cancel() and close() shut
         self._pending: tuple[int, str] | None = None  # (generation, text): a user message waiting for its reply
         self._listed: list[str] | None = None  # the server's model ids, once listed
+        self._last_messages: list[dict] = []  # the last reply's request (a tool's result goes on from it)
 
     def __repr__(self) -> str:
         return f"ServerChat({self.url!r}, model={self.requested_model!r})"  # the key is not ours to show
@@ -90,11 +93,15 @@ class ServerChat(ServerClient, ChatEngine):
         ServerUnavailable when the server can't answer; a cancelled reply returns an empty iterator."""
         self._end_previous()
         generation, history = self.chat_history.begin_reply()
-        messages = trim_history(system_prompt(self.config, language), history, user_text, estimate_message_tokens,
+        messages = trim_history(self.system_text(language), history, user_text, estimate_message_tokens,
                                 self.config.prompt_budget)
         with self._lock:
             self._pending = (generation, user_text)
-        stream = self._stream(messages, generation, self.config.max_reply_tokens, record=True)
+        self._last_messages = messages
+        tools = self.tool_specs()
+        stream = self._stream(messages, generation, self.config.max_reply_tokens, record=True, tools=tools)
+        if tools:
+            stream = read_calls(stream, self.tool_names())
         try:
             first = next(stream)
         except StopIteration:  # an empty reply, or a cancelled one (whose canceller already added the message)
@@ -111,12 +118,16 @@ class ServerChat(ServerClient, ChatEngine):
         self._commit_user(generation)
         return _prepend(first, stream)
 
+    def reply_with_result(self, call: Call, result: str, language: str | None = None) -> Iterator[str]:
+        messages = self._last_messages + tool_exchange(call, result)
+        return self._stream(messages, self.chat_history.generation, self.config.max_reply_tokens, record=True)
+
     def warm_up(self, language: str | None = None) -> Future:
         """A 1-token reply to a greeting, on a thread of its own: the server loads the model now (and keeps the
         system prompt in its cache) rather than on the first turn. Fails with ServerUnavailable; a reply or
         cancel that comes first ends it quietly."""
         def warm() -> None:
-            messages = trim_history(system_prompt(self.config, language), [], "Hello.", estimate_message_tokens,
+            messages = trim_history(self.system_text(language), [], "Hello.", estimate_message_tokens,
                                     self.config.prompt_budget)
             for _ in self._stream(messages, self.chat_history.generation, 1, record=False):
                 pass

@@ -125,6 +125,13 @@ def _parser() -> argparse.ArgumentParser:
         "chat", help="the chat engine's first token, follow-up first token and tokens/s, against bare llama.cpp")
     chat.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
     chat.set_defaults(handler=_bench_chat)
+    tools = bench_commands.add_parser(
+        "tools", help="requests in English, Korean and Chinese: the tool each got, and how fast it was said")
+    tools.add_argument("models", nargs="*", metavar="MODEL_ID",
+                       help="chat models to run it on (default: the setting's, and qwen2.5-coder-1.5b-instruct if "
+                            "installed)")
+    tools.add_argument("--json", action="store_true", help="print only the results, one JSON object per model")
+    tools.set_defaults(handler=_bench_tools)
 
     from assistant.cli.speech_commands import add_speech_commands
 
@@ -157,6 +164,15 @@ def _bench_chat(args) -> int:
     from benchmarks import chat
 
     chat.main(as_json=args.json)
+    return 0
+
+
+def _bench_tools(args) -> int:
+    if not _benchmarks_of_the_checkout("tools", "its request set lives beside the tests"):
+        return 2
+    from benchmarks import tools
+
+    tools.main(args.models, as_json=args.json)
     return 0
 
 

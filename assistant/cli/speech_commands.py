@@ -168,9 +168,7 @@ def _say(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from assistant.playback.play_blocking import play_blocking
+    from assistant.conversation.answer import answer
     from assistant.runtime.settings import load_settings
 
     settings = load_settings()
@@ -189,23 +187,83 @@ def _ask(args: argparse.Namespace) -> int:
                                   "for Ollama) or set [chat] server_url in the settings")
     settings = dataclasses.replace(settings, chat=chat, models=models)
     engines = _engines(("llm", "tts") if args.speak else ("llm",), settings)
+    toolbox = engines.toolbox
+    before = {t.id for t in toolbox.timers.running()} if toolbox is not None else set()
+    if toolbox is not None:
+        toolbox.confirm = _confirm_in_terminal
+        toolbox.wait_for_servers()
     try:
         parts = []
-        for delta in engines.chat.reply(args.text):
+        from assistant.speak.text.script_language import language_of_script
+
+        language = heard_language(engines.settings.conversation.language) or language_of_script(args.text)
+        for delta in answer(engines.chat, toolbox, args.text, None, language):
             parts.append(delta)
             print(delta, end="", flush=True)
         print()
         reply = "".join(parts).strip()
         engines.chat.record_reply(reply)
         if args.speak and reply:
-            voice = engines.voice_for(heard_language(engines.settings.conversation.language))
-            chunks = list(voice.synthesize(reply))
-            if chunks:
-                play_blocking(np.concatenate([c.audio for c in chunks]), chunks[0].sample_rate,
-                              engines.settings.audio.output_device)
+            _play(engines, engines.voice_for(language), reply)
+        if toolbox is not None:
+            _wait_for_timers(engines, toolbox, {t.id for t in toolbox.timers.running()} - before, args.speak)
         return 0
     finally:
         engines.close()
+
+
+def _confirm_in_terminal(question: str) -> bool:
+    """Ask before a tool changes something outside Parley: yes only when a person at a terminal says so."""
+    if not sys.stdin.isatty():
+        print(f"parley: not done without a yes: {question} (run it in a terminal to answer, or set the server's "
+              "allow = \"always\" in mcp_servers.toml)", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _play(engines, voice, text: str) -> None:
+    import numpy as np
+
+    from assistant.playback.play_blocking import play_blocking
+
+    chunks = list(voice.synthesize(text))
+    if chunks:
+        play_blocking(np.concatenate([c.audio for c in chunks]), chunks[0].sample_rate,
+                      engines.settings.audio.output_device)
+
+
+def _wait_for_timers(engines, toolbox, ids: set[str], speak: bool) -> None:
+    """Stay until the timers `ids` (set by this command) ring; Ctrl+C leaves them to the next Parley that runs."""
+    import threading
+
+    from assistant.playback.alarm_sound import alarm_sound
+    from assistant.playback.play_blocking import play_blocking
+    from assistant.runtime.audio_stream import AudioDeviceError
+
+    if not ids:
+        return
+    left = set(ids)
+    all_rung = threading.Event()
+
+    def ring(timer) -> None:
+        print(f"⏰ {timer.ringing_words()}", flush=True)
+        try:
+            play_blocking(alarm_sound(24000), 24000, engines.settings.audio.output_device)
+            if speak:
+                _play(engines, engines.voice_for(timer.language), timer.ringing_words())
+        except AudioDeviceError as exc:
+            print(f"parley: {exc}", file=sys.stderr)
+        left.discard(timer.id)
+        if not left:
+            all_rung.set()
+
+    book = toolbox.timers
+    book.rings = lambda timer: timer.id in ids
+    book.on_ring = ring
+    print("Waiting for it to ring (Ctrl+C leaves it to Parley's app)…", flush=True)
+    book.start()
+    while not all_rung.wait(0.2):  # (short waits: Ctrl+C is handled on the main thread between them)
+        pass
 
 
 def _reply(args: argparse.Namespace) -> int:

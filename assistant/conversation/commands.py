@@ -130,7 +130,7 @@ class Commands:
         if voice is not self.speech.synthesizer:
             log.info("turn %d (%s) is read by %s", turn, language, voice_label(voice))
         self._chat_language = asked_language(setting, language)
-        self.worker.answer(turn, question, self._chat_language, voice)
+        self.worker.answer(turn, question, self._chat_language, voice, language)
 
     def _do_PlayPieces(self, command: m.PlayPieces, event) -> None:
         reply = self._current(command.turn)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 
 import numpy as np
 
@@ -28,13 +29,15 @@ from assistant.conversation.machine import TurnMachine
 from assistant.conversation.owner import Control, Owner
 from assistant.listen.wake_gate import WakeConfig
 from assistant.playback.speaker import Speaker
-from assistant.runtime.events import EventBus, State, StateChanged
+from assistant.runtime.events import EventBus, State, StateChanged, TimersChanged, ToolConsent
 from assistant.runtime.settings import heard_language
 
 log = logging.getLogger(__name__)
 
 # How long stop() waits for the threads and the devices: quitting is bounded (assistant/runtime/shutdown.py).
 STOP_WAIT_S = 0.8
+# How long a tool that changes something outside Parley waits for the person's yes (then it is not done).
+CONSENT_WAIT_S = 30.0
 
 
 class Conversation:
@@ -92,6 +95,23 @@ class Conversation:
         self.owner.start(speaker, voice, listener)
         if listener is not None and listener.microphone is not None:
             listener.start()
+        toolbox = getattr(self.engines, "toolbox", None)  # (tests hand in engines of their own, without tools)
+        if toolbox is not None:  # timers ring through the owner, which plays and says them
+            toolbox.timers.on_ring = self.owner.post
+            toolbox.timers.subscribe(lambda: self.bus.publish(TimersChanged()))
+            toolbox.timers.start()
+            toolbox.confirm = self._ask_consent
+
+    def _ask_consent(self, question: str) -> bool:
+        """The turn thread: ask whoever listens (the app's dialog, the terminal) before a tool changes something;
+        no answer within CONSENT_WAIT_S is a no."""
+        answer: Future = Future()
+        self.bus.publish(ToolConsent(question, answer))
+        try:
+            return bool(answer.result(CONSENT_WAIT_S))
+        except Exception:  # (a timeout, or a listener that failed)
+            log.info("nobody answered %r within %.0f s: not done", question, CONSENT_WAIT_S)
+            return False
 
     def stop(self, timeout: float = STOP_WAIT_S) -> None:
         """Stop listening and speaking, and end the threads, within about `timeout` s: a thread still busy then (a

@@ -166,12 +166,44 @@ class Engines:
         history = ChatHistory()
         local = self._local_chat(model, config, history)
         if chat.engine != "server":
-            return local
+            return self._with_tools(local)
         from assistant.chat.fallback import FallbackChat
         from assistant.chat.server_engine import ServerChat
 
         server = ServerChat(chat.server_url, chat.server_model, config, history)
-        return FallbackChat(server, local, on_fallback=lambda message: self.on_server_notice(message))
+        return self._with_tools(FallbackChat(server, local, on_fallback=lambda message: self.on_server_notice(message)))
+
+    @functools.cached_property
+    def toolbox(self):
+        """The tools (assistant/tools/toolbox.py), or None with [tools] enabled = false. Its timers ring only once
+        the caller starts them (`toolbox.timers.start()`), having said where the ringing goes."""
+        if not self.settings.tools.enabled:
+            return None
+        from assistant.runtime.settings import SettingsError
+        from assistant.tools.mcp_config import load_mcp_servers
+        from assistant.tools.toolbox import Toolbox
+
+        toolbox = Toolbox()
+        try:
+            servers = load_mcp_servers()
+        except SettingsError as exc:  # the built-in tools work all the same; the conversation says what is wrong
+            log.warning("%s", exc)
+            self.on_server_notice(f"{exc}. Parley goes on without MCP servers.")
+            servers = []
+        if servers:
+            from assistant.tools.mcp_servers import McpServers
+
+            toolbox.mcp = McpServers(servers, on_problem=lambda message: self.on_server_notice(message))
+            toolbox.mcp_connecting = toolbox.mcp.start()
+        return toolbox
+
+    def _with_tools(self, chat: ChatEngine) -> ChatEngine:
+        toolbox = self.toolbox
+        if toolbox is not None and self.settings.tools.offer_to_model:
+            chat.use_tools(toolbox.specs, toolbox.prompt_text)
+        elif toolbox is not None:
+            chat.use_tools(lambda: [], toolbox.memory.prompt_text)  # (the remembered facts all the same)
+        return chat
 
     def _local_chat(self, model: InstalledModel, config: ChatConfig, history: ChatHistory) -> ChatEngine:
         if local_engine(self.settings.chat.engine, model) == "mlx":
@@ -272,6 +304,8 @@ class Engines:
         transcriber = self.transcriber(language)
         loads = [transcriber.start_loading(), self.chat.start_loading()]
         log.info("loading the speech and chat models")
+        if warm_up and self.toolbox is not None:
+            self.toolbox.wait_for_servers()  # (their tools are in the prompt the warm-up reads into the cache)
         if warm_up:
             loads += [transcriber.warm_up(language), self.chat.warm_up(language)]
         self.vad
@@ -292,5 +326,7 @@ class Engines:
         """Stop the chat engine and the MLX thread (waiting at most `timeout` s for the work each is doing)."""
         if "chat" in self.__dict__:
             self.chat.close(timeout)
+        if self.__dict__.get("toolbox") is not None:
+            self.toolbox.close()
         if "worker" in self.__dict__:
             self.worker.close(timeout)

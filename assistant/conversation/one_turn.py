@@ -84,7 +84,8 @@ def reply_to_audio(engines: Engines, audio: np.ndarray) -> SpokenReply:
     speech_worker.follow(1)
     try:
         reply = stream_reply(engines.chat, transcript.text, asked_language(language_setting, transcript.language),
-                             SentenceSegmenter(), lambda sentence: speech_worker.say(sentence, 1), on_delta=first_token)
+                             SentenceSegmenter(), lambda sentence: speech_worker.say(sentence, 1), on_delta=first_token,
+                             toolbox=engines.toolbox, turn_language=transcript.language)
         speech_worker.wait_idle()
     finally:
         speech_worker.close()

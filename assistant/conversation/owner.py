@@ -35,8 +35,10 @@ from assistant.conversation.turn_worker import (
 )
 from assistant.listen.own_words import OWN_ECHO_TAIL_S, mostly_own_words
 from assistant.listen.wake_gate import without_phrase
-from assistant.runtime.events import Answering, EventBus, Problem, ReplyText, State
-from assistant.speak.voice import SpeechChunk, SpeechWorker
+from assistant.playback.alarm_sound import alarm_sound
+from assistant.runtime.events import Answering, EventBus, Problem, ReplyText, State, TimerRang
+from assistant.speak.voice import ANNOUNCEMENT, SpeechChunk, SpeechWorker
+from assistant.tools.timers import Timer
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +189,8 @@ class Owner(Commands):
             self._on_generated(message)
         elif isinstance(message, Control):
             self._on_control(message)
+        elif isinstance(message, Timer):
+            self._on_timer_rang(message)
         else:
             if isinstance(message, m.SpeechStarted):
                 self._barge_started = message.detail or time.monotonic()
@@ -239,6 +243,9 @@ class Owner(Commands):
         self.post(_Piece(turn, chunk.text, audio))
 
     def _on_piece(self, piece: _Piece) -> None:
+        if piece.turn == ANNOUNCEMENT:  # a timer's words: played now, after the ring, whatever the turn
+            self.player.announce(piece.audio)
+            return
         reply = self._current(piece.turn)
         if reply is None:
             return
@@ -246,6 +253,14 @@ class Owner(Commands):
             reply.timings_ms["first_voice"] = round(1000 * (time.monotonic() - reply.first_said), 1)
         reply.pieces.append(Spoken(reply.next_tag(), piece.text, piece.audio))
         self._feed(m.Voiced(piece.turn))
+
+    def _on_timer_rang(self, timer: Timer) -> None:
+        """A timer or alarm ended: it rings at once (over a reply or the user's words: the echo canceller has its
+        sound), is said in the language it was set in, and shows."""
+        words = timer.ringing_words()
+        self.player.announce(alarm_sound(self.player.speaker.rate))
+        self.speech.announce(words, self.engines.voice_for(timer.language))
+        self.bus.publish(TimerRang(words, timer.kind, timer.name))
 
     def _on_delta(self, delta: Delta) -> None:
         reply = self._current(delta.turn)

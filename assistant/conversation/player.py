@@ -55,8 +55,12 @@ class Player:
         return reply.heard_text(self.speaker.buffer.played_for)
 
     def chime(self) -> None:
+        self.announce(chime(self.speaker.rate))
+
+    def announce(self, audio) -> None:
+        """Play `audio` (at the speaker's rate) that belongs to no reply: a chime, a timer's ring and words."""
         self.speaker.wake()
-        self.speaker.buffer.write(chime(self.speaker.rate), 0)
+        self.speaker.buffer.write(audio, 0)
 
     def played_out(self) -> bool:
         return self.speaker.buffer.queued == 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.conversation.answer import answer
 from assistant.speak.text.segmenter import SegmenterConfig, SentenceSegmenter
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,12 @@ class Generated:
 
 def stream_reply(chat, question: str, language: str | None, segmenter: SentenceSegmenter,
                  say: Callable[[str], None], wanted: Callable[[], bool] = lambda: True,
-                 on_delta: Callable[[str], None] = lambda delta: None) -> str:
-    """Stream the chat model's reply to `question` into `say`, a sentence (or first clause) at a time, until
-    `wanted()` turns False; returns the text generated."""
+                 on_delta: Callable[[str], None] = lambda delta: None, toolbox=None,
+                 turn_language: str | None = None) -> str:
+    """Stream the answer to `question` (a command's result, or the chat model's reply: see answer.py) into `say`,
+    a sentence (or first clause) at a time, until `wanted()` turns False; returns the text generated."""
     parts = []
-    for delta in chat.reply(question, language):
+    for delta in answer(chat, toolbox, question, language, turn_language):
         if not wanted():
             break
         parts.append(delta)
@@ -93,9 +95,10 @@ class TurnWorker:
         """Transcribe `audio` (or take `early`'s transcript of the same audio when it has one)."""
         self._jobs.put((self._transcribe, turn, audio, language, early))
 
-    def answer(self, turn: int, question: str, language: str | None, voice) -> None:
-        """Generate the reply to `question` and have `voice` say it, sentence by sentence."""
-        self._jobs.put((self._answer, turn, question, language, voice))
+    def answer(self, turn: int, question: str, language: str | None, voice, turn_language: str | None = None) -> None:
+        """Generate the reply to `question` and have `voice` say it, sentence by sentence. `language`: the one the
+        chat model is asked for (None: its prompt's); `turn_language`: the one the turn was said in."""
+        self._jobs.put((self._answer, turn, question, language, voice, turn_language))
 
     def close(self) -> None:
         self._jobs.put(None)
@@ -127,7 +130,7 @@ class TurnWorker:
             return
         self._post(TranscriptReady(turn, transcript))
 
-    def _answer(self, turn: int, question: str, language: str | None, voice) -> None:
+    def _answer(self, turn: int, question: str, language: str | None, voice, turn_language: str | None) -> None:
         if self._answering() != turn:
             return  # dropped before it began
         segmenter = SentenceSegmenter(SegmenterConfig() if self._first_clause
@@ -145,7 +148,8 @@ class TurnWorker:
         try:
             text = stream_reply(self._engines.chat, question, language, segmenter, say,
                                 wanted=lambda: self._answering() == turn,
-                                on_delta=lambda delta: self._post(Delta(turn, delta, time.monotonic())))
+                                on_delta=lambda delta: self._post(Delta(turn, delta, time.monotonic())),
+                                toolbox=getattr(self._engines, "toolbox", None), turn_language=turn_language)
         except Exception as exc:
             log.exception("the reply to turn %d failed", turn)
             error = exc

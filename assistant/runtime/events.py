@@ -110,7 +110,32 @@ class Answering:
     who: str
 
 
-Event = StateChanged | UserSaid | ReplyText | ReplyFinished | TurnTimings | BargeIn | Problem | Loading | Answering
+@dataclass(frozen=True)
+class TimerRang:
+    """A timer or alarm ended: `words` is what Parley says of it ("Your tea timer is done.")."""
+
+    words: str
+    kind: str = "timer"  # "timer" or "alarm"
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class TimersChanged:
+    """The running timers and alarms changed (set, cancelled or rung): for the tray's list."""
+
+
+@dataclass(frozen=True)
+class ToolConsent:
+    """A tool that may change something outside Parley waits for the person's yes: `question` says what it would
+    do; a listener (the app's dialog, the terminal) sets `answer` (a concurrent.futures.Future) to True or False.
+    Nobody answering within the wait is a no."""
+
+    question: str
+    answer: object
+
+
+Event = (StateChanged | UserSaid | ReplyText | ReplyFinished | TurnTimings | BargeIn | Problem | Loading | Answering
+         | TimerRang | TimersChanged | ToolConsent)
 
 
 class EventBus:

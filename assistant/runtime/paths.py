@@ -36,3 +36,9 @@ def cache_dir() -> Path:
 def catalog_path() -> Path:
     """The model catalog shipped with Parley (models/catalog.toml in the source tree)."""
     return Path(__file__).resolve().parents[2] / "models" / "catalog.toml"
+
+
+def data_dir() -> Path:
+    """What the user keeps with Parley besides models: timers and alarms, remembered facts. PARLEY_DATA_DIR overrides
+    the platform's data folder."""
+    return Path(os.environ.get("PARLEY_DATA_DIR") or platformdirs.user_data_dir(APP_NAME, appauthor=False))

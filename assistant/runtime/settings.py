@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import tomli_w
 
 from assistant.chinese_script import SCRIPTS, default_script
+from assistant.runtime.atomic_file import write_atomically
 from assistant.runtime.paths import config_dir
 
 LANGUAGES = (
@@ -147,6 +147,16 @@ class HotkeySettings:
 
 
 @dataclass(frozen=True)
+class ToolsSettings:
+    """What Parley does besides talk (the MCP servers are kept in mcp_servers.toml beside this file)."""
+
+    enabled: bool = field(default=True, metadata={"doc": "timers, alarms, the time, sums, conversions, memory and "
+                                                  "opening things; false = Parley only talks"})
+    offer_to_model: bool = field(default=True, metadata={"doc": "let the chat model call the tools too; false = only "
+                                                         "the spoken commands of the built-in sentences"})
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of Parley's settings, one section per component."""
 
@@ -158,6 +168,7 @@ class Settings:
     listening: ListeningSettings = field(default_factory=ListeningSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     hotkey: HotkeySettings = field(default_factory=HotkeySettings)
+    tools: ToolsSettings = field(default_factory=ToolsSettings)
 
 
 class SettingsError(ValueError):
@@ -250,20 +261,8 @@ def load_settings_or_defaults(path: Path | None = None) -> tuple[Settings, str]:
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
     """Write settings.toml atomically: a temporary file in the same folder, flushed, then renamed over."""
-    path = path or settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = tomli_w.dumps(dataclasses.asdict(settings)).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path or settings_path(), payload)
 
 
 def heard_language(setting: str) -> str | None:

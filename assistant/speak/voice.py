@@ -107,6 +107,9 @@ class Synthesizer:
             yield SpeechChunk(spoken, chunk.audio_float_array, chunk.sample_rate)
 
 
+ANNOUNCEMENT = -1  # the turn of text voiced outside any turn (SpeechWorker.announce)
+
+
 class SpeechWorker:
     """Runs a Synthesizer (or another voice per text) on its own thread: `say()` queues text of a turn,
     `on_audio(chunk, turn)` receives the chunks on the speech thread.
@@ -144,6 +147,11 @@ class SpeechWorker:
         worker's own). Thread-safe."""
         self._put((turn, text, voice or self.synthesizer))
 
+    def announce(self, text: str, voice=None) -> None:
+        """Queue text that belongs to no turn (a timer's "your tea timer is done"): voiced whatever turn is followed,
+        its chunks passed to `on_audio` with turn ANNOUNCEMENT. Thread-safe."""
+        self._put((ANNOUNCEMENT, text, voice or self.synthesizer))
+
     def done(self, turn: int) -> None:
         """Queue the end of `turn`'s text: `on_done(turn)` follows what is queued before it. Thread-safe."""
         self._put((turn, None, None))
@@ -174,9 +182,9 @@ class SpeechWorker:
                 if text is None:
                     if self._on_done is not None:
                         self._on_done(turn)
-                elif turn == self._turn:
+                elif turn == self._turn or turn == ANNOUNCEMENT:
                     for chunk in voice.synthesize(text):
-                        if turn != self._turn:
+                        if turn != self._turn and turn != ANNOUNCEMENT:
                             break
                         self._on_audio(chunk, turn)
             except Exception:  # a bad sentence must not kill the voice for the rest of the session

@@ -1,0 +1,91 @@
+"""A turn's answer as text to speak: a command the sentence templates know is done at once and its result said;
+anything else goes to the chat model with the tools offered, and a tool it calls is run and its result said
+(the tool's own words, or — for a tool that gives data, such as an MCP server's — the model's words about it)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from assistant.chat.tool_calls import read_calls
+from assistant.tools.tool import Call
+
+log = logging.getLogger(__name__)
+
+
+def answer(chat, toolbox, question: str, language: str | None, turn_language: str | None = None) -> Iterator[str]:
+    """The reply to `question` as text pieces. `language`: what the chat model is asked to answer in (None: its
+    prompt's); `turn_language`: the language the turn was said in, for the tools' words (default `language`).
+    The caller records the reply with `chat.record_reply`, as for any reply."""
+    spoken = turn_language or language
+    if toolbox is not None:
+        call = toolbox.match(question, spoken)
+        if call is not None:
+            chat.chat_history.begin_reply()  # (cancels a reply in progress, as a model's reply would)
+            chat.chat_history.add_user(question)
+            yield toolbox.run(call, spoken).said
+            return
+    for piece in chat.reply(question, language):
+        if not isinstance(piece, Call):
+            yield piece
+            continue
+        if toolbox is None:  # (an engine offered no tools calls none; a server's model might all the same)
+            log.warning("the chat model called %s with no tools offered", piece.name)
+            return
+        call = toolbox.resolve(piece)
+        if call is None:  # a made-up tool: its words, if it put an answer in them (small models do)
+            log.warning("the chat model called a tool Parley does not have: %s %s", piece.name, piece.arguments)
+            yield made_up_call_words(piece) or toolbox.run(piece, spoken).said
+            return
+        result = toolbox.run(call, spoken)
+        if result.said or result.failed:
+            yield result.said
+            return
+        text = result_text(result.data)
+        if is_prose(text):  # a sentence of the tool's own ("Order 1234 arrives on Thursday."): said as it is
+            yield text
+            return
+        for words in read_calls(chat.reply_with_result(call, text, language), set()):
+            if isinstance(words, Call):  # (a small model that calls the tool again instead of saying its result)
+                log.info("the chat model called %s again instead of saying its result", words.name)
+                yield plain_words(result.data)
+                return
+            yield words
+        return
+
+
+def made_up_call_words(call: Call) -> str:
+    """The longest sentence among a made-up call's arguments ("cat_joke {'message': 'Why did the cat…'}"), or ""."""
+    texts = [value for value in call.arguments.values() if isinstance(value, str) and len(value.split()) >= 3]
+    return max(texts, key=len, default="")
+
+
+def is_prose(text: str, limit: int = 300) -> bool:
+    """Whether a tool's result reads as a sentence to say, not data for the model to put into words."""
+    stripped = text.strip()
+    return bool(stripped) and len(stripped) <= limit and stripped[0] not in "{[<" and "\n\n" not in stripped
+
+
+def plain_words(data: object) -> str:
+    """Data said plainly, when the model could not put it into words: "timezone Asia/Tokyo, day of week Tuesday"."""
+    if isinstance(data, str):
+        import json
+
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return data.strip()[:300]
+    if isinstance(data, dict):
+        return ", ".join(f"{str(key).replace('_', ' ')} {plain_words(value)}" for key, value in data.items()) + "."
+    if isinstance(data, list):
+        return ", ".join(plain_words(item) for item in data)
+    return str(data)
+
+
+def result_text(data: object) -> str:
+    """A tool's data as the chat model reads it."""
+    if isinstance(data, str):
+        return data
+    import json
+
+    return json.dumps(data, ensure_ascii=False, default=str)

@@ -1,0 +1,59 @@
+"""Parley doing things, end to end with the real default models: `parley ask` sets a timer that rings on the
+(virtual) speaker, works out a sum exactly, remembers a fact across a restart, and calls a real MCP server's tool
+that the chat model chose."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+RIG_SERVER = Path(__file__).parent / "rig" / "mcp_rig_server.py"
+
+
+def _parley(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def test_a_timer_set_by_ask_rings_on_the_speaker(default_store, audio_rig):
+    with audio_rig.speaker_recorder() as recording:
+        result = _parley("ask", "set a timer for 3 seconds", env=audio_rig.env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Timer set for 3 seconds."
+    assert lines[-1] == "⏰ Your 3 second timer is done."
+    audio = recording.audio
+    assert np.max(np.abs(audio)) > 0.1  # the ring was played (the voice is not asked to speak here)
+    spectrum = np.abs(np.fft.rfft(audio))
+    assert abs(np.argmax(spectrum) * recording.rate / len(audio) - 1760) < 20  # and it was the alarm's tone
+
+
+def test_a_sum_is_exact_and_needs_no_model(default_store):
+    result = _parley("ask", "What is 17 times 23?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "17 times 23 is 391."
+    assert "loaded" not in result.stderr  # (the chat model was never loaded)
+
+
+def test_a_remembered_fact_is_used_after_a_restart(default_store):
+    told = _parley("ask", "Remember that my sister's name is Mina.")
+    assert told.stdout.strip() == "I'll remember that my sister's name is Mina."
+    asked = _parley("ask", "What is my sister's name?")  # a new process: the fact comes from the memory file
+    assert asked.returncode == 0, asked.stderr
+    assert "Mina" in asked.stdout
+    forgot = _parley("ask", "Forget about my sister.")
+    assert forgot.stdout.strip() == "Forgotten: my sister's name is Mina."
+
+
+def test_the_chat_model_calls_an_mcp_servers_tool(default_store, tmp_path):
+    config = Path(os.environ["PARLEY_CONFIG_DIR"])
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "mcp_servers.toml").write_text(
+        f'[servers.shop]\ncommand = "{sys.executable} {RIG_SERVER}"\n', encoding="utf-8")
+    result = _parley("ask", "Where is order 1234?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Order 1234 was shipped on Monday and arrives on Thursday."
