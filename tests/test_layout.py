@@ -3,6 +3,8 @@
 capture → listen → transcribe → chat → speak → playback: a stage imports no later stage, nor the conversation that
 wires them, the command or the UI; it may use runtime/ (threads, events, settings, paths, logs), models/ and the
 shared top-level modules. runtime/ and models/ serve every stage and import none of them (models/ may use runtime/).
+tools/ (what a turn can do: timers, sums, memory, MCP) stands beside the data path and imports none of it; the chat
+stage knows its calls, the conversation runs them.
 Nothing in assistant/ imports ui/ (the engine never imports Qt). No module takes a private name from another folder.
 No file of assistant/ or ui/ grows past ~400 lines: past that a file does more than one job.
 
@@ -99,6 +101,8 @@ def _forbidden(importer: str, imported: str) -> str | None:
         return f"runtime/ serves every part and imports none of them ({imported}/)"
     if importer == "models" and (imported in STAGES or imported in ("conversation", "cli")):
         return f"models/ serves the stages and imports none of them ({imported}/)"
+    if importer == "tools" and (imported in STAGES or imported in ("conversation", "cli", "models")):
+        return f"tools/ is what a turn can do, beside the data path: it imports none of it ({imported}/)"
     return None
 
 
@@ -159,7 +163,7 @@ def test_the_checks_find_what_runs_against_the_layout(tmp_path):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
 
-    for folder in ("assistant", "ui", *(f"assistant/{part}" for part in STAGES + ("runtime", "models", "cli"))):
+    for folder in ("assistant", "ui", *(f"assistant/{part}" for part in STAGES + ("runtime", "models", "cli", "tools"))):
         write(f"{folder}/__init__.py", "")
     write("assistant/audio_files.py", "import numpy\n")
     write("assistant/capture/microphone.py", "def start():\n    from assistant.playback import speaker\n")
@@ -170,6 +174,7 @@ def test_the_checks_find_what_runs_against_the_layout(tmp_path):
     write("assistant/models/store.py", "from assistant.runtime.events import Bus\nfrom assistant.speak import voice\n")
     write("assistant/speak/voice.py", "import ui.app\n")
     write("assistant/cli/doctor.py", "from assistant.speak.voice import say\n")
+    write("assistant/tools/timers.py", "from assistant.runtime.events import Bus\nfrom assistant.playback import speaker\n")
     write("ui/app.py", "from assistant.cli.doctor import _check\n" + "pass\n" * MAX_LINES)
 
     assert layout_problems(tmp_path) == [
@@ -183,6 +188,8 @@ def test_the_checks_find_what_runs_against_the_layout(tmp_path):
         "assistant/runtime/events.py:1: imports assistant.models.store: runtime/ serves every part and imports none "
         "of them (models/)",
         "assistant/speak/voice.py:1: imports ui.app: the engine never imports the UI",
+        "assistant/tools/timers.py:2: imports assistant.playback.speaker: tools/ is what a turn can do, beside the "
+        "data path: it imports none of it (playback/)",
         "ui/app.py:1: imports the private _check of assistant.cli.doctor from another folder: make it public, or "
         "move it",
     ]

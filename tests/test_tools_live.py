@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from followed_log import wait_for_log
+
 RIG_SERVER = Path(__file__).parent / "rig" / "mcp_rig_server.py"
 
 
@@ -57,3 +59,49 @@ def test_the_chat_model_calls_an_mcp_servers_tool(default_store, tmp_path):
     result = _parley("ask", "Where is order 1234?")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Order 1234 was shipped on Monday and arrives on Thursday."
+
+
+def test_a_timer_rings_during_a_conversation(default_store, audio_rig, tmp_path):
+    """`parley chat --text`: a typed "set a timer" is answered at once, and the timer rings while Parley listens:
+    the ring on the speaker, its words in the conversation."""
+    out = (tmp_path / "chat.out").open("w+", encoding="utf-8")
+    chat = subprocess.Popen([sys.executable, "-m", "assistant", "chat", "--text"], stdin=subprocess.PIPE, stdout=out,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, **audio_rig.env()})
+    log = tmp_path / "chat.out"
+    try:
+        with audio_rig.speaker_recorder() as recording:
+            chat.stdin.write("Set a timer for 4 seconds.\n")
+            chat.stdin.flush()
+            wait_for_log(lambda: log.read_text(encoding="utf-8"), r"Parley: Timer set for 4 seconds\.", proc=chat,
+                         timeout=240)
+            wait_for_log(lambda: log.read_text(encoding="utf-8"), r"⏰ Your 4 second timer is done\.", proc=chat,
+                         timeout=30)
+        chat.stdin.close()
+        assert chat.wait(30) == 0
+    finally:
+        if chat.poll() is None:
+            chat.kill()
+    spectrum = np.abs(np.fft.rfft(recording.audio))
+    hertz = np.fft.rfftfreq(len(recording.audio), 1 / recording.rate)
+    ring = spectrum[(hertz > 1750) & (hertz < 1770)].max()
+    assert ring > 20 * np.median(spectrum[(hertz > 1000) & (hertz < 3000)])  # the alarm's tone stands out of the voice
+
+
+def test_ask_stops_waiting_when_its_timer_is_cancelled_elsewhere(default_store, tmp_path):
+    """The tray's cancel (or the running app's ring) takes the timer off the shared list: `parley ask` then leaves."""
+    from assistant.tools.timers import TimerBook
+
+    out = tmp_path / "ask.out"
+    with out.open("w", encoding="utf-8") as sink:
+        ask = subprocess.Popen([sys.executable, "-m", "assistant", "ask", "Set a timer for 10 minutes."], stdout=sink,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for_log(lambda: out.read_text(encoding="utf-8"), r"Waiting for it to ring", proc=ask, timeout=120)
+        book = TimerBook()
+        assert [t.seconds for t in book.running()] == [600]
+        book.remove({t.id for t in book.running()})
+        assert ask.wait(15) == 0
+    finally:
+        if ask.poll() is None:
+            ask.kill()
+    assert out.read_text(encoding="utf-8").splitlines()[-1] == "(rung or cancelled by the running Parley)"

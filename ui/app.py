@@ -17,7 +17,10 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from assistant.runtime import shutdown
-from assistant.runtime.events import EventBus, Loading, Problem, ReplyText, State, StateChanged
+from assistant.runtime.events import (
+    EventBus, Loading, Problem, ReplyText, State, StateChanged, TimerRang, ToolConsent,
+)
+from assistant.tools.timers import TimerBook
 from assistant.models.catalog import load_catalog
 from assistant.models.store import ModelStore
 from assistant.conversation.session import AssistantSession
@@ -68,6 +71,9 @@ class ParleyApp(QObject):
         self.tray.reset_requested.connect(self._reset)
         self.tray.quit_requested.connect(self.quit)
         self.tray.notification_clicked.connect(self._notification_clicked)
+        self.timers = TimerBook()  # (the same file the conversation rings from; this one only lists and cancels)
+        self.tray.timers_source = self.timers.running
+        self.tray.timer_cancelled.connect(lambda ident: self.timers.remove({ident}))
         self.conversation.text_submitted.connect(self.session.say_text)
         self.conversation.reset_requested.connect(self._reset)
         self.instance.show_requested.connect(self.show_conversation)
@@ -197,10 +203,30 @@ class ParleyApp(QObject):
                 self.tray.show_state(TrayState.LOADING, event.what)
             if self.settings_window is not None:
                 self.settings_window.set_status("" if event.done else event.what.capitalize() + "…")
+        elif isinstance(event, TimerRang):
+            self.notify("Parley", event.words, action=self.show_conversation)
+        elif isinstance(event, ToolConsent):
+            self._ask_consent(event)
         elif isinstance(event, Problem):
             self.tray.show_state(TrayState.ERROR, event.message)
             action = {"settings": self.show_settings, "retry": self.start}.get(event.action, self.show_conversation)
             self.notify("Parley", f"{event.message}. {event.fix}".strip().rstrip(".") + ".", error=True, action=action)
+
+    def _ask_consent(self, event: ToolConsent) -> None:
+        """A tool that changes something waits for a yes (the conversation gives up after its wait: a no)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Parley", event.question)
+        allow = box.addButton("Allow", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Don't allow", QMessageBox.ButtonRole.RejectRole)
+        box.setModal(False)
+
+        def answered(_result) -> None:
+            if not event.answer.done():
+                event.answer.set_result(box.clickedButton() is allow)
+
+        box.finished.connect(answered)
+        box.show()
+        _bring_forward(box)
+        self._consent_box = box
 
     def notify(self, title: str, message: str, error: bool = False, action=None) -> None:
         """A notification from the tray icon (a dialog when there is no tray); clicking it runs `action`."""

@@ -178,16 +178,17 @@ class ReplyRow(_Row):
 
 
 class NoticeRow(QWidget):
-    """A problem, inline in the transcript: what went wrong and what the user can do."""
+    """A problem, inline in the transcript: what went wrong and what the user can do (or, with ⏰, a timer that
+    rang)."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, symbol: str = "⚠") -> None:
         super().__init__()
         card = QFrame()
         card.setObjectName("notice")
         inner = QVBoxLayout(card)
         inner.setContentsMargins(12, 8, 12, 8)
         inner.setSpacing(2)
-        self.message = _TextLabel("noticeMessage", f"⚠  {problem.message}", selectable=True)
+        self.message = _TextLabel("noticeMessage", f"{symbol}  {problem.message}", selectable=True)
         inner.addWidget(self.message)
         self.fix = _TextLabel("noticeFix", problem.fix, selectable=True)
         self.fix.setVisible(bool(problem.fix))

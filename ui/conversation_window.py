@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStackedLayout, QVBoxLayout, QWidget
 
-from assistant.runtime.events import (Answering, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
-                              UserSaid, WordsSoFar)
+from assistant.runtime.events import (Answering, Loading, Problem, ReplyFinished, ReplyText, State, StateChanged,
+                                     TimerRang, TurnTimings, UserSaid, WordsSoFar)
 from ui.conversation_composer import Composer
 from ui.conversation_rows import NoticeRow, ReplyRow, UserRow, format_timings
 from ui.conversation_theme import DARK, LIGHT, style_sheet
@@ -110,6 +110,8 @@ class ConversationWindow(QWidget):
                 row.set_caption(format_timings(event.timings_ms))
         elif isinstance(event, Problem):
             self._add_row(NoticeRow(event))
+        elif isinstance(event, TimerRang):
+            self._add_row(NoticeRow(Problem(event.words), symbol="⏰"))
         # BargeIn needs nothing of its own: the reply it cut short arrives as an interrupted ReplyFinished.
 
     def clear(self) -> None:

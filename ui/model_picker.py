@@ -262,6 +262,8 @@ class ModelPicker(QWidget):
             facts = ["Not installed, and not in Parley's catalog: import it with `parley models import`"]
         else:
             facts = ["Nothing installed yet"]
+        if entry and entry.trade:
+            facts.append(entry.trade)
         self.details.setText(" · ".join(facts))
         can_download = bool(entry) and not installed
         self.download_button.setVisible(can_download)

@@ -1,9 +1,8 @@
-"""The settings window: models and the chat engine, language, devices, talking style and listening, saved
-with one Save button.
-
-Changes wait in the window until Save (⌘S / Ctrl+S), which validates them against settings.py's
-ranges, writes settings.toml atomically (and a chat server's API key to its own file) and emits
-`settings_saved`. Closing the window with unsaved changes asks whether to save them; closing never quits the app.
+"""The settings window: models and the chat engine, language, devices, talking style, listening and tools, saved
+with one Save button. Changes wait in the window until Save (⌘S / Ctrl+S), which validates them against
+settings.py's ranges, writes settings.toml atomically (a chat server's API key, the remembered facts and the MCP
+servers to files of their own) and emits `settings_saved`. Closing the window with unsaved changes asks whether to
+save them; closing never quits the app.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from ui.model_picker import AdviceRow, ModelDownloads
 from ui.settings_audio_tab import build_audio_tab
 from ui.settings_general_tab import build_general_tab, fill_mandarin_voices
 from ui.settings_models_tab import build_models_tab
+from ui.settings_tools_tab import ToolsPage
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,9 @@ class SettingsWindow(QWidget):
         self.tabs.addTab(ScrollingPage(build_general_tab(self)), "&General")
         self.tabs.addTab(ScrollingPage(build_models_tab(self)), "&Models")
         self.tabs.addTab(ScrollingPage(build_audio_tab(self)), "&Audio && Listening")
+        self.tools_page = ToolsPage(self._forms)
+        self.tools_page.changed.connect(self._on_changed)
+        self.tabs.addTab(ScrollingPage(self.tools_page), "&Tools")
         label_width = max(form.label_width() for form in self._forms)
         for form in self._forms:  # the same label column on every tab: switching tabs doesn't shift the fields
             form.grid.setColumnMinimumWidth(0, label_width)
@@ -106,6 +109,7 @@ class SettingsWindow(QWidget):
         self._saved = settings
         self._loading = True
         try:
+            self.tools_page.show_settings(settings.tools)
             conversation, listening = settings.conversation, settings.listening
             self.language.setCurrentIndex(max(0, self.language.findData(conversation.language)))
             self.mode_buttons[conversation.mode].setChecked(True)
@@ -181,10 +185,10 @@ class SettingsWindow(QWidget):
                                       server_voice=self.tts_server_voice.text().strip()),
             speech_to_text=dataclasses.replace(saved.speech_to_text, server_url=self.stt_server.text().strip()),
             hotkey=dataclasses.replace(saved.hotkey, key=self.hotkey.hotkey(), style=self.hotkey_style.currentData()),
-        )
+            tools=self.tools_page.tools_settings())
 
     def has_unsaved_changes(self) -> bool:
-        return self.current_settings() != self._saved or self.chat_engine.key_changed()
+        return self.current_settings() != self._saved or self.chat_engine.key_changed() or self.tools_page.has_changes()
 
     @Slot()
     def save(self) -> bool:
@@ -197,14 +201,17 @@ class SettingsWindow(QWidget):
                 self._say(f"{self.choices.name(picker.model_id())} isn't installed yet: download it, or pick an "
                           f"installed {KIND_NAMES[kind]}. Nothing was saved.", warning=True)
                 return False
-        problem = self.chat_engine.check()
+        problem, page = self.chat_engine.check(), 1
+        if not problem:
+            problem, page = self.tools_page.check(), 3
         if problem:
-            self.tabs.setCurrentIndex(1)
+            self.tabs.setCurrentIndex(page)
             self._say(f"{problem} Nothing was saved.", warning=True)
             return False
         try:
             settings_from_dict(dataclasses.asdict(settings), source="the settings window")  # the file's own checks
             self.chat_engine.save_key()  # first: a key that can't be saved leaves the settings as they were
+            self.tools_page.save()
             path = save_settings(settings)
         except (SettingsError, ModelError, OSError) as exc:
             self._say(f"The settings were not saved: {exc}", warning=True)
@@ -270,9 +277,7 @@ class SettingsWindow(QWidget):
     def _sensitivity_position(self, threshold: float) -> int:
         return round((self._threshold_max - threshold) * 100)
 
-    @staticmethod
-    def _rate_position(rate: float) -> int:
-        return round(rate * 100)
+    _rate_position = staticmethod(lambda rate: round(rate * 100))
 
     def _on_changed(self, *_args) -> None:
         wake = self.mode_buttons["wake_word"].isChecked()
@@ -281,9 +286,8 @@ class SettingsWindow(QWidget):
         if self._loading:
             return
         dirty = self.has_unsaved_changes()
-        self.setWindowModified(dirty)
-        self.save_button.setEnabled(dirty)
-        self.revert_button.setEnabled(dirty)
+        for show in (self.setWindowModified, self.save_button.setEnabled, self.revert_button.setEnabled):
+            show(dirty)
 
     def _on_language_picked(self) -> None:
         if self._loading:

@@ -1,7 +1,7 @@
 """The menu-bar (tray) icon and its menu.
 
-The icon shows the state at a glance (see tray_icons.py); its tooltip says it in words. The menu:
-Talk / Stop, Mute microphone, the listening mode (hands-free, wake word, push-to-talk), Conversation…, Settings…,
+The icon shows the state at a glance (see tray_icons.py); its tooltip says it in words. The menu: the running
+timers and alarms (choosing one cancels it), Talk / Stop, Mute microphone, the listening mode (hands-free, wake word, push-to-talk), Conversation…, Settings…,
 Reset conversation, Quit. This
 class only draws and forwards: each menu item emits a signal that the app connects to the session.
 """
@@ -33,18 +33,22 @@ class Tray(QObject):
     reset_requested = Signal()
     quit_requested = Signal()
     notification_clicked = Signal()
+    timer_cancelled = Signal(str)  # the id of the timer or alarm to cancel
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.icon = QSystemTrayIcon(self)
         self.menu = QMenu()
         self.menu.aboutToShow.connect(lambda: log.info("tray: menu shown"))
+        self.menu.aboutToShow.connect(self._show_timers)
         self._talking = False
         self.state: TrayState | None = None
+        self.timers_source = lambda: []  # the app's: the running timers and alarms, soonest first
+        self._timer_actions: list[QAction] = []
 
         self.status_action = self.menu.addAction("")
         self.status_action.setEnabled(False)
-        self.menu.addSeparator()
+        self.timers_separator = self.menu.addSeparator()
         self.talk_action = self.menu.addAction("&Talk")
         self.talk_action.triggered.connect(self._on_talk)
         self.stop_action = self.menu.addAction("Sto&p speaking")
@@ -104,6 +108,25 @@ class Tray(QObject):
         """A desktop notification from the icon; clicking it emits `notification_clicked`."""
         kind = QSystemTrayIcon.MessageIcon.Warning if error else QSystemTrayIcon.MessageIcon.Information
         self.icon.showMessage(title, message, kind, 10000)
+
+    def _show_timers(self) -> None:
+        """The running timers and alarms under the status line, each with its time left; choosing one cancels it."""
+        for action in self._timer_actions:
+            self.menu.removeAction(action)
+        self._timer_actions = []
+        try:
+            timers = self.timers_source()
+        except Exception:  # (an unreadable timers file: the menu shows without them)
+            log.exception("the timers could not be listed")
+            timers = []
+        for timer in timers:
+            left = round(timer.left_s())
+            shown = (f"Cancel {timer.described('en')} ({left // 3600}:{left // 60 % 60:02d}:{left % 60:02d} left)"
+                     if timer.kind == "timer" else f"Cancel {timer.described('en')}")
+            action = QAction(shown, self.menu)
+            action.triggered.connect(lambda checked=False, ident=timer.id: self.timer_cancelled.emit(ident))
+            self.menu.insertAction(self.timers_separator, action)
+            self._timer_actions.append(action)
 
     def _on_talk(self) -> None:
         self._set_talking(not self._talking)

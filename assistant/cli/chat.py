@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from concurrent.futures import Future, wait
 
 from assistant.cli.checks import language
-from assistant.runtime.events import (Answering, BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged, TurnTimings,
-                                     UserSaid, WordsSoFar)
+from assistant.runtime.events import (Answering, BargeIn, Problem, ReplyFinished, ReplyText, State, StateChanged,
+                                     TimerRang, ToolConsent, TurnTimings, UserSaid, WordsSoFar)
 
 # The main thread waits in steps this long. A quit signal's Python handler runs on the main thread, and only once it
 # runs Python code again: a read of stdin there is cut short only if the signal lands on that thread, and under load
@@ -89,12 +89,36 @@ class TerminalView:
                 print(f"(answering: {event.who})", file=sys.stderr, flush=True)
             elif isinstance(event, Problem):
                 print(f"parley: {event.message}" + (f" — {event.fix}" if event.fix else ""), file=sys.stderr, flush=True)
+            elif isinstance(event, TimerRang):
+                print(f"⏰ {event.words}", file=self._out, flush=True)
+            elif isinstance(event, ToolConsent):
+                print(f"{event.question} Type yes or no.", file=self._out, flush=True)
+
+
+class TypedConsent:
+    """A tool waiting for a yes (ToolConsent) is answered by the next line typed: yes/y or anything else."""
+
+    def __init__(self) -> None:
+        self._pending = None
+
+    def __call__(self, event) -> None:
+        if isinstance(event, ToolConsent):
+            self._pending = event.answer
+
+    def answered(self, line: str) -> bool:
+        """True when `line` answered a waiting tool (and is no turn)."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending.done():
+            return False
+        pending.set_result(line.strip().lower() in ("y", "yes"))
+        return True
 
 
 def json_line_view(event) -> None:
     """One JSON object per event on stdout: {"event": "StateChanged", ...fields}."""
-    fields = {k: (v.value if isinstance(v, State) else v) for k, v in dataclasses.asdict(event).items()}
-    print(json.dumps({"event": type(event).__name__, "t": round(time.monotonic(), 4), **fields}, ensure_ascii=False), flush=True)
+    fields = {k: (v.value if isinstance(v, State) else v) for k, v in vars(event).items() if k != "answer"}
+    print(json.dumps({"event": type(event).__name__, "t": round(time.monotonic(), 4), **fields}, ensure_ascii=False,
+                     default=str), flush=True)
 
 
 def _start_off_the_main_thread(conversation, listen: bool) -> None:
@@ -159,6 +183,8 @@ def run_chat(args: argparse.Namespace) -> int:
     engines = Engines(settings, store)
     bus = EventBus()
     bus.subscribe(json_line_view if args.json else TerminalView())
+    consent = TypedConsent()
+    bus.subscribe(consent)
     conversation = Conversation(engines, bus, config)
     try:
         print("Loading models…", file=sys.stderr, flush=True)
@@ -166,7 +192,8 @@ def run_chat(args: argparse.Namespace) -> int:
         if args.text:
             print("Type a message and press Enter (Ctrl+D or Ctrl+C to quit).", file=sys.stderr, flush=True)
             for line in _typed_lines(sys.stdin):
-                conversation.say_text(line)
+                if not consent.answered(line):
+                    conversation.say_text(line)
         elif push_to_talk:
             print("Press Enter to talk, Enter again to stop (Ctrl+C to quit).", file=sys.stderr, flush=True)
             pressed = False
@@ -176,7 +203,8 @@ def run_chat(args: argparse.Namespace) -> int:
         else:
             print("Speak whenever you like, or type (Ctrl+C to quit).", file=sys.stderr, flush=True)
             for line in _typed_lines(sys.stdin):  # typed turns work in hands-free mode too
-                conversation.say_text(line)
+                if not consent.answered(line):
+                    conversation.say_text(line)
             while True:
                 time.sleep(_MAIN_THREAD_STEP_S)
         conversation.wait_until_quiet()

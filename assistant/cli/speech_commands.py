@@ -242,10 +242,11 @@ def _wait_for_timers(engines, toolbox, ids: set[str], speak: bool) -> None:
 
     if not ids:
         return
-    left = set(ids)
+    left, ringing = set(ids), set()
     all_rung = threading.Event()
 
     def ring(timer) -> None:
+        ringing.add(timer.id)
         print(f"⏰ {timer.ringing_words()}", flush=True)
         try:
             play_blocking(alarm_sound(24000), 24000, engines.settings.audio.output_device)
@@ -262,8 +263,16 @@ def _wait_for_timers(engines, toolbox, ids: set[str], speak: bool) -> None:
     book.on_ring = ring
     print("Waiting for it to ring (Ctrl+C leaves it to Parley's app)…", flush=True)
     book.start()
+    gone_since = None
     while not all_rung.wait(0.2):  # (short waits: Ctrl+C is handled on the main thread between them)
-        pass
+        if (left - ringing) & {t.id for t in book.running()} or not left - ringing:
+            continue
+        # Off the list and not rung here: rung by the running app, or cancelled (this process takes a timer off the
+        # list a moment before it rings it: a grace for that).
+        gone_since = gone_since or time.monotonic()
+        if time.monotonic() - gone_since > 1:
+            print("(rung or cancelled by the running Parley)", flush=True)
+            return
 
 
 def _reply(args: argparse.Namespace) -> int:

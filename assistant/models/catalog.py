@@ -48,6 +48,7 @@ class CatalogEntry:
     hub: HubSource | None = None
     pack: PackSource | None = None
     revision: int = 1  # raised when the installed form changes: `parley models setup` reinstalls older ones
+    trade: str = ""  # what choosing it gains and costs, measured, for the settings window
 
     def speaks(self, language: str) -> bool:
         """True if the model handles `language` (an ISO 639-1 code)."""
@@ -85,6 +86,7 @@ def _entry(model_id: str, raw: dict) -> CatalogEntry:
         license=raw.pop("license"),
         default=bool(raw.pop("default", False)),
         revision=int(raw.pop("revision", 1)),
+        trade=str(raw.pop("trade", "")),
         hub=HubSource(repo=hub["repo"], files=tuple(hub.get("files", ()))) if hub else None,
         pack=PackSource(
             wheels=tuple(pack["wheels"]),

@@ -68,3 +68,25 @@ def test_mute_and_hands_free_reflect_the_session_without_echoing_back(qapp, qtbo
     with qtbot.waitSignal(tray.mute_toggled, timeout=1000) as toggled:
         tray.mute_action.trigger()
     assert toggled.args == [False]
+
+
+def test_running_timers_show_in_the_menu_and_choosing_one_cancels_it(qapp, qtbot, tmp_path):
+    import time
+
+    from assistant.tools.timers import Timer, TimerBook
+
+    book = TimerBook(tmp_path / "timers.json")
+    book.add(Timer("tea", "timer", time.time() + 299.5, 300, "tea"))
+    book.add(Timer("wake", "alarm", time.time() + 3600, 0))
+    tray = Tray()
+    tray.timers_source = book.running
+    tray.timer_cancelled.connect(lambda ident: book.remove({ident}))
+    tray.menu.aboutToShow.emit()
+    texts = [action.text() for action in tray.menu.actions()]
+    assert texts[1] == "Cancel the tea timer (0:04:59 left)" and texts[2].startswith("Cancel an alarm at ")
+    assert texts.index("&Talk") > 2  # under the status line, above the rest of the menu
+    with qtbot.waitSignal(tray.timer_cancelled):
+        tray.menu.actions()[1].trigger()
+    assert [t.id for t in book.running()] == ["wake"]
+    tray.menu.aboutToShow.emit()
+    assert [a.text() for a in tray.menu.actions()].count("Cancel the tea timer (0:04:59 left)") == 0
