@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt
 from assistant.runtime.settings import Settings, load_settings
 from assistant.tools.mcp_config import McpServerConfig, load_mcp_servers, save_mcp_servers
 from assistant.tools.memory import MemoryBook
-from ui.settings_window import SettingsWindow
 
 from test_settings_window import devices, open_window, store  # noqa: F401 (fixtures)
 
