@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
+import tempfile
 
 from assistant.conversation.answer import answer as answer_to
 from assistant.conversation.engines import Engines
@@ -50,8 +52,11 @@ def main(model_ids: list[str]) -> None:
 
         model_ids = [m.id for m in ModelStore().installed() if m.kind == "llm"]
     for model_id in model_ids:
-        for row in answers(model_id):
-            print(json.dumps(row, ensure_ascii=False), flush=True)
+        # What the models are told to remember (or set) goes to a folder of this run, never the user's memory.
+        with tempfile.TemporaryDirectory(prefix="parley-answers-") as folder:
+            os.environ["PARLEY_DATA_DIR"] = folder
+            for row in answers(model_id):
+                print(json.dumps(row, ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":

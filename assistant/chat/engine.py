@@ -63,10 +63,10 @@ class ChatEngine:
         extra = self._tool_prompt() if self._tool_prompt is not None else ""
         return f"{text} {extra}" if extra else text
 
-    def reply(self, user_text: str, language: str | None = None) -> Iterator[str | Call]:
+    def reply(self, user_text: str, language: str | None = None, offer_tools: bool = True) -> Iterator[str | Call]:
         """Stream the reply to `user_text` as text deltas; the user's turn joins the history now. With tools
-        offered (`use_tools`), the reply may instead be one Call, the last item: run it, then hear what the
-        model makes of its result with `reply_with_result`.
+        offered (`use_tools`, and `offer_tools`), the reply may instead be one Call, the last item: run it, then
+        hear what the model makes of its result with `reply_with_result`.
 
         The caller records what became of the reply with `record_reply` (all of it, or only what was
         spoken before an interruption). Closing the iterator, `cancel()` or `reset()` stops the reply

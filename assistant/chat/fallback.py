@@ -123,11 +123,11 @@ class FallbackChat(ChatEngine):
             return self.local.warm_up(language)
         return _then(self.primary.warm_up(language), lambda: self.local.warm_up(language), self._server_failed)
 
-    def reply(self, user_text: str, language: str | None = None) -> Iterator[str]:
+    def reply(self, user_text: str, language: str | None = None, offer_tools: bool = True) -> Iterator[str]:
         """The server's reply, or the local engine's when the server can't begin one (see the module)."""
         if self.server_in_use():
             try:
-                stream = self.primary.reply(user_text, language)
+                stream = self.primary.reply(user_text, language, offer_tools)
             except ServerUnavailable as exc:
                 self._server_failed(exc)
             else:
@@ -135,7 +135,7 @@ class FallbackChat(ChatEngine):
                 self._answered_by = self.primary
                 return self._watch(stream, self.chat_history.generation)
         self._answered_by = self.local
-        return self.local.reply(user_text, language)
+        return self.local.reply(user_text, language, offer_tools)
 
     def use_tools(self, specs, prompt_text) -> None:
         super().use_tools(specs, prompt_text)

@@ -68,22 +68,24 @@ class LlamaCppChat(ChatEngine):
     def start_loading(self) -> Future:
         return self._jobs.submit(self._load)
 
-    def reply(self, user_text: str, language: str | None = None) -> Iterator[str | Call]:
+    def reply(self, user_text: str, language: str | None = None, offer_tools: bool = True) -> Iterator[str | Call]:
         generation, history = self.chat_history.begin_reply()
         messages = self._messages(history, user_text, language)
         self.chat_history.add_user(user_text)
         self._last_messages = messages
-        stream = self._stream(messages, generation, self.config.max_reply_tokens, record=True)
-        return read_calls(stream, self.tool_names()) if self.tool_specs() else stream
+        tools = self.tool_specs() if offer_tools else []
+        stream = self._stream(messages, generation, self.config.max_reply_tokens, record=True, tools=tools)
+        return read_calls(stream, self.tool_names()) if tools else stream
 
     def reply_with_result(self, call: Call, result: str, language: str | None = None) -> Iterator[str]:
         messages = self._last_messages + tool_exchange(call, result)
-        return self._stream(messages, self.chat_history.generation, self.config.max_reply_tokens, record=True)
+        return self._stream(messages, self.chat_history.generation, self.config.max_reply_tokens, record=True,
+                            tools=self.tool_specs())
 
     def warm_up(self, language: str | None = None) -> Future:
         def warm() -> None:
             messages = self._messages([], "Hello.", language)
-            for _ in self._stream(messages, self.chat_history.generation, 1, record=False):
+            for _ in self._stream(messages, self.chat_history.generation, 1, record=False, tools=self.tool_specs()):
                 pass
 
         # On its own thread: _stream hands its request to the llama.cpp thread and waits for the tokens.
@@ -246,7 +248,8 @@ class LlamaCppChat(ChatEngine):
 
     # --- replies -------------------------------------------------------------------------------------------
 
-    def _stream(self, messages: list[dict], generation: int, max_tokens: int, record: bool) -> Iterator[str]:
+    def _stream(self, messages: list[dict], generation: int, max_tokens: int, record: bool,
+                tools: list[dict] | None = None) -> Iterator[str]:
         """Ask for the reply on the llama.cpp thread and hand its deltas to the caller as they come.
 
         llama.cpp calls back once per chunk; the callback's True stops it there, which is how a cancelled
@@ -258,7 +261,6 @@ class LlamaCppChat(ChatEngine):
             "temperature": self.config.temperature, "top_p": 0.9 if self.config.temperature else 1.0,
             "repeat_penalty": self.config.repetition_penalty, "repeat_last_n": 64,
         }
-        tools = self.tool_specs()
         if tools:
             request["tools"] = tools
 

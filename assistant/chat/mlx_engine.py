@@ -49,12 +49,12 @@ class MlxChat(ChatEngine):
     def _forget_cached_prompt(self) -> None:
         self._worker.submit(self._forget_cache)
 
-    def reply(self, user_text: str, language: str | None = None) -> Iterator[str | Call]:
+    def reply(self, user_text: str, language: str | None = None, offer_tools: bool = True) -> Iterator[str | Call]:
         generation, history = self.chat_history.begin_reply()
-        prompt = self._worker.call(self._prompt_on_worker, history, user_text, language, True)
+        prompt = self._worker.call(self._prompt_on_worker, history, user_text, language, True, offer_tools)
         self.chat_history.add_user(user_text)
         stream = self._worker.stream(lambda: self._generate_on_worker(prompt, generation))
-        return read_calls(stream, self.tool_names()) if self.tool_specs() else stream
+        return read_calls(stream, self.tool_names()) if offer_tools and self.tool_specs() else stream
 
     def reply_with_result(self, call: Call, result: str, language: str | None = None) -> Iterator[str]:
         generation = self.chat_history.generation
@@ -98,10 +98,11 @@ class MlxChat(ChatEngine):
             log.info("loaded %s in %.0f ms", self.model_id, 1000 * (time.perf_counter() - started))
         return self._model, self._tokenizer
 
-    def _template_on_worker(self, messages: list[dict], add_generation_prompt: bool = True) -> list[int]:
+    def _template_on_worker(self, messages: list[dict], add_generation_prompt: bool = True,
+                            offer_tools: bool = True) -> list[int]:
         """The tokens of `messages` through the model's chat template, with the tools offered."""
         _, tokenizer = self._load_on_worker()
-        tools = self.tool_specs()
+        tools = self.tool_specs() if offer_tools else []
         return tokenizer.apply_chat_template(messages, add_generation_prompt=add_generation_prompt,
                                              **({"tools": tools} if tools else {}))
 
@@ -110,11 +111,11 @@ class MlxChat(ChatEngine):
                             lambda messages: len(self._template_on_worker(messages)), self.config.prompt_budget)
 
     def _prompt_on_worker(self, history: list[Message], user_text: str, language: str | None,
-                          for_reply: bool = False) -> list[int]:
+                          for_reply: bool = False, offer_tools: bool = True) -> list[int]:
         messages = self._messages_on_worker(history, user_text, language)
         if for_reply:
             self._last_messages = messages
-        return self._template_on_worker(messages)
+        return self._template_on_worker(messages, offer_tools=offer_tools)
 
     def _prefill_on_worker(self, history: list[Message], user_text: str | None, language: str | None,
                            generation: int) -> None:

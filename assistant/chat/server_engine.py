@@ -88,7 +88,7 @@ class ServerChat(ServerClient, ChatEngine):
 
         return _in_thread("server-models", probe)
 
-    def reply(self, user_text: str, language: str | None = None) -> Iterator[str]:
+    def reply(self, user_text: str, language: str | None = None, offer_tools: bool = True) -> Iterator[str]:
         """See ChatEngine.reply; returns once the first token has come (see the class's docstring). Raises
         ServerUnavailable when the server can't answer; a cancelled reply returns an empty iterator."""
         self._end_previous()
@@ -98,7 +98,7 @@ class ServerChat(ServerClient, ChatEngine):
         with self._lock:
             self._pending = (generation, user_text)
         self._last_messages = messages
-        tools = self.tool_specs()
+        tools = self.tool_specs() if offer_tools else []
         stream = self._stream(messages, generation, self.config.max_reply_tokens, record=True, tools=tools)
         if tools:
             stream = read_calls(stream, self.tool_names())

@@ -68,13 +68,13 @@ class ToolCallReader:
     def _parse(self, text: str) -> Call | None:
         body = re.sub(r"</?(tool_call|tools)>", " ", text).strip()  # (the 1.5B model writes <tools></tools> first)
         body = _FENCE.sub("", body.strip())
-        start = min((i for i in (body.find("{"), body.find("[")) if i >= 0), default=-1)
-        if start < 0:
-            return None
-        try:  # the first JSON value: a model that calls two tools, or adds words after its call, gets the first
-            data, _ = json.JSONDecoder().raw_decode(body[start:])
-        except ValueError:
-            return None
+        data = None
+        for start in (i for i, c in enumerate(body) if c in "{["):  # the first JSON value ("{{...}}" has one inside)
+            try:  # (a model that calls two tools, or adds words after its call, gets the first)
+                data, _ = json.JSONDecoder().raw_decode(body[start:])
+                break
+            except ValueError:
+                continue
         if isinstance(data, list) and data:
             data = data[0]
         if not isinstance(data, dict):

@@ -8,6 +8,8 @@ import logging
 from collections.abc import Iterator
 
 from assistant.chat.tool_calls import read_calls
+from assistant.tools import phrases
+from assistant.tools.plausible import plausible
 from assistant.tools.tool import Call
 
 log = logging.getLogger(__name__)
@@ -25,17 +27,29 @@ def answer(chat, toolbox, question: str, language: str | None, turn_language: st
             chat.chat_history.add_user(question)
             yield toolbox.run(call, spoken).said
             return
-    for piece in chat.reply(question, language):
+    said = False
+    stream = chat.reply(question, language)
+    generation = chat.chat_history.generation  # (the reply's: a cancel or a newer turn moves it on)
+    for piece in stream:
         if not isinstance(piece, Call):
+            said = said or bool(piece.strip())
             yield piece
             continue
         if toolbox is None:  # (an engine offered no tools calls none; a server's model might all the same)
             log.warning("the chat model called %s with no tools offered", piece.name)
             return
         call = toolbox.resolve(piece)
-        if call is None:  # a made-up tool: its words, if it put an answer in them (small models do)
+        if call is None:  # a made-up tool: its words, if it put an answer in them (small models do), else its own
             log.warning("the chat model called a tool Parley does not have: %s %s", piece.name, piece.arguments)
-            yield made_up_call_words(piece) or toolbox.run(piece, spoken).said
+            yield made_up_call_words(piece) or words_instead(
+                chat, piece, f"There is no tool called {piece.name}. Answer the user yourself, in plain words.",
+                language) or phrases.say("no_answer", spoken)
+            return
+        if call.name in toolbox.builtin_names and not plausible(call.name, question):
+            log.warning("the chat model called %s for %r, which does not ask for it: answered in words instead",
+                        call.name, question[:80])
+            yield words_instead(chat, piece, f"The user did not ask for {call.name}. Answer the user yourself, in "
+                                f"plain words.", language) or phrases.say("no_answer", spoken)
             return
         result = toolbox.run(call, spoken)
         if result.said or result.failed:
@@ -52,6 +66,22 @@ def answer(chat, toolbox, question: str, language: str | None, turn_language: st
                 return
             yield words
         return
+    if not said and toolbox is not None and chat.chat_history.is_current(generation):
+        # Nothing at all (a model that wrote only an empty tool list, "<tools></tools>"): asked again without the
+        # tools, and a word rather than silence if that brings nothing either.
+        log.info("the chat model gave no answer to %r with tools offered: asked again without them", question[:80])
+        chat.withdraw(question)
+        for piece in chat.reply(question, language, offer_tools=False):
+            said = said or bool(piece.strip())
+            yield piece
+        if not said:
+            yield phrases.say("no_answer", spoken)
+
+
+def words_instead(chat, call: Call, told: str, language: str | None) -> str:
+    """The model's words after it is told (as `call`'s result) that the call was no use; "" when it gives none."""
+    return "".join(w for w in read_calls(chat.reply_with_result(call, told, language), set())
+                   if isinstance(w, str)).strip()
 
 
 def made_up_call_words(call: Call) -> str:

@@ -56,6 +56,8 @@ _SENTENCES = {
     "cannot_open": {"en": "I couldn't open {what}: {why}.", "ko": "{what}(를) 열 수 없어요: {why}.",
                     "zh": "打不开{what}：{why}。"},
     "tool_failed": {"en": "That didn't work: {why}.", "ko": "잘 안 됐어요: {why}.", "zh": "没有成功：{why}。"},
+    "no_answer": {"en": "Sorry, I have no answer to that.", "ko": "죄송해요, 답을 못 찾았어요.",
+                  "zh": "抱歉，我答不上来。"},
     "tool_declined": {"en": "All right, I won't.", "ko": "알겠어요, 하지 않을게요.", "zh": "好的，那就不做了。"},
     "tool_timed_out": {"en": "{server} did not answer in time.", "ko": "{server}(가) 제때 답하지 않았어요.",
                        "zh": "{server}没有及时回应。"},

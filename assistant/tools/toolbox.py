@@ -39,6 +39,10 @@ class Toolbox:
             *clock.TOOLS, *timer_tools(self.timers), *arithmetic.TOOLS, *units.TOOLS, *memory_tools(self.memory),
             *opener.TOOLS)}
 
+    @property
+    def builtin_names(self) -> set[str]:
+        return set(self._builtin)
+
     def tools(self) -> dict[str, Tool]:
         """Every tool by name: the built-in ones, then the MCP servers' (a name already taken gets its server's
         name in front)."""
