@@ -197,3 +197,21 @@ def test_with_the_server_up_the_local_model_is_not_loaded(llama_server, gguf):
         assert local._server is None  # never loaded: its memory is spared while the server answers
     finally:
         chat.close(timeout=10)
+
+
+def test_tools_are_passed_to_the_server_and_its_call_comes_back(llama_server, tmp_path):
+    """The server engine offers Parley's tools as OpenAI-style functions; the call comes back (here as text in the
+    model's own way, as the small model writes it), is run, and the result is said."""
+    from assistant.conversation.answer import answer
+    from assistant.tools.memory import MemoryBook
+    from assistant.tools.timers import TimerBook
+    from assistant.tools.toolbox import Toolbox
+
+    toolbox = Toolbox(TimerBook(tmp_path / "t.json"), MemoryBook(tmp_path / "m.json"))
+    engine = server_chat(llama_server)
+    engine.use_tools(toolbox.specs, toolbox.prompt_text)
+    try:
+        said = "".join(answer(engine, toolbox, "Could you multiply 48 by 365 for me?", None, "en"))
+    finally:
+        toolbox.close()
+    assert said == "48 times 365 is 17,520."

@@ -140,3 +140,14 @@ def test_the_servers_file_round_trips(tmp_path):
     path.write_text("[servers.x]\ncommand = 5\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="text in quotes"):
         load_mcp_servers(path)
+
+
+def test_doctor_names_each_mcp_servers_tools_or_what_is_wrong(default_store):
+    config = Path(os.environ["PARLEY_CONFIG_DIR"])
+    save_mcp_servers([McpServerConfig("shop", _rig_command()), McpServerConfig("ghost", "no-such-mcp-program")],
+                     config / "mcp_servers.toml")
+    result = subprocess.run([sys.executable, "-m", "assistant", "doctor"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[ok  ] MCP server shop: 4 tools: crash, order_status, slow_lookup, write_note" in result.stdout
+    assert "[warn] MCP server ghost: the MCP server ghost (no-such-mcp-program) is not available: its program was " \
+           "not found" in result.stdout

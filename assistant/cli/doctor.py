@@ -34,6 +34,7 @@ def run_checks() -> Iterator[Finding]:
     yield from _speech_engine(settings)
     yield from _voice_server(settings)
     yield from _chat_engine(settings)
+    yield from _tools(settings)
     yield hotkey_permission()
 
 
@@ -315,6 +316,41 @@ def _chat_engine(settings) -> Iterator[Finding]:
     why = {"auto": "auto: " + ("an Apple GPU" if apple_gpu() else "no Apple GPU, so llama.cpp where the model allows")}
     yield Finding("chat engine", OK, f"{model.id} on {local} ({why.get(setting, 'the setting')})"
                   + (" stands in when the server can't answer" if setting == "server" else ""))
+
+
+def _tools(settings) -> Iterator[Finding]:
+    """The tools: on or off, and each MCP server reached and asked for its tools."""
+    if not settings.tools.enabled:
+        yield Finding("tools", OK, "off ([tools] enabled = false): Parley only talks")
+        return
+    from assistant.runtime.settings import SettingsError
+    from assistant.tools.mcp_config import load_mcp_servers, mcp_servers_path
+
+    offered = "offered to the chat model" if settings.tools.offer_to_model else "the spoken commands only"
+    yield Finding("tools", OK, f"timers, alarms, the time, sums, conversions, memory, opening things ({offered})")
+    try:
+        servers = load_mcp_servers()
+    except SettingsError as exc:
+        yield Finding("MCP servers", WARN, str(exc), f"fix or delete {mcp_servers_path()}")
+        return
+    if not servers:
+        return
+    from assistant.tools.mcp_servers import McpServers
+
+    problems: list[str] = []
+    mcp = McpServers(servers, on_problem=problems.append)
+    try:
+        mcp.connect_all()
+    finally:
+        mcp.close()
+    for server in servers:
+        mine = sorted(tool.name for tool in mcp.listed(server.name))
+        problem = next((p for p in problems if f"MCP server {server.name} " in p), "")
+        if problem:
+            yield Finding(f"MCP server {server.name}", WARN, problem, f"correct it in Settings (Tools) or in "
+                          f"{mcp_servers_path()}")
+        else:
+            yield Finding(f"MCP server {server.name}", OK, f"{len(mine)} tools: {', '.join(mine) or 'none'}")
 
 
 def print_report(findings: Callable[[], Iterator[Finding]] = run_checks) -> int:

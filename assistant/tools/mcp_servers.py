@@ -197,6 +197,11 @@ class McpServers:
                 tools[name] = self._tool(server, mcp_tool, name)
         return tools
 
+    def listed(self, server: str) -> list:
+        """The MCP tools `server` listed (none when it was not reached)."""
+        with self._lock:
+            return list(self._tools.get(server, []))
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
