@@ -57,6 +57,7 @@ class ToolsPage(QWidget):
                                    QAbstractItemView.EditTrigger.EditKeyPressed)
         self.facts.itemChanged.connect(self.changed)
         self.facts.setMinimumHeight(110)
+        self.facts.setMaximumHeight(180)
         add_fact, remove_fact = QPushButton("&Add", self), QPushButton("&Remove", self)
         add_fact.clicked.connect(self._add_fact)
         remove_fact.clicked.connect(lambda: self._remove_selected(self.facts))
@@ -68,10 +69,14 @@ class ToolsPage(QWidget):
 
         self.servers = QTableWidget(0, 3, self)
         self.servers.setAccessibleName("MCP servers")
-        self.servers.setHorizontalHeaderLabels(["Name", "Command or URL", "Tools that change things"])
+        self.servers.setHorizontalHeaderLabels(["Name", "Command or URL", "Before a change"])
+        self.servers.horizontalHeaderItem(2).setToolTip("What Parley does before one of the server's tools changes "
+                                                        "something outside Parley")
         self.servers.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.servers.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.servers.verticalHeader().hide()
         self.servers.setMinimumHeight(120)
+        self.servers.setMaximumHeight(200)
         self.servers.itemChanged.connect(self.changed)
         add_server, remove_server = QPushButton("Add &server", self), QPushButton("Re&move", self)
         add_server.clicked.connect(lambda: self._add_server(McpServerConfig(self._free_name(), "mcp-server-time")))
