@@ -247,7 +247,7 @@ class FakeLocal(ChatEngine):
         self.loads += 1
         return _done()
 
-    def reply(self, user_text: str, language: str | None = None) -> Iterator[str]:
+    def reply(self, user_text: str, language: str | None = None, offer_tools: bool = True) -> Iterator[str]:
         generation, _ = self.chat_history.begin_reply()
         self.chat_history.add_user(user_text)
         self.asked.append(user_text)

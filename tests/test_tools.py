@@ -130,6 +130,10 @@ def test_a_damaged_timers_file_is_set_aside(tmp_path):
     assert list(tmp_path.glob("timers.broken-*.json"))
 
 
+def test_a_length_in_words_where_a_number_was_wanted(toolbox):
+    assert toolbox.run(Call("set_timer", {"minutes": "five"}), "en").said == "Timer set for 5 minutes."
+
+
 def test_listing_and_cancelling_by_name(toolbox):
     toolbox.run(Call("set_timer", {"duration": "10 minutes", "name": "pasta"}), "en")
     toolbox.run(Call("set_timer", {"duration": "5 minutes"}), "en")
@@ -154,7 +158,9 @@ def test_memory_is_kept_said_and_forgotten(tmp_path):
 
 
 @pytest.mark.parametrize("call, says", [
-    (Call("set_timer", {"minutes": "five"}), "That didn't work: the request was incomplete (minutes must be a number"),
+    (Call("convert_units", {"value": "five", "from_unit": "km", "to_unit": "mi"}),
+     "That didn't work: the request was incomplete (value must be a number"),
+    (Call("set_alarm", {"time": 7}), "That didn't work: the request was incomplete (time must be of type string"),
     (Call("calculate", {}), "That didn't work: the request was incomplete (missing expression)."),
     (Call("weather", {"city": "Seoul"}), "That didn't work: there is no tool called weather."),
 ])
@@ -182,7 +188,7 @@ def test_made_up_tool_names_are_taken_for_the_built_in_ones(toolbox):
 def test_arguments_are_checked_and_coerced():
     schema = {"type": "object", "properties": {"n": {"type": "integer"}, "kind": {"type": "string", "enum": ["a"]}},
               "required": ["n"]}
-    assert check_arguments(schema, {"n": "5", "extra": 1}) == {"n": 5}
+    assert check_arguments(schema, {"n": "5", "extra": 1, "properties": {}, "type": "object"}) == {"n": 5, "extra": 1}
     with pytest.raises(ValueError, match="missing n"):
         check_arguments(schema, {})
     with pytest.raises(ValueError, match="kind must be one of"):

@@ -29,7 +29,8 @@ def answer(chat, toolbox, question: str, language: str | None, turn_language: st
             return
     said = False
     stream = chat.reply(question, language)
-    generation = chat.chat_history.generation  # (the reply's: a cancel or a newer turn moves it on)
+    # (The reply's generation: a cancel or a newer turn moves it on. Only tools need it; tests' chats have none.)
+    generation = chat.chat_history.generation if toolbox is not None else None
     for piece in stream:
         if not isinstance(piece, Call):
             said = said or bool(piece.strip())

@@ -160,8 +160,11 @@ class Engines:
         [chat] engine = "server", the server, and the local model for the turns it can't answer."""
         model = installed_model(self.store, self.settings.models.llm, "llm")
         conversation = self.settings.conversation
+        # The tools' descriptions take ~1,200 tokens of the prompt (once, cached): a longer context keeps the history.
+        tools = self.settings.tools
         config = ChatConfig(system_prompt=conversation.system_prompt, language=conversation.language,
-                            chinese_script=conversation.chinese_script)
+                            chinese_script=conversation.chinese_script,
+                            context_tokens=4096 if tools.enabled and tools.offer_to_model else 2048)
         chat = self.settings.chat
         history = ChatHistory()
         local = self._local_chat(model, config, history)
@@ -200,9 +203,9 @@ class Engines:
     def _with_tools(self, chat: ChatEngine) -> ChatEngine:
         toolbox = self.toolbox
         if toolbox is not None and self.settings.tools.offer_to_model:
-            chat.use_tools(toolbox.specs, toolbox.prompt_text)
+            chat.use_tools(toolbox.specs, toolbox.prompt_text, toolbox.memory.prompt_text)
         elif toolbox is not None:
-            chat.use_tools(lambda: [], toolbox.memory.prompt_text)  # (the remembered facts all the same)
+            chat.use_tools(lambda: [], lambda: "", toolbox.memory.prompt_text)  # (the remembered facts all the same)
         return chat
 
     def _local_chat(self, model: InstalledModel, config: ChatConfig, history: ChatHistory) -> ChatEngine:

@@ -95,12 +95,13 @@ def _number(entities: dict, name: str) -> float:
 def _call(intent: str, entities: dict, text: str, language: str) -> Call | None:
     arguments: dict = {}
     if intent == "set_timer" and "bad" in entities:  # "minus five minutes", "zero seconds": the tool says why not
-        arguments = {"seconds": 0}
+        arguments = {"duration": "0 seconds"}
     elif intent == "set_timer":
-        arguments = {unit: _number(entities, unit) for unit in ("hours", "minutes", "seconds") if unit in entities}
-        if not arguments:  # "half an hour", "an hour and a half", 半小时
-            lowered = text.lower()
-            arguments = {"minutes": 90 if "hour and a half" in lowered else 30}
+        seconds = sum(_number(entities, unit) * factor
+                      for unit, factor in (("hours", 3600), ("minutes", 60), ("seconds", 1)))
+        if not seconds:  # "half an hour", "an hour and a half", 半小时
+            seconds = 5400 if "hour and a half" in text.lower() else 1800
+        arguments = {"duration": f"{round(seconds)} seconds"}
         name = _ARTICLES.sub("", _text(entities, "name", text))
         if name:
             arguments["name"] = name

@@ -217,10 +217,18 @@ def duration_s(text: str) -> float:
 
 
 def timer_length_s(arguments: dict) -> float:
-    """A set_timer call's length: its `duration` as said, or hours, minutes and seconds as numbers."""
-    numbers = sum(float(arguments.get(unit) or 0) * factor
-                  for unit, factor in (("hours", 3600), ("minutes", 60), ("seconds", 1)))
-    return numbers or duration_s(arguments.get("duration") or "")
+    """A set_timer call's length: its `duration` as said, or hours, minutes and seconds (numbers, or words: a
+    small model writes "minutes": "five")."""
+    total = 0.0
+    for unit, factor in (("hours", 3600), ("minutes", 60), ("seconds", 1)):
+        value = arguments.get(unit)
+        if value in (None, ""):
+            continue
+        try:
+            total += float(value) * factor
+        except (TypeError, ValueError):
+            total += duration_s(f"{value} {unit}")
+    return total or duration_s(arguments.get("duration") or "")
 
 
 _AFTERNOON = ("pm", "p.m", "evening", "night", "afternoon", "오후", "저녁", "밤", "下午", "晚上", "傍晚")
@@ -310,8 +318,7 @@ def timer_tools(book: TimerBook) -> tuple[Tool, ...]:
              "'count down 20 minutes', 'let me know when 10 minutes have passed'.",
              parameters((), duration={"type": "string",
                                                  "description": "how long, as said: '7 minutes', '1 hour 30 minutes'"},
-                        name={"type": "string", "description": "what it is for, e.g. tea; may be empty"},
-                        hours={"type": "number"}, minutes={"type": "number"}, seconds={"type": "number"}),
+                        name={"type": "string", "description": "what it is for, e.g. tea; may be empty"}),
              set_timer),
         Tool("set_alarm", "Set an alarm that rings at a clock time: 'wake me at 6:45', 'alarm for 7 pm'.",
              parameters(("time",), time={"type": "string", "description": "the time, 24-hour HH:MM, e.g. 07:30"},

@@ -57,8 +57,10 @@ _JSON_TYPES = {"string": (str,), "integer": (int,), "number": (int, float), "boo
 
 
 def check_arguments(schema: dict[str, Any], arguments: Any) -> dict[str, Any]:
-    """`arguments` checked against the top level of `schema` (required keys, the types of the properties given):
-    the arguments with unknown keys dropped. Raises ValueError saying what is wrong (for the log and the model)."""
+    """`arguments` checked against the top level of `schema` (required keys, the types of the properties given).
+    Keys the schema does not know are kept when they hold a plain value (a small model's "minutes": 7 beside the
+    advertised "duration"), dropped when they hold a structure (its copy of the schema: "properties": {...}).
+    Raises ValueError saying what is wrong (for the log and the model)."""
     if not isinstance(arguments, dict):
         raise ValueError(f"the arguments must be an object, not {arguments!r}")
     properties = schema.get("properties") or {}
@@ -68,7 +70,9 @@ def check_arguments(schema: dict[str, Any], arguments: Any) -> dict[str, Any]:
     checked = {}
     for name, value in arguments.items():
         if name not in properties:
-            continue  # small models add keys of their own ("type": "object"): harmless, dropped
+            if not isinstance(value, (dict, list)) and name not in ("type", "required"):
+                checked[name] = value
+            continue
         wanted = properties[name].get("type")
         if isinstance(value, str) and wanted in ("integer", "number"):
             try:
