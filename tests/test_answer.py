@@ -106,3 +106,17 @@ def test_a_tool_the_request_does_not_ask_for_is_not_run(toolbox):
     chat = ScriptedChat([Call("get_time", {})], ["A spider has eight legs."])
     assert "".join(answer(chat, toolbox, "How many legs does a spider have?", None, "en")) == "A spider has eight legs."
     assert "did not ask for get_time" in chat.asked[1][2]
+
+
+def test_a_command_of_a_turn_that_may_go_on_waits_and_is_dropped_with_it(toolbox):
+    verdicts = iter([None, None, False])
+    said = "".join(answer(ScriptedChat(), toolbox, "Set a timer for 5 minutes.", None, "en",
+                          may_act=lambda: next(verdicts)))
+    assert said == "" and toolbox.timers.running() == []  # "set a timer for five… no, ten": one timer, not two
+    verdicts = iter([None, True])
+    said = "".join(answer(ScriptedChat(), toolbox, "Set a timer for 5 minutes.", None, "en",
+                          may_act=lambda: next(verdicts)))
+    assert said == "Timer set for 5 minutes." and len(toolbox.timers.running()) == 1
+    # A question that changes nothing is answered at once, at the pause, as any reply.
+    assert "".join(answer(ScriptedChat(), toolbox, "What is 17 times 23?", None, "en", may_act=lambda: None)) == \
+        "17 times 23 is 391."

@@ -5,7 +5,8 @@ anything else goes to the chat model with the tools offered, and a tool it calls
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from assistant.chat.tool_calls import read_calls
 from assistant.tools import phrases
@@ -15,16 +16,21 @@ from assistant.tools.tool import Call
 log = logging.getLogger(__name__)
 
 
-def answer(chat, toolbox, question: str, language: str | None, turn_language: str | None = None) -> Iterator[str]:
+def answer(chat, toolbox, question: str, language: str | None, turn_language: str | None = None,
+           may_act: Callable[[], bool | None] = lambda: True) -> Iterator[str]:
     """The reply to `question` as text pieces. `language`: what the chat model is asked to answer in (None: its
     prompt's); `turn_language`: the language the turn was said in, for the tools' words (default `language`).
-    The caller records the reply with `chat.record_reply`, as for any reply."""
+    `may_act()`: whether a tool that changes something may run now — True, False (the turn was dropped: do
+    nothing) or None (a reply begun at a pause, the turn not surely over: wait). The caller records the reply with
+    `chat.record_reply`, as for any reply."""
     spoken = turn_language or language
     if toolbox is not None:
         call = toolbox.match(question, spoken)
         if call is not None:
             chat.chat_history.begin_reply()  # (cancels a reply in progress, as a model's reply would)
             chat.chat_history.add_user(question)
+            if toolbox.acts(call) and not wait_to_act(may_act):
+                return
             yield toolbox.run(call, spoken).said
             return
     said = False
@@ -52,6 +58,8 @@ def answer(chat, toolbox, question: str, language: str | None, turn_language: st
             yield words_instead(chat, piece, f"The user did not ask for {call.name}. Answer the user yourself, in "
                                 f"plain words.", language) or phrases.say("no_answer", spoken)
             return
+        if toolbox.acts(call) and not wait_to_act(may_act):
+            return
         result = toolbox.run(call, spoken)
         if result.said or result.failed:
             yield result.said
@@ -77,6 +85,16 @@ def answer(chat, toolbox, question: str, language: str | None, turn_language: st
             yield piece
         if not said:
             yield phrases.say("no_answer", spoken)
+
+
+def wait_to_act(may_act: Callable[[], bool | None], step_s: float = 0.02) -> bool:
+    """Wait until `may_act()` decides: True to act, False when the turn was dropped (a reply begun at a pause that
+    the user talked on from: "set a timer for five… no, ten minutes" sets one timer, not two)."""
+    while True:
+        verdict = may_act()
+        if verdict is not None:
+            return verdict
+        time.sleep(step_s)
 
 
 def words_instead(chat, call: Call, told: str, language: str | None) -> str:

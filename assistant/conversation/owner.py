@@ -113,12 +113,17 @@ class Owner(Commands):
         self.player = Player(speaker, self.bus, self.config.audio.block_ms)
         self.speech = SpeechWorker(voice, self._on_voice, lambda turn: self.post(m.VoicingDone(turn)))
         self.worker = TurnWorker(self.engines, self.speech, self.post, lambda: self._answering,
-                                 self.config.first_clause)
+                                 self.config.first_clause, held=self._held)
         self.listener = listener
         self._quiet_since = time.monotonic()  # (the speaker rests after SPEAKER_REST_S of this)
         self.machine.listening = listener is not None
         self.thread.start()
         self.post(m.HandsFree(self.config.hands_free))  # (publishes the resting state)
+
+    def _held(self, turn: int) -> bool:
+        """Any thread: whether `turn`'s reply was begun at a pause and the turn is not known to be over."""
+        track = self.machine.reply
+        return track is not None and track.turn == turn and track.held
 
     def quiet(self) -> bool:
         """No turn in progress, and nothing posted waits to be handled."""

@@ -59,11 +59,11 @@ class Generated:
 def stream_reply(chat, question: str, language: str | None, segmenter: SentenceSegmenter,
                  say: Callable[[str], None], wanted: Callable[[], bool] = lambda: True,
                  on_delta: Callable[[str], None] = lambda delta: None, toolbox=None,
-                 turn_language: str | None = None) -> str:
+                 turn_language: str | None = None, may_act: Callable[[], bool | None] = lambda: True) -> str:
     """Stream the answer to `question` (a command's result, or the chat model's reply: see answer.py) into `say`,
     a sentence (or first clause) at a time, until `wanted()` turns False; returns the text generated."""
     parts = []
-    for delta in answer(chat, toolbox, question, language, turn_language):
+    for delta in answer(chat, toolbox, question, language, turn_language, may_act):
         if not wanted():
             break
         parts.append(delta)
@@ -81,11 +81,12 @@ class TurnWorker:
     reply is wanted (the owner's, read at each hand-off)."""
 
     def __init__(self, engines, speech, post: Callable[[object], None], answering: Callable[[], int],
-                 first_clause: bool = True) -> None:
+                 first_clause: bool = True, held: Callable[[int], bool] = lambda turn: False) -> None:
         self._engines = engines
         self._speech = speech
         self._post = post
         self._answering = answering
+        self._held = held  # whether turn's reply was begun at a pause, the turn not known to be over
         self._first_clause = first_clause
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.thread = threading.Thread(target=self._run, name="turns", daemon=True)
@@ -149,7 +150,9 @@ class TurnWorker:
             text = stream_reply(self._engines.chat, question, language, segmenter, say,
                                 wanted=lambda: self._answering() == turn,
                                 on_delta=lambda delta: self._post(Delta(turn, delta, time.monotonic())),
-                                toolbox=getattr(self._engines, "toolbox", None), turn_language=turn_language)
+                                toolbox=getattr(self._engines, "toolbox", None), turn_language=turn_language,
+                                may_act=lambda: (None if self._held(turn) else True) if self._answering() == turn
+                                else False)
         except Exception as exc:
             log.exception("the reply to turn %d failed", turn)
             error = exc

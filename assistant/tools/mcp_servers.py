@@ -272,4 +272,4 @@ class McpServers:
 
         return Tool(name, (mcp_tool.description or mcp_tool.name).strip()[:400],
                     mcp_tool.input_schema or {"type": "object", "properties": {}}, handler,
-                    changes_outside=config.allow != "always" and not read_only)
+                    changes_outside=config.allow != "always" and not read_only, acts=not read_only)

@@ -119,8 +119,8 @@ def memory_tools(book: MemoryBook) -> tuple[Tool, ...]:
         Tool("remember", "Remember a fact for later conversations, when the user says remember, keep in mind or "
              "don't forget.",
              parameters(("fact",), fact={"type": "string", "description": "the fact, e.g. my car is on level 2"}),
-             remember),
+             remember, acts=True),
         Tool("recall", "Say everything the user asked you to remember.", parameters(), recall),
         Tool("forget", "Forget what the user asked you to remember about something (empty: everything).",
-             parameters((), about={"type": "string"}), forget),
+             parameters((), about={"type": "string"}), forget, acts=True),
     )

@@ -95,5 +95,5 @@ def _open(arguments: dict, language: str) -> ToolResult:
 TOOLS = (
     Tool("open", "Open a web address in the browser, or an app by its name.",
          parameters(("target",), target={"type": "string", "description": "a web address or an app's name"}),
-         _open),
+         _open, acts=True),
 )

@@ -33,13 +33,16 @@ class Call:
 @dataclass(frozen=True)
 class Tool:
     """A tool the chat model may call. `handler(arguments, language)` returns a ToolResult or raises ToolError;
-    `changes_outside` marks a tool that changes something beyond Parley (the person is asked first, for MCP)."""
+    `acts` marks a tool that changes something (a timer set, a fact remembered): it waits until the turn is surely
+    over, never run for a reply begun at a pause and dropped; `changes_outside` one that changes something beyond
+    Parley (the person is asked first, for MCP)."""
 
     name: str
     description: str
     parameters: dict[str, Any]
     handler: Callable[[dict[str, Any], str], ToolResult]
     changes_outside: bool = False
+    acts: bool = False
 
     def spec(self) -> dict[str, Any]:
         """The tool as an OpenAI-style function for the chat model."""

@@ -75,6 +75,11 @@ class Toolbox:
             return Call(name, call.arguments, call.source)
         return None
 
+    def acts(self, call: Call) -> bool:
+        """Whether `call` would change something (then it waits until the turn is surely over)."""
+        tool = self.tools().get(call.name)
+        return tool is None or tool.acts
+
     def run(self, call: Call, language: str | None) -> ToolResult:
         """Do `call`; never raises. A failure is a result with `failed` and words that say what went wrong."""
         started = time.perf_counter()
