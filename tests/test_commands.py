@@ -46,6 +46,8 @@ def test_the_language_of_a_sentence_is_its_script():
     (['<tools></tools>\n{"name": "get_date", "arguments": "{}"}'], ("get_date", {})),
     ([{"index": 0, "function": {"name": "get_time", "arguments": ""}}, {"index": 0, "function": {"arguments": "{}"}}],
      ("get_time", {})),
+    (['set', '_timer(duration="7 minutes", name="eggs")'], ("set_timer", {"duration": "7 minutes", "name": "eggs"})),
+    (['{{"name": "get_date", "arguments": {}}}}'], ("get_date", {})),
 ])
 def test_tool_calls_are_read_however_the_model_writes_them(pieces, expected):
     out = list(read_calls(iter(pieces), {"calculate", "set_timer", "get_time", "get_date"}))

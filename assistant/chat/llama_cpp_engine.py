@@ -214,8 +214,7 @@ class LlamaCppChat(ChatEngine):
             prompt = self._render(messages)
             return len(self._post("/tokenize", {"content": prompt, "add_special": True, "parse_special": True})["tokens"])
 
-        return trim_history(self.system_text(language), history, user_text, count, self.config.prompt_budget,
-                            pinned=self.pinned_messages())
+        return trim_history(self.system_text(language), history, user_text, count, self.config.prompt_budget)
 
     def _render(self, messages: list[dict]) -> str:
         """The prompt text of `messages` through the model's own chat template (with the tools offered), ending

@@ -108,8 +108,7 @@ class MlxChat(ChatEngine):
 
     def _messages_on_worker(self, history: list[Message], user_text: str, language: str | None) -> list[dict]:
         return trim_history(self.system_text(language), history, user_text,
-                            lambda messages: len(self._template_on_worker(messages)), self.config.prompt_budget,
-                            pinned=self.pinned_messages())
+                            lambda messages: len(self._template_on_worker(messages)), self.config.prompt_budget)
 
     def _prompt_on_worker(self, history: list[Message], user_text: str, language: str | None,
                           for_reply: bool = False, offer_tools: bool = True) -> list[int]:

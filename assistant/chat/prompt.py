@@ -79,15 +79,14 @@ def system_prompt(config: ChatConfig, language: str | None = None) -> str:
 
 def trim_history(
     system: str, history: list[Message], user_text: str, count_tokens: Callable[[list[dict]], int], budget: int,
-    block: int = TRIM_BLOCK, pinned: list[dict] | None = None,
+    block: int = TRIM_BLOCK,
 ) -> list[dict]:
-    """The chat messages to send: system prompt, the `pinned` messages (the remembered facts), as much recent history
-    as fits `budget`, the user's text.
+    """The chat messages to send: system prompt, as much recent history as fits `budget`, the user's text.
 
-    Whole exchanges are dropped oldest first, `block` messages at a time; the system prompt, the pinned messages and
-    the new message are always kept. Raises PromptTooLong when those alone exceed the budget.
+    Whole exchanges are dropped oldest first, `block` messages at a time; the system prompt and the new message are
+    always kept. Raises PromptTooLong when those two alone exceed the budget.
     """
-    head = [{"role": "system", "content": system}] + list(pinned or ())
+    head = [{"role": "system", "content": system}]
     tail = [{"role": "user", "content": user_text}]
     needed = count_tokens(head + tail)
     if needed > budget:

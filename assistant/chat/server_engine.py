@@ -94,7 +94,7 @@ class ServerChat(ServerClient, ChatEngine):
         self._end_previous()
         generation, history = self.chat_history.begin_reply()
         messages = trim_history(self.system_text(language), history, user_text, estimate_message_tokens,
-                                self.config.prompt_budget, pinned=self.pinned_messages())
+                                self.config.prompt_budget)
         with self._lock:
             self._pending = (generation, user_text)
         self._last_messages = messages

@@ -14,6 +14,8 @@ from assistant.tools.tool import Call
 
 # How a call written as text starts (after white space). A reply starting otherwise is text, passed on at once.
 _CALL_OPENINGS = ("{", "```", "<tool_call>", "<tools>", "[{")
+# A call written as Python (a small model's other habit): set_timer(duration="7 minutes", name="eggs").
+_PYTHON_CALL = re.compile(r"\s*([a-z_][a-z0-9_]*)\((.*)\)\s*\.?\s*", re.DOTALL)
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
 
 
@@ -34,7 +36,8 @@ class ToolCallReader:
         start = self._held.lstrip()
         if not start:
             return []
-        if any(opening.startswith(start[: len(opening)]) or start.startswith(opening) for opening in _CALL_OPENINGS):
+        openings = _CALL_OPENINGS + tuple(f"{name}(" for name in self._names)
+        if any(opening.startswith(start[: len(opening)]) or start.startswith(opening) for opening in openings):
             return []  # could still be a call
         self._passing = True
         held, self._held = self._held, ""
@@ -59,7 +62,7 @@ class ToolCallReader:
         held, self._held = self._held, ""
         if not held.strip():
             return []
-        call = self._parse(held)
+        call = self._parse(held) or self._python_call(held)
         if call is not None:
             return [call]
         words = re.sub(r"</?(tool_call|tools)>", "", held)  # (empty tags are no words to say)
@@ -84,6 +87,21 @@ class ToolCallReader:
             return None  # JSON that is not a call: said as it is (an unknown tool's name is the toolbox's to tell)
         arguments = data.get("arguments", data.get("parameters", {}))
         return Call(name, _arguments(arguments))
+
+
+    def _python_call(self, text: str) -> Call | None:
+        """`name(key="value", ...)` of a known tool, with literal arguments only, as a call; else None."""
+        import ast
+
+        found = _PYTHON_CALL.fullmatch(text)
+        if found is None or found.group(1) not in self._names:
+            return None
+        try:
+            node = ast.parse(f"f({found.group(2)})", mode="eval").body
+            arguments = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+        except (SyntaxError, ValueError):
+            return None
+        return Call(found.group(1), arguments) if not node.args else None
 
 
 def _arguments(value) -> dict:

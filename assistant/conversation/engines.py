@@ -203,9 +203,9 @@ class Engines:
     def _with_tools(self, chat: ChatEngine) -> ChatEngine:
         toolbox = self.toolbox
         if toolbox is not None and self.settings.tools.offer_to_model:
-            chat.use_tools(toolbox.specs, toolbox.prompt_text, toolbox.memory.prompt_text)
+            chat.use_tools(toolbox.specs, toolbox.prompt_text)
         elif toolbox is not None:
-            chat.use_tools(lambda: [], lambda: "", toolbox.memory.prompt_text)  # (the remembered facts all the same)
+            chat.use_tools(lambda: [], toolbox.memory.prompt_text)  # (the remembered facts all the same)
         return chat
 
     def _local_chat(self, model: InstalledModel, config: ChatConfig, history: ChatHistory) -> ChatEngine:

@@ -57,11 +57,11 @@ class MemoryBook:
         return gone
 
     def prompt_text(self) -> str:
-        """The facts as the user's message that opens every prompt ("" when there are none)."""
+        """The facts as a paragraph of the system prompt ("" when there are none)."""
         facts = self.facts()
         if not facts:
             return ""
-        return "Remember these facts about me, and use them when they matter: " + " ".join(f"- {f}." for f in facts)
+        return "What the user asked you to remember: " + " ".join(f"- {f}." for f in facts)
 
     def _read(self) -> list[str]:
         try:

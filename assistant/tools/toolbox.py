@@ -109,9 +109,8 @@ class Toolbox:
         return result
 
     def prompt_text(self) -> str:
-        """What the chat model's system prompt says of the tools (the remembered facts come after: see
-        ChatEngine.pinned_messages)."""
-        return TOOL_INSTRUCTIONS
+        """What the chat model's system prompt says of the tools and the remembered facts."""
+        return " ".join(part for part in (TOOL_INSTRUCTIONS, self.memory.prompt_text()) if part)
 
     def wait_for_servers(self, timeout: float = 20.0) -> None:
         """Wait (at most `timeout` s) until the MCP servers are connected or given up on, so their tools are known."""
