@@ -85,6 +85,12 @@ class ChatEngine:
         user hears (recorded like a reply's, with `record_reply`)."""
         raise NotImplementedError
 
+    def complete(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        """Stream the reply to `messages` as a program gives them (the local API's chat completions): no history,
+        no tools, Parley's own instructions left out. A conversation reply begun meanwhile ends it: the person
+        talking to Parley comes first. Closing the iterator stops it before its next token."""
+        raise NotImplementedError
+
     def warm_up(self, language: str | None = None) -> Future:
         """Run the model once on a greeting, forgotten after: the first real reply is then as quick as later ones."""
         raise NotImplementedError

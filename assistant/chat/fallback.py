@@ -148,6 +148,15 @@ class FallbackChat(ChatEngine):
             return self._watch(self.primary.reply_with_result(call, result, language), self.chat_history.generation)
         return self.local.reply_with_result(call, result, language)
 
+    def complete(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        """The server's completion, or the local model's when the server is not in use."""
+        if self.server_in_use():
+            try:
+                return self.primary.complete(messages, max_tokens)
+            except ServerUnavailable as exc:
+                self._server_failed(exc)
+        return self.local.complete(messages, max_tokens)
+
     def _watch(self, stream: Iterator[str], generation: int) -> Iterator[str]:
         """The server's deltas; a failure in the middle ends the reply there (the caller records what came)."""
         try:

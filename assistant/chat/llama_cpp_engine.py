@@ -82,6 +82,9 @@ class LlamaCppChat(ChatEngine):
         return self._stream(messages, self.chat_history.generation, self.config.max_reply_tokens, record=True,
                             tools=self.tool_specs())
 
+    def complete(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        return self._stream(messages, self.chat_history.generation, max_tokens, record=False)
+
     def warm_up(self, language: str | None = None) -> Future:
         def warm() -> None:
             messages = self._messages([], "Hello.", language)

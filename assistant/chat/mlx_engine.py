@@ -61,6 +61,11 @@ class MlxChat(ChatEngine):
         prompt = self._worker.call(self._template_on_worker, self._last_messages + tool_exchange(call, result))
         return self._worker.stream(lambda: self._generate_on_worker(prompt, generation))
 
+    def complete(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        generation = self.chat_history.generation
+        prompt = self._worker.call(self._template_on_worker, messages, True, False)
+        return self._worker.stream(lambda: self._generate_on_worker(prompt, generation, max_tokens=max_tokens))
+
     def warm_up(self, language: str | None = None) -> Future:
         # One token of a reply to a greeting: the system prompt is then in the KV cache and MLX has seen the shapes.
         def warm() -> None:

@@ -122,6 +122,10 @@ class ServerChat(ServerClient, ChatEngine):
         messages = self._last_messages + tool_exchange(call, result)
         return self._stream(messages, self.chat_history.generation, self.config.max_reply_tokens, record=True)
 
+    def complete(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+        return (piece for piece in self._stream(messages, self.chat_history.generation, max_tokens, record=False)
+                if isinstance(piece, str))
+
     def warm_up(self, language: str | None = None) -> Future:
         """A 1-token reply to a greeting, on a thread of its own: the server loads the model now (and keeps the
         system prompt in its cache) rather than on the first turn. Fails with ServerUnavailable; a reply or

@@ -132,6 +132,10 @@ def _parser() -> argparse.ArgumentParser:
                             "installed)")
     tools.add_argument("--json", action="store_true", help="print only the results, one JSON object per model")
     tools.set_defaults(handler=_bench_tools)
+    serve = bench_commands.add_parser(
+        "serve", help="parley serve under 1, 4 and 16 clients, and the conversation's response beside it")
+    serve.add_argument("--json", action="store_true", help="print only the result, as one JSON object")
+    serve.set_defaults(handler=_bench_serve)
 
     from assistant.cli.speech_commands import add_speech_commands
 
@@ -139,6 +143,9 @@ def _parser() -> argparse.ArgumentParser:
     from assistant.cli.chat import add_chat_command
 
     add_chat_command(commands)
+    from assistant.cli.serve_command import add_serve_command
+
+    add_serve_command(commands)
     return parser
 
 
@@ -173,6 +180,15 @@ def _bench_tools(args) -> int:
     from benchmarks import tools
 
     tools.main(args.models, as_json=args.json)
+    return 0
+
+
+def _bench_serve(args) -> int:
+    if not _benchmarks_of_the_checkout("serve", "it is measured from the source checkout"):
+        return 2
+    from benchmarks import serve
+
+    serve.main(as_json=args.json)
     return 0
 
 

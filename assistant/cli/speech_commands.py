@@ -106,7 +106,7 @@ def _listen(args: argparse.Namespace) -> int:
 
 def _transcribe(args: argparse.Namespace) -> int:
     from assistant.audio_files import read_audio
-    from assistant.conversation.one_turn import NoSpeech, trim_to_speech
+    from assistant.conversation.one_turn import transcribe_recording
 
     engines = _engines(("vad",) if args.model else ("vad", "stt"))
     language = heard_language(args.language or engines.settings.conversation.language)
@@ -117,14 +117,7 @@ def _transcribe(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         audio = read_audio(args.file)
         decode_ms = 1000 * (time.perf_counter() - started)
-        transcriber = engines.transcriber(language, args.model)
-        long_file = len(audio) > 60 * 16000
-        try:
-            # A long recording is transcribed whole (Whisper windows it); a short one is trimmed to its speech.
-            speech = audio if long_file else trim_to_speech(engines, audio, float("inf"))[0]
-            transcript = transcriber.transcribe(speech, language, progress=long_file and sys.stderr.isatty())
-        except NoSpeech:
-            transcript = None
+        transcript = transcribe_recording(engines, audio, language, args.model, progress=sys.stderr.isatty())
         text = transcript.text if transcript else ""
         detected = transcript.language if transcript else (language or "")
         timings = {"decode": round(decode_ms, 1), **({k: round(v, 1) for k, v in transcript.timings_ms.items()} if transcript else {})}

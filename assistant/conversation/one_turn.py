@@ -51,6 +51,18 @@ def trim_to_speech(engines: Engines, audio: np.ndarray, max_seconds: float) -> t
     return audio[spans[0].start : spans[-1].end], notes
 
 
+def transcribe_recording(engines: Engines, audio: np.ndarray, language: str | None, model_id: str | None = None,
+                         progress: bool = False):
+    """The words of a recording (16 kHz mono float32): a long one (over a minute) whole, as Whisper windows it; a
+    short one trimmed to its speech first. None when it holds no speech. (`parley transcribe` and the API's.)"""
+    transcriber = engines.transcriber(language, model_id)
+    try:
+        speech = audio if len(audio) > 60 * RATE else trim_to_speech(engines, audio, float("inf"))[0]
+    except NoSpeech:
+        return None
+    return transcriber.transcribe(speech, language, progress=progress and len(audio) > 60 * RATE)
+
+
 def reply_to_audio(engines: Engines, audio: np.ndarray) -> SpokenReply:
     """Answer a spoken question (16 kHz mono float32) with a spoken reply."""
     started = time.perf_counter()

@@ -38,6 +38,7 @@ class KeyPlace:
 CHAT_SERVER = KeyPlace(KEY_FILE, KEY_ENV, "the chat server's")
 STT_SERVER = KeyPlace("stt-server-key", "PARLEY_STT_SERVER_KEY", "the speech-to-text server's")
 TTS_SERVER = KeyPlace("tts-server-key", "PARLEY_TTS_SERVER_KEY", "the voice server's")
+API_TOKEN = KeyPlace("api-token", "PARLEY_API_TOKEN", "Parley's own API")  # what `parley serve` asks other programs for
 
 
 class ServerKeyError(ModelError):
