@@ -90,6 +90,18 @@ def test_chat_completions_stream_and_whole(client):
     assert "Paris" in whole.choices[0].message.content
 
 
+@pytest.fixture()
+def no_leftover_uploads():
+    """Every upload's temporary copy is gone when its request is answered, whatever became of it."""
+    import glob
+    import tempfile
+
+    before = set(glob.glob(f"{tempfile.gettempdir()}/parley-upload-*"))
+    yield
+    assert set(glob.glob(f"{tempfile.gettempdir()}/parley-upload-*")) <= before
+
+
+@pytest.mark.usefixtures("no_leftover_uploads")
 @pytest.mark.parametrize("call, says", [
     (lambda c: c.audio.speech.create(model="tts-1", voice="nobody-here", input="hi"), "unknown voice 'nobody-here'"),
     (lambda c: c.audio.speech.create(model="tts-1", voice="alloy", input="hi", response_format="mp3"),
