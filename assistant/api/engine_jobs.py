@@ -28,6 +28,8 @@ class JobError(Exception):
 
 @dataclass(frozen=True)
 class Heard:
+    """A recording's words, the language they were heard in, its length, and how long hearing it took."""
+
     text: str
     language: str
     duration_s: float
