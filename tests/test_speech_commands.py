@@ -52,7 +52,8 @@ def test_transcribe_detects_language_with_the_multilingual_model(question_wav):
     result = _parley("transcribe", question_wav, "--language", "auto", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["language"] == "en" and "france" in data["text"].lower()
+    # (Piper voices the question a little differently each run: whisper base once heard "capital of friends")
+    assert data["language"] == "en" and "capital of" in data["text"].lower()
 
 
 def test_a_language_the_model_cant_do_picks_one_that_can(question_wav):
