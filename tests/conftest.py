@@ -96,3 +96,26 @@ def speech_16k(joe_voice_onnx) -> SpokenSentence:
     voice = PiperVoice.load(joe_voice_onnx)
     audio = np.concatenate([chunk.audio_float_array for chunk in voice.synthesize(text)])
     return SpokenSentence(text, resample_poly(audio, 320, 441).astype(np.float32))  # 22050 → 16000 Hz
+
+
+@pytest.fixture(scope="module")
+def loaded_engines(default_store):
+    """The default models loaded once for a module (the API tests share them, as `parley serve` does)."""
+    from assistant.conversation.engines import Engines
+    from assistant.runtime.settings import load_settings
+
+    engines = Engines(load_settings())
+    engines.preload("en")
+    yield engines
+    engines.close()
+
+
+@pytest.fixture(scope="module")
+def spoken_question(tmp_path_factory, loaded_engines) -> str:
+    """"What is the capital of France?" in Parley's own voice, as a WAV file."""
+    from assistant.audio_files import write_wav
+
+    chunks = list(loaded_engines.synthesizer().synthesize("What is the capital of France?"))
+    path = tmp_path_factory.mktemp("audio") / "question.wav"
+    write_wav(path, np.concatenate([c.audio for c in chunks]), chunks[0].sample_rate)
+    return str(path)

@@ -11,25 +11,19 @@ import threading
 import time
 import wave
 
-import numpy as np
 import openai
 import pytest
 
 from assistant.api.api_server import HttpApi
 from assistant.api.engine_jobs import EngineJobs
-from assistant.audio_files import read_audio, write_wav
-from assistant.conversation.engines import Engines
-from assistant.runtime.settings import load_settings
+from assistant.audio_files import read_audio
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def engines(default_store):
-    engines = Engines(load_settings())
-    engines.preload("en")
-    yield engines
-    engines.close()
+def engines(loaded_engines):
+    return loaded_engines
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +40,8 @@ def client(api):
 
 
 @pytest.fixture(scope="module")
-def question_wav(tmp_path_factory, engines) -> str:
-    """A spoken question, by Parley's own voice, at 22.05 kHz."""
-    chunks = list(engines.synthesizer().synthesize("What is the capital of France?"))
-    path = tmp_path_factory.mktemp("audio") / "question.wav"
-    write_wav(path, np.concatenate([c.audio for c in chunks]), chunks[0].sample_rate)
-    return str(path)
+def question_wav(spoken_question) -> str:
+    return spoken_question
 
 
 def test_models_lists_the_engines(client, engines):

@@ -17,19 +17,13 @@ from wyoming.wake import Detect, Detection, NotDetected
 
 from assistant.api.api_server import WyomingApi
 from assistant.api.engine_jobs import EngineJobs
-from assistant.audio_files import write_wav
-from assistant.conversation.engines import Engines
-from assistant.runtime.settings import load_settings
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def engines(default_store):
-    engines = Engines(load_settings())
-    engines.preload("en")
-    yield engines
-    engines.close()
+def engines(loaded_engines):
+    return loaded_engines
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +35,8 @@ def server(engines):
 
 
 @pytest.fixture(scope="module")
-def question_wav(tmp_path_factory, engines) -> str:
-    chunks = list(engines.synthesizer().synthesize("What is the capital of France?"))
-    path = tmp_path_factory.mktemp("audio") / "question.wav"
-    write_wav(path, np.concatenate([c.audio for c in chunks]), chunks[0].sample_rate)
-    return str(path)
+def question_wav(spoken_question) -> str:
+    return spoken_question
 
 
 async def _describe(port: int) -> Info:
