@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 
 from assistant.runtime import shutdown
 from assistant.runtime.events import (
-    EventBus, Loading, Problem, ReplyText, State, StateChanged, TimerRang, ToolConsent,
+    EventBus, Loading, Problem, ReplyText, Serving, State, StateChanged, TimerRang, ToolConsent,
 )
 from assistant.tools.timers import TimerBook
 from assistant.models.catalog import load_catalog
@@ -59,6 +59,7 @@ class ParleyApp(QObject):
         self.instance = InstanceServer(self)
         self._on_notification = None  # what clicking the last notification does
         self._first_run: FirstRunSetup | None = None
+        self._serving: tuple[str, ...] = ()  # where the API for other programs runs now (Serving events)
 
         self.bridge.event.connect(self._on_event)
         self.bridge.event.connect(self.conversation.on_event)
@@ -147,6 +148,7 @@ class ParleyApp(QObject):
             self.settings_window.settings_saved.connect(self._settings_saved)
             # While a new shortcut is being recorded, pressing it must not also start talking.
             self.settings_window.hotkey.recording_changed.connect(self._pause_hotkey)
+            self.settings_window.api_page.show_serving(self._serving)
         elif not self.settings_window.has_unsaved_changes():
             self.settings_window.set_settings(self.session.settings)
         _bring_forward(self.settings_window)
@@ -203,6 +205,10 @@ class ParleyApp(QObject):
                 self.tray.show_state(TrayState.LOADING, event.what)
             if self.settings_window is not None:
                 self.settings_window.set_status("" if event.done else event.what.capitalize() + "…")
+        elif isinstance(event, Serving):
+            self._serving = event.where
+            if self.settings_window is not None:
+                self.settings_window.api_page.show_serving(event.where)
         elif isinstance(event, TimerRang):
             self.notify("Parley", event.words, action=self.show_conversation)
         elif isinstance(event, ToolConsent):

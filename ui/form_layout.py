@@ -177,3 +177,23 @@ def stacked(parts) -> QWidget:
         else:
             column.addLayout(part)
     return holder
+
+
+def row_of(*widgets: QWidget) -> QHBoxLayout:
+    """`widgets` side by side from the left; a label among them takes the room left."""
+    row = QHBoxLayout()
+    row.setSpacing(8)
+    for widget in widgets:
+        row.addWidget(widget, 1 if isinstance(widget, QLabel) else 0)
+    if not any(isinstance(widget, QLabel) for widget in widgets):
+        row.addStretch(1)
+    return row
+
+
+def column_of(*parts) -> QVBoxLayout:
+    """`parts` (widgets and rows) one under the other, close together."""
+    column = QVBoxLayout()
+    column.setSpacing(4)
+    for part in parts:
+        column.addLayout(part) if isinstance(part, QHBoxLayout) else column.addWidget(part)
+    return column

@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QLineEdit, QSlider, QWidget
 
+from assistant.chat.choice import apple_gpu
+from assistant.models.errors import ModelError
 from assistant.runtime.settings import VoiceSettings
+from assistant.transcribe.transcriber import engine_choice
 from ui.chat_engine_section import ChatEngineSection
 from ui.form_layout import Form, hint, setting_limits, slider_row
 from ui.model_picker import ModelPicker
@@ -85,3 +88,14 @@ def _server_field(window: SettingsWindow, page: QWidget, placeholder: str, toolt
     field.setClearButtonEnabled(True)
     field.textChanged.connect(window._on_changed)
     return field
+
+
+def hears_with(model) -> str:
+    """Which engine runs the installed speech model `model` here (nothing for one not installed yet). MLX's
+    device is not asked on this thread: it is the Metal GPU exactly where there is an Apple GPU."""
+    if model is None:
+        return ""
+    try:
+        return f"Runs on {engine_choice(model.path, on_gpu=apple_gpu()).label}."
+    except ModelError as exc:
+        return str(exc)

@@ -9,21 +9,19 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QHeaderView,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from assistant.runtime.settings import SettingsError, ToolsSettings
 from assistant.tools.mcp_config import McpServerConfig, checked_server, load_mcp_servers, save_mcp_servers
 from assistant.tools.memory import MemoryBook
-from ui.form_layout import Form, hint
+from ui.form_layout import Form, column_of, hint, row_of
 
 _ALLOW_LABELS = {"ask": "Ask me first", "always": "Always allow"}
 
@@ -48,7 +46,7 @@ class ToolsPage(QWidget):
         for box in (self.enabled, self.offer_to_model):
             box.toggled.connect(self.changed)
         self.enabled.toggled.connect(self.offer_to_model.setEnabled)
-        form.add_row("Doing things:", _column(self.enabled, self.offer_to_model))
+        form.add_row("Doing things:", column_of(self.enabled, self.offer_to_model))
         form.add_gap()
 
         self.facts = QListWidget(self)
@@ -61,8 +59,8 @@ class ToolsPage(QWidget):
         add_fact, remove_fact = QPushButton("&Add", self), QPushButton("&Remove", self)
         add_fact.clicked.connect(self._add_fact)
         remove_fact.clicked.connect(lambda: self._remove_selected(self.facts))
-        form.add_row("Remembered:", _column(
-            self.facts, _row(add_fact, remove_fact),
+        form.add_row("Remembered:", column_of(
+            self.facts, row_of(add_fact, remove_fact),
             hint("Say \"remember that…\" to add a fact; Parley's replies take them into account. Double-click to "
                  "edit.", self)))
         form.add_gap()
@@ -81,8 +79,8 @@ class ToolsPage(QWidget):
         add_server, remove_server = QPushButton("Add &server", self), QPushButton("Re&move", self)
         add_server.clicked.connect(lambda: self._add_server(McpServerConfig(self._free_name(), "mcp-server-time")))
         remove_server.clicked.connect(lambda: self._remove_selected(self.servers))
-        form.add_row("MCP servers:", _column(
-            self.servers, _row(add_server, remove_server),
+        form.add_row("MCP servers:", column_of(
+            self.servers, row_of(add_server, remove_server),
             hint("Your own tools, from Model Context Protocol servers: a program Parley starts (e.g. "
                  "mcp-server-time --local-timezone Europe/Paris) or the URL of one already running "
                  "(http://127.0.0.1:8765/mcp). Their tools are offered to the chat model from the next start.", self)))
@@ -188,19 +186,3 @@ class ToolsPage(QWidget):
             entry = {"command": server.command} if server.command else {"url": server.url}
             servers.append(checked_server(server.name, {**entry, "allow": server.allow}, "MCP servers"))
         return servers
-
-
-def _row(*widgets: QWidget) -> QHBoxLayout:
-    row = QHBoxLayout()
-    for widget in widgets:
-        row.addWidget(widget)
-    row.addStretch(1)
-    return row
-
-
-def _column(*parts) -> QVBoxLayout:
-    column = QVBoxLayout()
-    column.setSpacing(4)
-    for part in parts:
-        column.addLayout(part) if isinstance(part, QHBoxLayout) else column.addWidget(part)
-    return column

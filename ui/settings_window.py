@@ -1,5 +1,5 @@
-"""The settings window: models and the chat engine, language, devices, talking style, listening and tools, saved
-with one Save button. Changes wait in the window until Save (⌘S / Ctrl+S), which validates them against
+"""The settings window: models and the chat engine, language, devices, talking style, listening, tools and the API
+for other programs, saved with one Save button. Changes wait in the window until Save (⌘S / Ctrl+S), which validates them against
 settings.py's ranges, writes settings.toml atomically (a chat server's API key, the remembered facts and the MCP
 servers to files of their own) and emits `settings_saved`. Closing the window with unsaved changes asks whether to
 save them; closing never quits the app.
@@ -20,28 +20,17 @@ from assistant.models.errors import ModelError
 from assistant.models.store import ModelStore
 from assistant.speak.kokoro_styles import style_for
 from assistant.runtime.settings import Settings, SettingsError, save_settings, settings_from_dict
-from assistant.chat.choice import apple_gpu
-from assistant.transcribe.transcriber import engine_choice
 from ui import audio_devices
 from ui.form_layout import Form, ScrollingPage, icon_pixmap, wrapping_label
 from ui.model_choices import KIND_NAMES, Advice, ModelChoices, language_advice, voice_for_language
 from ui.model_picker import AdviceRow, ModelDownloads
+from ui.settings_api_tab import ApiPage
 from ui.settings_audio_tab import build_audio_tab
 from ui.settings_general_tab import build_general_tab, fill_mandarin_voices
-from ui.settings_models_tab import build_models_tab
+from ui.settings_models_tab import build_models_tab, hears_with
 from ui.settings_tools_tab import ToolsPage
 
 log = logging.getLogger(__name__)
-
-def _hears_with(model) -> str:
-    """Which engine runs the installed speech model `model` here (nothing for one not installed yet). MLX's
-    device is not asked on this thread: it is the Metal GPU exactly where there is an Apple GPU."""
-    if model is None:
-        return ""
-    try:
-        return f"Runs on {engine_choice(model.path, on_gpu=apple_gpu()).label}."
-    except ModelError as exc:
-        return str(exc)
 
 
 class SettingsWindow(QWidget):
@@ -69,9 +58,10 @@ class SettingsWindow(QWidget):
         self.tabs.addTab(ScrollingPage(build_general_tab(self)), "&General")
         self.tabs.addTab(ScrollingPage(build_models_tab(self)), "&Models")
         self.tabs.addTab(ScrollingPage(build_audio_tab(self)), "&Audio && Listening")
-        self.tools_page = ToolsPage(self._forms)
-        self.tools_page.changed.connect(self._on_changed)
-        self.tabs.addTab(ScrollingPage(self.tools_page), "&Tools")
+        self.tools_page, self.api_page = ToolsPage(self._forms), ApiPage(self._forms)
+        for page, title in ((self.tools_page, "&Tools"), (self.api_page, "Other &programs")):
+            page.changed.connect(self._on_changed)
+            self.tabs.addTab(ScrollingPage(page), title)
         label_width = max(form.label_width() for form in self._forms)
         for form in self._forms:  # the same label column on every tab: switching tabs doesn't shift the fields
             form.grid.setColumnMinimumWidth(0, label_width)
@@ -110,6 +100,7 @@ class SettingsWindow(QWidget):
         self._loading = True
         try:
             self.tools_page.show_settings(settings.tools)
+            self.api_page.show_settings(settings.api)
             conversation, listening = settings.conversation, settings.listening
             self.language.setCurrentIndex(max(0, self.language.findData(conversation.language)))
             self.mode_buttons[conversation.mode].setChecked(True)
@@ -185,7 +176,7 @@ class SettingsWindow(QWidget):
                                       server_voice=self.tts_server_voice.text().strip()),
             speech_to_text=dataclasses.replace(saved.speech_to_text, server_url=self.stt_server.text().strip()),
             hotkey=dataclasses.replace(saved.hotkey, key=self.hotkey.hotkey(), style=self.hotkey_style.currentData()),
-            tools=self.tools_page.tools_settings())
+            tools=self.tools_page.tools_settings(), api=self.api_page.api_settings())
 
     def has_unsaved_changes(self) -> bool:
         return self.current_settings() != self._saved or self.chat_engine.key_changed() or self.tools_page.has_changes()
@@ -201,13 +192,11 @@ class SettingsWindow(QWidget):
                 self._say(f"{self.choices.name(picker.model_id())} isn't installed yet: download it, or pick an "
                           f"installed {KIND_NAMES[kind]}. Nothing was saved.", warning=True)
                 return False
-        problem, page = self.chat_engine.check(), 1
-        if not problem:
-            problem, page = self.tools_page.check(), 3
-        if problem:
-            self.tabs.setCurrentIndex(page)
-            self._say(f"{problem} Nothing was saved.", warning=True)
-            return False
+        for page, check in ((1, self.chat_engine.check), (3, self.tools_page.check), (4, self.api_page.check)):
+            if problem := check():
+                self.tabs.setCurrentIndex(page)
+                self._say(f"{problem} Nothing was saved.", warning=True)
+                return False
         try:
             settings_from_dict(dataclasses.asdict(settings), source="the settings window")  # the file's own checks
             self.chat_engine.save_key()  # first: a key that can't be saved leaves the settings as they were
@@ -309,7 +298,7 @@ class SettingsWindow(QWidget):
         """Rebuild the lines under the language menu: which voice reads, and what doesn't fit; and the chat
         engine's note, which depends on the chat model too."""
         self.chat_engine.set_model(self.pickers["llm"].model_id())
-        self.stt_engine.setText(_hears_with(self.choices.store.get(self.pickers["stt"].model_id())))
+        self.stt_engine.setText(hears_with(self.choices.store.get(self.pickers["stt"].model_id())))
         while self.advice.count():
             item = self.advice.takeAt(0)
             if item.widget():

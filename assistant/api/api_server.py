@@ -1,5 +1,5 @@
-"""`parley serve`'s servers on threads of their own: the OpenAI-shaped HTTP API (uvicorn) and the Wyoming server
-(its asyncio loop), sharing one set of engines. Bound to 127.0.0.1 unless told otherwise; beyond this computer the
+"""`parley serve`'s servers (and the app's, beside the conversation) on threads of their own: the OpenAI-shaped HTTP
+API (uvicorn) and the Wyoming server (its asyncio loop), sharing one set of engines. Bound to 127.0.0.1 unless told otherwise; beyond this computer the
 HTTP API asks for a token (kept like a server key: a file beside settings.toml, or PARLEY_API_TOKEN)."""
 
 from __future__ import annotations
@@ -138,3 +138,36 @@ class WyomingApi:
             self._loop.run_forever()
         finally:
             self._loop.close()
+
+
+class ApiServers:
+    """The HTTP API and, with `wyoming_port`, the Wyoming server, on one set of engines: started and stopped together."""
+
+    def __init__(self, engines, host: str = "127.0.0.1", port: int = 8765, wyoming_port: int | None = None) -> None:
+        self.jobs = EngineJobs(engines)
+        self.host, self.port, self.wyoming_port = host, port, wyoming_port
+        self.token_file: Path | None = None
+        self._running: list = []
+
+    def start(self) -> list[str]:
+        """Start them; the lines that say where they are. OSError, saying what to change, when one cannot listen
+        (then none runs)."""
+        token, self.token_file = api_token(self.host)
+        try:
+            http = HttpApi(self.jobs, self.host, self.port, token)
+            http.start()
+            self._running.append(http)
+            lines = [f"OpenAI-style API at {http.url}" + (f" (token: in {self.token_file})" if token else "")]
+            if self.wyoming_port is not None:
+                wyoming = WyomingApi(self.jobs, self.host, self.wyoming_port)
+                wyoming.start()
+                self._running.append(wyoming)
+                lines.append(f"Wyoming server at {wyoming.uri}")
+        except BaseException:
+            self.stop()
+            raise
+        return lines
+
+    def stop(self) -> None:
+        while self._running:
+            self._running.pop().stop()

@@ -1,5 +1,10 @@
-"""The engines as the API's requests use them: each engine does one job at a time (its own thread rules hold;
-requests queue), a job runs on a worker thread and can be stopped between pieces (a client that went away)."""
+"""The engines as the API's requests use them: each engine does one request at a time (its own thread rules hold;
+requests queue), a request runs on a worker thread and can be stopped between pieces (a client that went away).
+
+Beside the app, on the conversation's own engines, every piece first waits for the conversation's floor
+(assistant/runtime/floor.py): a recording is heard, a sentence voiced, and a completion goes on only while nobody is
+talking to Parley; a completion under way when a turn begins stops at its next token and goes on from its words once
+the turn is over (on llama.cpp in a slot of its own, so the conversation's cached prompt stays)."""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.runtime.floor import Floor
 from assistant.runtime.settings import LANGUAGE_NAMES, LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,7 @@ class EngineJobs:
 
     def __init__(self, engines) -> None:
         self.engines = engines
+        self.floor = getattr(engines, "floor", None) or Floor()
         self._hearing = threading.Lock()
         self._voicing = threading.Lock()
         self._chatting = threading.Lock()
@@ -53,6 +60,7 @@ class EngineJobs:
 
         language = checked_language(language)
         with self._hearing:
+            self.floor.wait_free()
             started = time.perf_counter()
             transcript = transcribe_recording(self.engines, audio, language)
         text = transcript.text if transcript else ""
@@ -82,8 +90,10 @@ class EngineJobs:
 
         with self._voicing:
             voice.load()
-            for chunk in voice.synthesize(text):
-                if stopped():
+            chunks = iter(voice.synthesize(text))
+            while self.floor.wait_free(stopped):
+                chunk = next(chunks, None)
+                if chunk is None or stopped():
                     return
                 out(resample(chunk.audio, chunk.sample_rate, SPEECH_RATE))
 
@@ -92,18 +102,29 @@ class EngineJobs:
     def complete(self, messages: list[dict], max_tokens: int, out: Callable[[str], None],
                  stopped: Callable[[], bool]) -> None:
         """The chat model's reply to `messages`, piece by piece into `out`, until `stopped()` (then the model stops
-        before its next token)."""
+        before its next token). A local model gives way to the conversation: paused at its next token while the
+        conversation holds the floor, then resumed from the words so far."""
+        chat = self.engines.chat
+        gives_way = chat.runs_here
+        so_far, pieces = "", 0
         with self._chatting:
-            stream = self.engines.chat.complete(messages, max_tokens)
-            try:
-                for piece in stream:
-                    if stopped():
+            while pieces < max_tokens and (self.floor.wait_free(stopped) if gives_way else not stopped()):
+                stream = chat.complete(messages, max_tokens - pieces, so_far)
+                try:
+                    for piece in stream:
+                        if stopped():
+                            return
+                        out(piece)
+                        so_far, pieces = so_far + piece, pieces + 1
+                        if gives_way and self.floor.held:
+                            log.info("an API completion gives way to the conversation after %d pieces", pieces)
+                            break
+                    else:
                         return
-                    out(piece)
-            finally:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
 
 
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse")

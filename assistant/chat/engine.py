@@ -21,6 +21,7 @@ class ChatEngine:
     """
 
     name = ""  # "mlx", "llama.cpp" or "server": said in the conversation window and `parley doctor`
+    runs_here = True  # the model runs on this computer (its work for other programs gives way to the conversation)
 
     def __init__(self, config: ChatConfig, model_id: str, history: ChatHistory | None = None) -> None:
         self.config = config
@@ -85,10 +86,11 @@ class ChatEngine:
         user hears (recorded like a reply's, with `record_reply`)."""
         raise NotImplementedError
 
-    def complete(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+    def complete(self, messages: list[dict], max_tokens: int, so_far: str = "") -> Iterator[str]:
         """Stream the reply to `messages` as a program gives them (the local API's chat completions): no history,
-        no tools, Parley's own instructions left out. A conversation reply begun meanwhile ends it: the person
-        talking to Parley comes first. Closing the iterator stops it before its next token."""
+        no tools, Parley's own instructions left out, untouched by the conversation's replies and resets. With
+        `so_far`, the reply goes on from those words (a completion paused for the conversation, resumed). Closing
+        the iterator stops it before its next token."""
         raise NotImplementedError
 
     def warm_up(self, language: str | None = None) -> Future:

@@ -148,14 +148,18 @@ class FallbackChat(ChatEngine):
             return self._watch(self.primary.reply_with_result(call, result, language), self.chat_history.generation)
         return self.local.reply_with_result(call, result, language)
 
-    def complete(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
+    @property
+    def runs_here(self) -> bool:
+        return not self.server_in_use()
+
+    def complete(self, messages: list[dict], max_tokens: int, so_far: str = "") -> Iterator[str]:
         """The server's completion, or the local model's when the server is not in use."""
         if self.server_in_use():
             try:
-                return self.primary.complete(messages, max_tokens)
+                return self.primary.complete(messages, max_tokens, so_far)
             except ServerUnavailable as exc:
                 self._server_failed(exc)
-        return self.local.complete(messages, max_tokens)
+        return self.local.complete(messages, max_tokens, so_far)
 
     def _watch(self, stream: Iterator[str], generation: int) -> Iterator[str]:
         """The server's deltas; a failure in the middle ends the reply there (the caller records what came)."""

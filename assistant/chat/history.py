@@ -8,6 +8,9 @@ import threading
 from assistant.chat.prompt import Message
 
 
+UNTIED = -1  # the generation of a reply that belongs to no conversation (the API's): no reply, cancel or reset ends it
+
+
 class ChatHistory:
     """Thread-safe. `generation` grows with every new reply, cancel and reset: a reply whose generation is
     no longer current stops before its next token."""
@@ -28,7 +31,7 @@ class ChatHistory:
             return self._generation
 
     def is_current(self, generation: int) -> bool:
-        return generation == self._generation  # one int read: no lock needed, and called per token
+        return generation == self._generation or generation == UNTIED  # int reads: no lock needed (called per token)
 
     def begin_reply(self) -> tuple[int, list[Message]]:
         """Start a new reply (cancelling the one in progress): its generation, and the history before it."""

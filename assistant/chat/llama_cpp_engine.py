@@ -26,7 +26,7 @@ from concurrent.futures import CancelledError, Future
 from pathlib import Path
 
 from assistant.chat.engine import ChatEngine
-from assistant.chat.history import ChatHistory
+from assistant.chat.history import UNTIED, ChatHistory
 from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, trim_history
 from assistant.chat.saved_prompts import SavedPrompts
 from assistant.chat.tool_calls import ToolCallDelta, read_calls, tool_exchange
@@ -48,11 +48,14 @@ class LlamaCppChat(ChatEngine):
 
     def __init__(self, model_file: Path, config: ChatConfig = ChatConfig(), model_id: str = "",
                  history: ChatHistory | None = None, threads: int | None = None,
-                 saved_prompts_dir: Path | None = None) -> None:
-        """`saved_prompts_dir`: where system prompts' caches are kept (default: the platform's cache folder)."""
+                 saved_prompts_dir: Path | None = None, slots: int = 1) -> None:
+        """`saved_prompts_dir`: where system prompts' caches are kept (default: the platform's cache folder).
+        `slots` 2: a second KV cache of the same length for `complete` (the API beside the app), so that the
+        conversation's cached prompt stays where it is."""
         super().__init__(config, model_id or Path(model_file).stem, history)
         self.model_file = Path(model_file)
         self.threads = threads or os.cpu_count() or 2
+        self.slots = slots
         self._saved_prompts_dir = Path(saved_prompts_dir or cache_dir() / "prompts")
         self._saved_prompts: SavedPrompts | None = None
         # False until the slot holds a system prompt (restored from disk, or read in and saved): a fresh process's.
@@ -82,8 +85,10 @@ class LlamaCppChat(ChatEngine):
         return self._stream(messages, self.chat_history.generation, self.config.max_reply_tokens, record=True,
                             tools=self.tool_specs())
 
-    def complete(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
-        return self._stream(messages, self.chat_history.generation, max_tokens, record=False)
+    def complete(self, messages: list[dict], max_tokens: int, so_far: str = "") -> Iterator[str]:
+        if so_far:  # (llama.cpp goes on from a last assistant message)
+            messages = messages + [{"role": "assistant", "content": so_far}]
+        return self._stream(messages, UNTIED, max_tokens, record=False, slot=self.slots - 1)
 
     def warm_up(self, language: str | None = None) -> Future:
         def warm() -> None:
@@ -128,8 +133,10 @@ class LlamaCppChat(ChatEngine):
         self._socket_dir = Path(tempfile.mkdtemp(prefix="parley-llama-"))  # mode 0700: this user only
         params = xllamacpp.CommonParams()
         params.model.path = str(self.model_file)
-        params.n_ctx = self.config.context_tokens
-        params.n_parallel = 1  # one conversation: one slot, whose KV cache carries over from turn to turn
+        # One conversation: one slot (0), whose KV cache carries over from turn to turn; a second for other programs.
+        params.n_parallel = self.slots
+        params.kv_unified = False  # each slot a cache of its own, of the full context
+        params.n_ctx = self.config.context_tokens * self.slots
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
         params.hostnames = [str(self._socket_dir / "llama.sock")]
@@ -181,7 +188,7 @@ class LlamaCppChat(ChatEngine):
                 except ModelError as exc:
                     log.warning("the saved system prompt's cache did not restore (%s); reading it in again", exc)
                     saved.forget(name)
-            self._server.handle_completions({"prompt": prefix, "n_predict": 0, "cache_prompt": True})
+            self._server.handle_completions({"prompt": prefix, "n_predict": 0, "cache_prompt": True, "id_slot": 0})
             temporary = saved.temporary_name(name)
             self._post("/slots/0?action=save", {"filename": temporary})
             saved.keep(temporary, name)
@@ -203,7 +210,7 @@ class LlamaCppChat(ChatEngine):
             prompt = self._history_prefix(history, language)
         else:
             prompt = self._render(self._messages(history, user_text, language))
-        result = self._server.handle_completions({"prompt": prompt, "n_predict": 0, "cache_prompt": True})
+        result = self._server.handle_completions({"prompt": prompt, "n_predict": 0, "cache_prompt": True, "id_slot": 0})
         if isinstance(result, dict) and "error" in result:
             log.warning("prefill failed: %s", result["error"])
 
@@ -252,7 +259,7 @@ class LlamaCppChat(ChatEngine):
     # --- replies -------------------------------------------------------------------------------------------
 
     def _stream(self, messages: list[dict], generation: int, max_tokens: int, record: bool,
-                tools: list[dict] | None = None) -> Iterator[str]:
+                tools: list[dict] | None = None, slot: int = 0) -> Iterator[str]:
         """Ask for the reply on the llama.cpp thread and hand its deltas to the caller as they come.
 
         llama.cpp calls back once per chunk; the callback's True stops it there, which is how a cancelled
@@ -262,7 +269,7 @@ class LlamaCppChat(ChatEngine):
         request = {
             "messages": messages, "stream": True, "max_tokens": max_tokens, "cache_prompt": True,
             "temperature": self.config.temperature, "top_p": 0.9 if self.config.temperature else 1.0,
-            "repeat_penalty": self.config.repetition_penalty, "repeat_last_n": 64,
+            "repeat_penalty": self.config.repetition_penalty, "repeat_last_n": 64, "id_slot": slot,
         }
         if tools:
             request["tools"] = tools
@@ -287,7 +294,8 @@ class LlamaCppChat(ChatEngine):
         def produce() -> None:
             try:
                 self._load()
-                self._prime_slot(messages[0])
+                if generation != UNTIED:  # (a program's own messages are no conversation's prompt)
+                    self._prime_slot(messages[0])
                 self._server.handle_chat_completions(request, on_chunk)
             except BaseException as exc:  # handed to the consumer, which re-raises it
                 deltas.put(exc)

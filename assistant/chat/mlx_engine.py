@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from assistant.chat.engine import ChatEngine
-from assistant.chat.history import ChatHistory
+from assistant.chat.history import UNTIED, ChatHistory
 from assistant.chat.prompt import ChatConfig, Message, ReplyTimings, trim_history
 from assistant.chat.tool_calls import read_calls, tool_exchange
 from assistant.runtime.mlx_worker import MlxWorker
@@ -61,10 +61,11 @@ class MlxChat(ChatEngine):
         prompt = self._worker.call(self._template_on_worker, self._last_messages + tool_exchange(call, result))
         return self._worker.stream(lambda: self._generate_on_worker(prompt, generation))
 
-    def complete(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
-        generation = self.chat_history.generation
+    def complete(self, messages: list[dict], max_tokens: int, so_far: str = "") -> Iterator[str]:
         prompt = self._worker.call(self._template_on_worker, messages, True, False)
-        return self._worker.stream(lambda: self._generate_on_worker(prompt, generation, max_tokens=max_tokens))
+        if so_far:
+            prompt = prompt + self._worker.call(lambda: self._load_on_worker()[1].encode(so_far, add_special_tokens=False))
+        return self._worker.stream(lambda: self._generate_on_worker(prompt, UNTIED, max_tokens=max_tokens))
 
     def warm_up(self, language: str | None = None) -> Future:
         # One token of a reply to a greeting: the system prompt is then in the KV cache and MLX has seen the shapes.

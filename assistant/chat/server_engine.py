@@ -122,9 +122,12 @@ class ServerChat(ServerClient, ChatEngine):
         messages = self._last_messages + tool_exchange(call, result)
         return self._stream(messages, self.chat_history.generation, self.config.max_reply_tokens, record=True)
 
-    def complete(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
-        return (piece for piece in self._stream(messages, self.chat_history.generation, max_tokens, record=False)
-                if isinstance(piece, str))
+    runs_here = False  # (the API's completions need not give way to the conversation: the server does the work)
+
+    def complete(self, messages: list[dict], max_tokens: int, so_far: str = "") -> Iterator[str]:
+        if so_far:  # (OpenAI-style servers such as llama.cpp's go on from a last assistant message)
+            messages = messages + [{"role": "assistant", "content": so_far}]
+        return (piece for piece in self._stream(messages, None, max_tokens, record=False) if isinstance(piece, str))
 
     def warm_up(self, language: str | None = None) -> Future:
         """A 1-token reply to a greeting, on a thread of its own: the server loads the model now (and keeps the

@@ -4,6 +4,7 @@ Wyoming protocol (Home Assistant). Ctrl+C or SIGTERM stops it."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 
@@ -26,27 +27,20 @@ def add_serve_command(commands) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from assistant.api.api_server import HttpApi, WyomingApi, api_token
-    from assistant.api.engine_jobs import EngineJobs
+    from assistant.api.api_server import ApiServers
     from assistant.cli.speech_commands import _engines
-    from assistant.runtime.settings import heard_language
+    from assistant.runtime.settings import heard_language, load_settings
 
-    engines = _engines(("vad", "stt", "llm", "tts") + (("wake",) if args.wyoming else ()))
-    servers = []
+    settings = load_settings()
+    # (No conversation here: the chat model needs no second slot for the API's completions, as beside the app.)
+    settings = dataclasses.replace(settings, api=dataclasses.replace(settings.api, enabled=False))
+    engines = _engines(("vad", "stt", "llm", "tts") + (("wake",) if args.wyoming else ()), settings)
+    servers = ApiServers(engines, args.host, args.port, args.wyoming_port if args.wyoming else None)
     try:
         print("Loading models…", file=sys.stderr, flush=True)
         engines.preload(heard_language(engines.settings.conversation.language))
-        jobs = EngineJobs(engines)
-        token, token_file = api_token(args.host)
-        http = HttpApi(jobs, args.host, args.port, token)
-        http.start()
-        servers.append(http)
-        print(f"OpenAI-style API at {http.url}" + (f" (token: in {token_file})" if token else ""), flush=True)
-        if args.wyoming:
-            wyoming = WyomingApi(jobs, args.host, args.wyoming_port)
-            wyoming.start()
-            servers.append(wyoming)
-            print(f"Wyoming server at {wyoming.uri}", flush=True)
+        for line in servers.start():
+            print(line, flush=True)
         print("Ctrl+C stops it.", file=sys.stderr, flush=True)
         while True:
             time.sleep(MAIN_THREAD_STEP_S)
@@ -57,6 +51,5 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"parley serve: {exc}", file=sys.stderr)
         return 1
     finally:
-        for server in reversed(servers):
-            server.stop()
+        servers.stop()
         engines.close(timeout=0.3)

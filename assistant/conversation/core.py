@@ -138,6 +138,7 @@ class Conversation:
                 device.stop(timeout=max(0.1, (deadline - time.monotonic()) / 2))
         if owner.speech is not None:
             owner.speech.close(timeout=max(0.1, deadline - time.monotonic()))
+        owner.hold_floor(False)
         if owner.state is not State.IDLE:
             owner.state = State.IDLE
             self.bus.publish(StateChanged(State.IDLE))

@@ -14,6 +14,7 @@ from assistant.listen.voice_activity import SileroVad
 from assistant.models.catalog import load_catalog
 from assistant.models.errors import ModelError
 from assistant.models.store import InstalledModel, ModelStore
+from assistant.runtime.floor import Floor
 from assistant.runtime.mlx_worker import MlxWorker
 from assistant.runtime.settings import Settings, heard_language
 from assistant.speak.kokoro_styles import accent, reading_language, style_for, style_language
@@ -100,6 +101,8 @@ class Engines:
         # (a conversation shows it).
         self.on_server_notice: Callable[[str], None] = lambda message: None
         self._server_voices: dict[tuple, object] = {}  # (language, server voice, local voice) → its ServerFirstVoice
+        # Held by this process's conversation during a turn; the API's work on these engines gives way to it.
+        self.floor = Floor()
 
     @functools.cached_property
     def worker(self) -> MlxWorker:
@@ -215,7 +218,8 @@ class Engines:
             return MlxChat(self.worker, model.path, config, model.id, history)
         from assistant.chat.llama_cpp_engine import LlamaCppChat
 
-        return LlamaCppChat(model.gguf_file, config, model.id, history)
+        # With the API beside the app, its completions get a KV cache of their own (the conversation keeps its prompt).
+        return LlamaCppChat(model.gguf_file, config, model.id, history, slots=2 if self.settings.api.enabled else 1)
 
     def synthesizer(self, voice_id: str | None = None, language: str | None = None) -> Synthesizer:
         """The voice `voice_id` (default: the setting) reading `language` (a voice of several languages: Kokoro's;

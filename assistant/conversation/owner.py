@@ -52,6 +52,8 @@ SPEAKER_REST_S: float | None = 2.0
 # just when the reply's first sound plays, and its echo leaked past the canceller (Parley paused its own reply on
 # the rig, 4 runs of 5; none in 3 with the wake-ups only once the reply was voiced).
 PLAYOUT_POLL_S = 0.01
+# The states in which the conversation holds the engines' floor (assistant/runtime/floor.py) against other programs.
+_TURN_STATES = (State.USER_SPEAKING, State.THINKING, State.SPEAKING)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,13 @@ class Owner(Commands):
             self._quiet_since = time.monotonic()
         self.busy = busy
         self.resting = not busy and self.machine.phase is Phase.LISTENING
+        self.hold_floor(busy or self.state in _TURN_STATES)
+
+    def hold_floor(self, held: bool) -> None:
+        """Owner thread (and stop): other programs' work on the engines waits while a turn is under way."""
+        floor = getattr(self.engines, "floor", None)  # (tests hand in engines of their own)
+        if floor is not None:
+            floor.hold(held)
 
     def _current(self, turn: int) -> Reply | None:
         reply = self._reply

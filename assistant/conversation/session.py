@@ -17,7 +17,7 @@ import threading
 from assistant.conversation.core import Conversation, conversation_config
 from assistant.conversation.engines import Engines
 from assistant.models.store import ModelStore
-from assistant.runtime.events import EventBus, Loading, Problem, State, StateChanged
+from assistant.runtime.events import EventBus, Loading, Problem, Serving, State, StateChanged
 from assistant.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class AssistantSession:
         self.store = store or ModelStore()
         self._engines: Engines | None = None
         self._conversation: Conversation | None = None
+        self._api = None  # the API for other programs (assistant/api/api_server.py's ApiServers), while it runs
         self._muted = False
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run_jobs, name="session", daemon=True)
@@ -48,11 +49,14 @@ class AssistantSession:
 
     def apply(self, settings: Settings) -> None:
         """Use new settings. A change of models, devices, listening or prompt rebuilds the conversation
-        in the background (`Loading` events meanwhile); a change of mode applies at once."""
+        in the background (`Loading` events meanwhile); a change of mode applies at once, one of the API's address
+        restarts the API."""
         old, self.settings = self.settings, settings
         change = what_changed(old, settings)
         if change == "mode":
             self.set_mode(settings.conversation.mode)
+        elif change == "api":
+            self._jobs.put(self._serve)
         elif change == "engines":
             self._jobs.put(self._start)
 
@@ -144,8 +148,36 @@ class AssistantSession:
         # Only now: whoever handles it asks `state`, which must be the new conversation's.
         self.bus.publish(Loading("", done=True))
         log.info("listening with %s / %s / %s", settings.models.stt, settings.models.llm, settings.models.tts)
+        self._serve()
+
+    def _serve(self) -> None:
+        """(Re)start the API for other programs on the conversation's engines, as the settings say."""
+        from assistant.api.api_server import ApiServers
+
+        self._stop_serving()
+        api = self.settings.api
+        if self._engines is None or not api.enabled:
+            return
+        servers = ApiServers(self._engines, api.host, api.port, api.wyoming_port if api.wyoming else None)
+        try:
+            where = servers.start()
+        except OSError as exc:
+            self.bus.publish(Problem(f"Parley's API for other programs could not start: {exc}",
+                                     "choose other ports on the Other programs page of Settings (the conversation "
+                                     "goes on)", "settings"))
+            return
+        self._api = servers
+        log.info("serving other programs: %s", "; ".join(where))
+        self.bus.publish(Serving(tuple(where)))
+
+    def _stop_serving(self) -> None:
+        if self._api is not None:
+            self._api.stop()
+            self._api = None
+            self.bus.publish(Serving())
 
     def _stop(self) -> None:
+        self._stop_serving()
         conversation, engines = self._conversation, self._engines
         self._conversation = self._engines = None
         if conversation is not None:
@@ -156,10 +188,13 @@ class AssistantSession:
 
 def what_changed(old: Settings, new: Settings) -> str:
     """What a change of settings means for a running conversation: "nothing" (or only what the UI
-    handles, the hotkey), "mode" (hands-free, wake word or push-to-talk, switched live) or "engines" (rebuild)."""
+    handles, the hotkey), "mode" (hands-free, wake word or push-to-talk, switched live), "api" (the API's ports or
+    address: it restarts) or "engines" (rebuild; turning the API on or off too, for the chat model's second slot)."""
     before, after = _without(old, _LIVE_ONLY), _without(new, _LIVE_ONLY)
     if before == after:
         return "nothing"
+    if _without(before, ("api",)) == _without(after, ("api",)) and before.api.enabled == after.api.enabled:
+        return "api"
     if _with_mode(before, after.conversation.mode) == after:
         return "mode"
     return "engines"

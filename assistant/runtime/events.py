@@ -95,6 +95,14 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class Serving:
+    """Parley's API for other programs runs beside the conversation (`where`: a line per server, with its address),
+    or stopped (`where` empty)."""
+
+    where: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Loading:
     """Models are being set up or loaded (`what` says which, for a progress line); `done` when ready."""
 

@@ -157,6 +157,24 @@ class ToolsSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    """Parley's models for other programs while the app runs, as `parley serve` offers them on its own."""
+
+    enabled: bool = field(default=False, metadata={"doc": "serve the OpenAI-style API (speech to text, voices, chat) "
+                                                   "on the models the conversation has loaded; it goes first"})
+    port: int = _number(8765, 1, 65535, "the HTTP API's port")
+    network: bool = field(default=False, metadata={"doc": "listen on every network address, not this computer's "
+                                                   "only; programs then need the token kept in api-token"})
+    wyoming: bool = field(default=False, metadata={"doc": "also serve Home Assistant's Wyoming protocol (speech to "
+                                                   "text, voices, wake words)"})
+    wyoming_port: int = _number(10300, 1, 65535, "the Wyoming server's port")
+
+    @property
+    def host(self) -> str:
+        return "0.0.0.0" if self.network else "127.0.0.1"
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of Parley's settings, one section per component."""
 
@@ -169,6 +187,7 @@ class Settings:
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     hotkey: HotkeySettings = field(default_factory=HotkeySettings)
     tools: ToolsSettings = field(default_factory=ToolsSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
 
 
 class SettingsError(ValueError):

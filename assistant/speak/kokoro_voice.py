@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.models.errors import ModelError
-from assistant.speak.voice import SpeechChunk, VoiceConfig
+from assistant.speak.voice import SpeechChunk, VoiceConfig, one_piece_at_a_time
 from assistant.speak.text.cleanup import to_spoken
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,11 @@ class KokoroVoice:
         return self._language
 
     def synthesize(self, text: str) -> Iterator[SpeechChunk]:
-        """Speak `text` (cleaned for speech first), one chunk per piece short enough for the model."""
+        """Speak `text` (cleaned for speech first), one chunk per piece short enough for the model; threads that
+        call it take turns, a piece at a time."""
+        return one_piece_at_a_time(self._synthesize(text))
+
+    def _synthesize(self, text: str) -> Iterator[SpeechChunk]:
         self.load()
         spoken = to_spoken(text, self._language)
         for piece in _pieces(spoken):

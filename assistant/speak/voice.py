@@ -41,6 +41,23 @@ class SpeechChunk:
     sample_rate: int
 
 
+# espeak-ng, which Piper reads text with, keeps its state in the process, and two voices at once would only share the
+# cores: one piece is voiced at a time, whichever thread asks (the conversation's voice, the API's requests), so that
+# each waits for at most the piece under way.
+_VOICING = threading.Lock()
+
+
+def one_piece_at_a_time(chunks: Iterator[SpeechChunk]) -> Iterator[SpeechChunk]:
+    """`chunks`, each made while holding the process's voicing lock."""
+    chunks = iter(chunks)
+    while True:
+        with _VOICING:
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
 def voice_label(voice) -> str:
     """Who reads, for the log: the voice's id, with its style for a voice of several ("kokoro (jf_nezumi)")."""
     style = getattr(voice, "style_name", "")
@@ -48,7 +65,7 @@ def voice_label(voice) -> str:
 
 
 class Synthesizer:
-    """A Piper voice. Not thread-safe: use it from one thread (SpeechWorker's, or the caller's)."""
+    """A Piper voice. `synthesize` may be called from several threads: they take turns, a sentence at a time."""
 
     def __init__(self, voice_path: Path, config: VoiceConfig = VoiceConfig(), voice_id: str = "") -> None:
         self.voice_path = Path(voice_path)
@@ -103,7 +120,7 @@ class Synthesizer:
         if speaker is not None and not 0 <= speaker < voice.config.num_speakers:
             raise ModelError(f"the voice {self.voice_id} has {voice.config.num_speakers} speaker(s); speaker id {speaker} does not exist")
         options = SynthesisConfig(speaker_id=speaker, length_scale=1.0 / self.config.speaking_rate)
-        for chunk in voice.synthesize(spoken, syn_config=options):
+        for chunk in one_piece_at_a_time(voice.synthesize(spoken, syn_config=options)):
             yield SpeechChunk(spoken, chunk.audio_float_array, chunk.sample_rate)
 
 
