@@ -26,6 +26,8 @@ def _with(section: str, **values) -> Settings:
     (_with("conversation", language="de"), "engines"),
     (_with("conversation", mode="push_to_talk", system_prompt="Call me Sam."), "engines"),
     (_with("voice", speaking_rate=1.2), "engines"),
+    (_with("api", port=9000, wyoming=True), "api"),  # the API restarts on the same engines
+    (_with("api", enabled=True), "engines"),  # the chat model gets (or gives back) the API's slot
 ])
 def test_what_changed(new, expected):
     assert what_changed(BASE, new) == expected

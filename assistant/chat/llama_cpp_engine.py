@@ -162,8 +162,9 @@ class LlamaCppChat(ChatEngine):
                 f"damaged or of an architecture this llama.cpp does not know. Reinstall it with "
                 f"`parley models pull {self.model_id}`, or choose another chat model"
             ) from exc
+        # (A slot's cache saved beside one slot does not restore beside two: the slots are part of its name.)
         self._saved_prompts = SavedPrompts(self._saved_prompts_dir, self.model_file, self.config.context_tokens,
-                                           xllamacpp.__version__)
+                                           f"{xllamacpp.__version__}|{self.slots} slots")
         self.slot_primed = False
         log.info("loaded %s on llama.cpp (%d threads) in %.0f ms", self.model_id, self.threads,
                  1000 * (time.perf_counter() - started))
