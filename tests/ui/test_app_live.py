@@ -232,6 +232,61 @@ def test_sigterm_while_the_models_load_ends_the_app_within_the_bound(desktop, ap
         own.quit()
 
 
+def test_other_programs_use_the_apps_own_models_and_wait_while_a_person_talks(desktop, app, app_env, audio_rig,
+                                                                             spoken, tmp_path):
+    """The API switched on in the settings: the openai client hears, voices and chats through the app's loaded
+    models; a completion streaming when a person starts talking gives way to the conversation, and finishes after."""
+    import socket
+    import threading
+
+    import tomli_w
+    from openai import OpenAI
+
+    from assistant.audio_files import write_wav
+
+    app.quit()
+    with socket.socket() as probe:  # a port free now (the app binds it a moment later)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.toml").write_text(tomli_w.dumps({"api": {"enabled": True, "port": port}}))
+    own = _own_app(desktop, app_env, tmp_path)
+    try:
+        own.wait_for_log(rf"event Serving\(where=\('OpenAI-style API at http://127.0.0.1:{port}/v1'")
+        client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=120)
+        write_wav(tmp_path / "question.wav", spoken("What is the capital of France?"), 22050)
+        with open(tmp_path / "question.wav", "rb") as file:
+            assert "capital" in client.audio.transcriptions.create(model="whisper-1", file=file).text.lower()
+        assert client.audio.speech.create(model="tts-1", voice="alloy", input="Hello there.").content[:4] == b"RIFF"
+
+        start = len(own.log())
+        pieces: list[str] = []
+        first = threading.Event()
+
+        def count() -> None:
+            for chunk in client.chat.completions.create(
+                    model="parley", stream=True, max_tokens=300,
+                    messages=[{"role": "user", "content": "List the numbers one to thirty in words, one per line."}]):
+                if chunk.choices and chunk.choices[0].delta.content:
+                    pieces.append(chunk.choices[0].delta.content)
+                    first.set()
+
+        streaming = threading.Thread(target=count, daemon=True)
+        streaming.start()
+        assert first.wait(60), "the completion did not start"
+        audio_rig.play_into_mic(spoken("What is the largest ocean?"), 22050)
+        own.wait_for_log(r"an API completion gives way to the conversation", after=start)
+        said = own.wait_for_log(r"event UserSaid\(turn=\d+, text='([^']*)'", after=start)
+        assert "ocean" in _words(said.group(1))
+        own.wait_for_log(r"event ReplyFinished", after=said.end())
+        streaming.join(120)
+        assert not streaming.is_alive(), "the paused completion never finished"
+        words = "".join(pieces).lower()
+        assert 0 <= words.find("one") < words.find("ten") < words.find("twenty"), words
+    finally:
+        assert own.quit() == 0
+
+
 def _save_crop(source: Path, target: Path, x: int, y: int, width: int, height: int, scale: int = 1) -> None:
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QImage
