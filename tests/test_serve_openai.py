@@ -158,6 +158,28 @@ def test_beyond_localhost_a_token_is_needed(engines):
         server.stop()
 
 
+def test_a_port_taken_is_said_and_leaves_nothing_running(engines):
+    """The app's servers start together or not at all: the Wyoming port taken stops the HTTP API just started, and
+    the message says what to change."""
+    import socket
+
+    from assistant.api.api_server import ApiServers
+
+    with socket.socket() as taken, socket.socket() as probe:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+        probe.close()
+        with pytest.raises(OSError, match="another port"):
+            ApiServers(engines, "127.0.0.1", taken.getsockname()[1]).start()
+        servers = ApiServers(engines, "127.0.0.1", free, wyoming_port=taken.getsockname()[1])
+        with pytest.raises(OSError, match="cannot serve Wyoming"):
+            servers.start()
+    with socket.socket() as again:  # the HTTP API's port is free again
+        again.bind(("127.0.0.1", free))
+
+
 def test_transcription_through_the_api_matches_parley_transcribe(client, question_wav, engines):
     from assistant.conversation.one_turn import transcribe_recording
 

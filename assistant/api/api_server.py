@@ -1,6 +1,7 @@
 """`parley serve`'s servers (and the app's, beside the conversation) on threads of their own: the OpenAI-shaped HTTP
-API (uvicorn) and the Wyoming server (its asyncio loop), sharing one set of engines. Bound to 127.0.0.1 unless told otherwise; beyond this computer the
-HTTP API asks for a token (kept like a server key: a file beside settings.toml, or PARLEY_API_TOKEN)."""
+API (uvicorn) and the Wyoming server (its asyncio loop), sharing one set of engines. Bound to 127.0.0.1 unless told
+otherwise; beyond this computer the HTTP API asks for a token (kept like a server key: a file beside settings.toml, or
+PARLEY_API_TOKEN)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ class HttpApi:
         except OSError as exc:
             self._socket.close()
             raise OSError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); is another `parley serve` "
-                          f"running? Choose another port with --port") from None
+                          f"running? Choose another port") from None
         self.port = self._socket.getsockname()[1]
         config = uvicorn.Config(build_app(jobs, token), log_level="warning", lifespan="off",
                                 timeout_graceful_shutdown=1, access_log=False)
@@ -102,8 +103,7 @@ class WyomingApi:
     def start(self, timeout: float = 10.0) -> None:
         self._thread.start()
         if not self._ready.wait(timeout) or self._error is not None:
-            raise OSError(f"cannot serve Wyoming on {self.uri}: {self._error}; choose another port with "
-                          "--wyoming-port") from None
+            raise OSError(f"cannot serve Wyoming on {self.uri} ({self._error}); choose another port") from None
 
     def stop(self, timeout: float = 2.0) -> None:
         if self._loop is not None and self._server is not None and self._loop.is_running():
@@ -131,6 +131,7 @@ class WyomingApi:
                 self.port = sockets[0].getsockname()[1]
         except BaseException as exc:
             self._error = exc
+            self._loop.close()
             self._ready.set()
             return
         self._ready.set()

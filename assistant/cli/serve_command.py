@@ -48,7 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("\nStopping…", file=sys.stderr)
         return 130
     except OSError as exc:
-        print(f"parley serve: {exc}", file=sys.stderr)
+        print(f"parley serve: {exc} (--port, --wyoming-port)", file=sys.stderr)
         return 1
     finally:
         servers.stop()

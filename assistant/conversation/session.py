@@ -163,8 +163,7 @@ class AssistantSession:
             where = servers.start()
         except OSError as exc:
             self.bus.publish(Problem(f"Parley's API for other programs could not start: {exc}",
-                                     "choose other ports on the Other programs page of Settings (the conversation "
-                                     "goes on)", "settings"))
+                                     "Settings → Other programs has the ports (the conversation goes on)", "settings"))
             return
         self._api = servers
         log.info("serving other programs: %s", "; ".join(where))
