@@ -22,7 +22,7 @@ class ApiPage(QWidget):
         form = Form(self)
         form_list.append(form)
 
-        self.enabled = QCheckBox("Let other &programs use Parley's speech to text, voices and chat model", self)
+        self.enabled = QCheckBox("Let other programs &use Parley's speech to text, voices and chat model", self)
         self.port = spin_box(setting_limits(ApiSettings, "port"), "", 1, self)
         self.port.setAccessibleName("The API's port")
         self.network = QCheckBox("Reachable from other &computers (they need the token)", self)
@@ -45,7 +45,7 @@ class ApiPage(QWidget):
                  "/v1/chat/completions and /v1/models, for the openai client and the tools that speak to Ollama or "
                  "LM Studio. While you talk to Parley their requests wait: the conversation goes first. Turning it "
                  "on or off reloads the models.", self)))
-        form.add_row("&Port:", row_of(self.port, self.address), self.port)
+        form.add_row("Po&rt:", row_of(self.port, self.address), self.port)
         form.add_row("Network:", column_of(
             self.network,
             hint(f"Other computers must send the token kept in {server_key_path(API_TOKEN)} (made the first time) "
@@ -55,7 +55,7 @@ class ApiPage(QWidget):
             self.wyoming,
             hint("Speech to text, voices and wake words for Home Assistant's voice pipeline: add the Wyoming "
                  "integration with this computer's address and the port below.", self)))
-        form.add_row("Wyoming p&ort:", row_of(self.wyoming_port), self.wyoming_port)
+        form.add_row("Wyoming por&t:", row_of(self.wyoming_port), self.wyoming_port)
         form.add_gap()
         self.serving = wrapping_label("", self)
         self.serving.setAccessibleName("Where Parley serves now")
