@@ -59,7 +59,7 @@ class SettingsWindow(QWidget):
         self.tabs.addTab(ScrollingPage(build_models_tab(self)), "&Models")
         self.tabs.addTab(ScrollingPage(build_audio_tab(self)), "&Audio && Listening")
         self.tools_page, self.api_page = ToolsPage(self._forms), ApiPage(self._forms)
-        for page, title in ((self.tools_page, "&Tools"), (self.api_page, "Other &programs")):
+        for page, title in ((self.tools_page, "&Tools"), (self.api_page, "&Other programs")):
             page.changed.connect(self._on_changed)
             self.tabs.addTab(ScrollingPage(page), title)
         label_width = max(form.label_width() for form in self._forms)

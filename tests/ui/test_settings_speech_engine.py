@@ -17,7 +17,7 @@ def test_the_speech_model_says_it_runs_on_faster_whisper_here(qtbot, store, cata
 
 def test_on_an_apple_gpu_it_says_mlx(qtbot, store, catalog, devices, monkeypatch):
     monkeypatch.delenv(ENGINE_ENV, raising=False)
-    monkeypatch.setattr("ui.settings_window.apple_gpu", lambda: True)
+    monkeypatch.setattr("ui.settings_models_tab.apple_gpu", lambda: True)
     window = open_window(qtbot, Settings(), store, catalog)
     assert window.stt_engine.text() == "Runs on MLX (Metal GPU)."
 
