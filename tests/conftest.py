@@ -119,3 +119,21 @@ def spoken_question(tmp_path_factory, loaded_engines) -> str:
     path = tmp_path_factory.mktemp("audio") / "question.wav"
     write_wav(path, np.concatenate([c.audio for c in chunks]), chunks[0].sample_rate)
     return str(path)
+
+
+# --- why a test was run again ----------------------------------------------------------------------------------------
+# `make test` retries a failed test (--reruns); a test that passes only on a retry is still a bug to find, and
+# pytest-rerunfailures keeps no word of the first failure. Its tail is printed at the end of the run instead.
+
+_RERUN_REASONS: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.outcome == "rerun":
+        _RERUN_REASONS.append((report.nodeid, report.longreprtext))
+
+
+def pytest_terminal_summary(terminalreporter):
+    for nodeid, reason in _RERUN_REASONS:
+        terminalreporter.write_sep("-", f"run again: {nodeid}")
+        terminalreporter.write_line(reason[-4000:])
