@@ -233,8 +233,8 @@ def test_speech_during_a_reply_silences_the_speaker(chat, audio_rig, spoken):
     at = int((barge["t"] - recording.started_at) * rate)
     before = audio[max(0, at - rate): at]
     after = audio[at + int(0.25 * rate): at + rate]
-    assert np.sqrt(np.mean(before**2)) > 0.02
-    assert np.sqrt(np.mean(after**2)) < 0.005
+    assert np.sqrt(np.mean(before**2)) > 0.02, chat.diagnosis()
+    assert np.sqrt(np.mean(after**2)) < 0.005, chat.diagnosis()
 
 
 
