@@ -179,3 +179,29 @@ def test_close_during_a_reply_ends_it(qwen_gguf):
         if len(received) == 3:
             threading.Thread(target=engine.close, args=(5,)).start()
     assert 3 <= len(received) <= 5
+
+
+def test_a_load_not_yet_begun_when_closed_is_not_begun(qwen_gguf, monkeypatch):
+    """xllamacpp's load holds the GIL to its end: one begun after a quit was asked for would hold up the quit."""
+    import concurrent.futures
+
+    from assistant.chat import llama_cpp_engine
+
+    reading, go_on = threading.Event(), threading.Event()
+
+    def slow_read(path):  # the file read before the load: the close comes meanwhile
+        reading.set()
+        go_on.wait(HANG_GUARD_S)
+
+    monkeypatch.setattr(llama_cpp_engine, "_read_into_page_cache", slow_read)
+    engine = LlamaCppChat(qwen_gguf, ChatConfig(), DEFAULT_LLM)
+    loaded = engine.start_loading()
+    assert reading.wait(HANG_GUARD_S)
+    closing = threading.Thread(target=engine.close, args=(HANG_GUARD_S,))
+    closing.start()
+    assert engine._closing.wait(HANG_GUARD_S)
+    go_on.set()
+    with pytest.raises(concurrent.futures.CancelledError):
+        loaded.result(HANG_GUARD_S)
+    closing.join(HANG_GUARD_S)
+    assert engine._server is None

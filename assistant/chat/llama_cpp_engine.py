@@ -32,6 +32,7 @@ from assistant.chat.saved_prompts import SavedPrompts
 from assistant.chat.tool_calls import ToolCallDelta, read_calls, tool_exchange
 from assistant.runtime.job_thread import JobThread
 from assistant.runtime.paths import cache_dir
+from assistant.runtime.shutdown import quitting
 from assistant.models.errors import ModelError
 from assistant.tools.tool import Call
 
@@ -65,6 +66,7 @@ class LlamaCppChat(ChatEngine):
         self._server = None  # xllamacpp.Server, made and dropped on the llama.cpp thread
         self._last_messages: list[dict] = []  # the last reply's request (a tool's result goes on from it)
         self._socket_dir: Path | None = None
+        self._closing = threading.Event()  # set by close(): a load not yet begun is not begun
 
     # --- the interface -------------------------------------------------------------------------------------
 
@@ -111,6 +113,7 @@ class LlamaCppChat(ChatEngine):
     def close(self, timeout: float | None = None) -> None:
         """Cancel what has not started, free the model on its thread, and remove the socket's folder."""
         self.chat_history.cancel()
+        self._closing.set()
         try:
             self._jobs.submit(self._unload)
         except RuntimeError:
@@ -153,6 +156,11 @@ class LlamaCppChat(ChatEngine):
         params.endpoint_slots = True
         params.slot_save_path = str(self._saved_prompts_dir) + os.sep  # llama.cpp appends the file name as it is
         _read_into_page_cache(self.model_file)
+        if self._closing.is_set() or quitting():
+            # Once begun, the load holds the GIL to its end: on a busy machine long enough that a quit's watchdog
+            # cannot run, and the C-level backstop ends the process with status 1 instead of the quit's own.
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            raise CancelledError("quitting: the chat model was not loaded")
         try:
             self._server = xllamacpp.Server(params)
         except RuntimeError as exc:
