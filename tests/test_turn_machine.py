@@ -90,7 +90,23 @@ def test_speech_over_a_reply_pauses_it_and_a_false_alarm_resumes_it():
     assert machine.phase is Phase.PAUSED and _states(commands) == [State.USER_SPEAKING]
     assert _kinds(machine.handle(m.Voiced(turn))) == []  # paused: voiced pieces wait
     commands = machine.handle(m.TooShort())
-    assert _kinds(commands) == ["ResumePlayback"] and machine.phase is Phase.SPEAKING
+    assert _kinds(commands) == ["ResumeWhenQuiet"] and machine.reply.paused  # (a moment's quiet first)
+    assert machine.phase is Phase.SPEAKING
+    commands = machine.handle(m.Quiet(turn))
+    assert _kinds(commands) == ["ResumePlayback"] and not machine.reply.paused
+
+
+def test_speech_in_the_quiet_before_a_false_alarm_resumes_keeps_the_reply_paused():
+    machine = _machine()
+    turn = _speaking(machine)
+    machine.handle(m.SpeechStarted())
+    machine.handle(m.TooShort())
+    assert _kinds(machine.handle(m.SpeechStarted())) == []  # (paused already: no second barge-in)
+    assert machine.phase is Phase.PAUSED
+    assert _kinds(machine.handle(m.Quiet(turn))) == []  # someone speaks: that decides
+    assert _kinds(machine.handle(m.Voiced(turn))) == []
+    assert _kinds(machine.handle(m.TooShort())) == ["ResumeWhenQuiet"]
+    assert _kinds(machine.handle(m.Quiet(turn))) == ["ResumePlayback"]
 
 
 def test_a_paused_reply_stops_generating_while_the_new_words_are_transcribed_and_resumes_if_there_were_none():
@@ -100,7 +116,32 @@ def test_a_paused_reply_stops_generating_while_the_new_words_are_transcribed_and
     commands = machine.handle(m.TurnEnded(LATER))
     assert _kinds(commands) == ["StopGenerating", "Transcribe"] and commands[0].turn == turn
     commands = machine.handle(m.Transcribed(machine.turn, words=False))  # (its echo, or a cough)
-    assert _kinds(commands) == ["ResumePlayback"] and commands[0].turn == turn and machine.phase is Phase.SPEAKING
+    assert _kinds(commands) == ["ResumeWhenQuiet"] and commands[0].turn == turn and machine.phase is Phase.SPEAKING
+    commands = machine.handle(m.Quiet(turn))
+    assert _kinds(commands) == ["ResumePlayback"] and commands[0].turn == turn
+
+
+def test_a_paused_reply_stays_paused_when_no_words_were_heard_but_the_user_speaks_again():
+    machine = _machine()
+    old = _speaking(machine)
+    machine.handle(m.SpeechStarted())
+    machine.handle(m.TurnEnded(KEY))  # "Stop," (a word Whisper often hears as nothing)
+    first = machine.turn
+    machine.handle(m.SpeechStarted())  # "stop, tell me something else."
+    commands = machine.handle(m.Transcribed(first, words=False))
+    assert _kinds(commands) == [] and machine.reply.paused and machine.phase is Phase.PAUSED
+    machine.handle(m.TurnEnded(LATER))
+    commands = machine.handle(m.Transcribed(machine.turn, words=True))
+    assert _kinds(commands) == ["CancelReply", "Answer"] and commands[0].turn == old
+    # …and had that speech held no words either, the reply would have played on from where it stopped.
+    machine = _machine()
+    _speaking(machine)
+    machine.handle(m.SpeechStarted())
+    machine.handle(m.TurnEnded(KEY))
+    first = machine.turn
+    machine.handle(m.SpeechStarted())
+    machine.handle(m.Transcribed(first, words=False))
+    assert _kinds(machine.handle(m.TooShort())) == ["ResumeWhenQuiet"] and machine.phase is Phase.SPEAKING
 
 
 def test_a_real_question_over_a_reply_cancels_it_and_is_answered():

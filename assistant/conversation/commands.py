@@ -16,6 +16,10 @@ from assistant.speak.voice import voice_label
 
 log = logging.getLogger(__name__)
 
+# How long no one must speak before a reply paused by speech that held no words plays on. The VAD takes ~0.1-0.2 s
+# to call the next words speech, and "Stop," and the words after it are a breath apart.
+RESUME_AFTER_QUIET_S = 0.6
+
 
 class Commands:
     """The Owner's half that carries out commands (see owner.py for the state it reads and writes)."""
@@ -31,6 +35,16 @@ class Commands:
 
     def _do_PausePlayback(self, command: m.PausePlayback, event) -> None:
         self.player.flush(command.turn, self._barge_started)
+
+    def _do_ResumeWhenQuiet(self, command: m.ResumeWhenQuiet, event) -> None:
+        self._quiet_wait = (command.turn, time.monotonic() + RESUME_AFTER_QUIET_S)  # (a newer one replaces it)
+
+    def _quiet_due(self) -> None:
+        """The owner loop, after each message or wait: a quiet wait that has run out goes to the machine."""
+        if self._quiet_wait is not None and time.monotonic() >= self._quiet_wait[1]:
+            turn, _ = self._quiet_wait
+            self._quiet_wait = None
+            self._feed(m.Quiet(turn))
 
     def _do_ResumePlayback(self, command: m.ResumePlayback, event) -> None:
         reply = self._current(command.turn)

@@ -6,8 +6,9 @@
         │                    └──turn over──▶ THINKING (transcribing, then generating) ──first sound──▶ SPEAKING
         │                                                                                  │    ▲
         └──────────────────────────── played out, no words, a failure ────────────────────┘    │
-                                                                       speech over a reply ──▶ PAUSED ──▶ (resumed,
-                                                                       or cancelled by a real question)
+                                                                       speech over a reply ──▶ PAUSED ──▶ (resumed
+                                                                       after a moment's quiet, or cancelled by a real
+                                                                       question)
 
 The owner (core.py) feeds every event to `TurnMachine.handle` on its one thread and carries out the commands
 it returns, in order. Cancellation is one scheme: every reply has its turn's id, and whatever arrives for an
@@ -41,9 +42,11 @@ from assistant.conversation.turn_events import (
     PlayPieces,
     Publish,
     PushToTalk,
+    Quiet,
     Recording,
     Release,
     ResumePlayback,
+    ResumeWhenQuiet,
     ShowWords,
     SpeakerLost,
     SpeechStarted,
@@ -218,9 +221,15 @@ class TurnMachine:
             out.append(Recording(False))
             self.phase = Phase.LISTENING
         if event.on and self.reply is not None and self.reply.paused:
-            self._resume_or_rest(out)  # what paused it will not be heard now
+            self._resume_or_rest(out, at_once=True)  # what paused it will not be heard now
         elif event.on and self.phase is Phase.HEARING and self.reply is None and not self.pending:
             self.phase = Phase.LISTENING
+
+    def _on_Quiet(self, event: Quiet, out: list) -> None:
+        reply = self.reply
+        if (reply is not None and reply.turn == event.turn and reply.paused and not self.pending
+                and self.phase is Phase.SPEAKING):  # (PAUSED: someone speaks again, and that decides)
+            self._resume_or_rest(out, at_once=True)
 
     def _on_HandsFree(self, event: HandsFree, out: list) -> None:
         self.hands_free = event.on  # (the published state follows, if it is the resting one)
@@ -247,6 +256,10 @@ class TurnMachine:
         if event.turn != self.turn:
             return
         if not event.words:
+            if self.phase is Phase.PAUSED:
+                # The user speaks again meanwhile ("Stop," a pause, "stop, tell me…": the first word alone is often
+                # heard as nothing): the paused reply waits for what that speech turns out to be.
+                return
             self._resume_or_rest(out)
             return
         if reply is not None:
@@ -326,12 +339,17 @@ class TurnMachine:
         if self.phase is Phase.MAYBE_FINISHED:
             self.phase = Phase.HEARING  # (still the user's turn)
 
-    def _resume_or_rest(self, out: list) -> None:
-        """The barge-in was a false alarm: a paused reply plays on from where it stopped."""
+    def _resume_or_rest(self, out: list, at_once: bool = False) -> None:
+        """The barge-in was a false alarm: a paused reply plays on from where it stopped, after a moment's quiet
+        (`at_once`: now). A first word on its own ("Stop," then a breath) is often heard as nothing, and the
+        words after it are a moment behind: resumed at once, the reply would be heard between the two."""
         reply = self.reply
         if reply is not None and reply.paused and not self.pending:
-            reply.paused = False
-            out.append(ResumePlayback(reply.turn))
+            if at_once:
+                reply.paused = False
+                out.append(ResumePlayback(reply.turn))
+            else:
+                out.append(ResumeWhenQuiet(reply.turn))  # (still paused: speech meanwhile keeps it so)
             self.phase = Phase.SPEAKING
         elif reply is None and not self.pending:
             self.phase = Phase.LISTENING

@@ -99,6 +99,7 @@ class Owner(Commands):
         self._withdraw: dict[int, str] = {}  # held replies dropped while generating: their questions, to take back
         self._last_played = (float("-inf"), "")  # (time.monotonic() it ended, text) of the last reply played out
         self._barge_started = 0.0
+        self._quiet_wait: tuple[int, float] | None = None  # (turn, when): a ResumeWhenQuiet's wait, if one runs
         self._quiet_since = time.monotonic()
         self._who = ""  # who answers, as last said in an Answering event
         self._chat_language: str | None = None  # the reply language asked for in the last turn (for "auto")
@@ -146,6 +147,7 @@ class Owner(Commands):
             try:
                 if message is not None:
                     self._on_message(message)
+                self._quiet_due()
                 self._watch_playback()
             except Exception as exc:  # a failed turn must not end the conversation
                 log.exception("the conversation failed on %r", type(message).__name__)
@@ -169,6 +171,8 @@ class Owner(Commands):
         """How long the owner may wait for the next event: a short while when a reply is playing (it looks whether
         it has played out), until the speaker should rest when idle, else for good."""
         track = self.machine.reply
+        if self._quiet_wait is not None:
+            return max(0.0, self._quiet_wait[1] - time.monotonic())
         if track is not None and not track.held and not track.paused and track.done:
             return PLAYOUT_POLL_S
         if SPEAKER_REST_S is None or self.busy or self.player is None or self.player.speaker.resting:

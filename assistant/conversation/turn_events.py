@@ -137,8 +137,16 @@ class SpeakerLost:
     detail: Any = field(default=None, compare=False)  # (for the owner: the words that were heard)
 
 
+@dataclass(frozen=True)
+class Quiet:
+    """The wait a `ResumeWhenQuiet` asked for is over."""
+
+    turn: int
+
+
 Input = (SpeechStarted | Paused | WentOn | HeardSoFar | TooShort | TurnEnded | NotForUs | WakeWord | PushToTalk | Typed
-         | Transcribed | Voiced | VoicingDone | PlayedOut | Failed | StopReply | Mute | HandsFree | SpeakerLost)
+         | Transcribed | Voiced | VoicingDone | PlayedOut | Failed | StopReply | Mute | HandsFree | SpeakerLost
+         | Quiet)
 
 
 # --- what to do (the machine's output) ------------------------------------------------------------------------
@@ -150,6 +158,13 @@ class PausePlayback:
 
 @dataclass(frozen=True)
 class ResumePlayback:
+    turn: int
+
+
+@dataclass(frozen=True)
+class ResumeWhenQuiet:
+    """A false barge-in: post `Quiet(turn)` once no one has spoken for a moment (the reply then plays on)."""
+
     turn: int
 
 
@@ -251,5 +266,5 @@ class Publish:
     state: State
 
 
-Command = (PausePlayback | ResumePlayback | CancelReply | DropHeld | Release | Transcribe | AnswerEarly | Answer
+Command = (PausePlayback | ResumePlayback | ResumeWhenQuiet | CancelReply | DropHeld | Release | Transcribe | AnswerEarly | Answer
            | StopGenerating | PlayPieces | Finish | MoveReply | Chime | Recording | ShowWords | Publish)
