@@ -169,6 +169,7 @@ def test_a_failed_or_cancelled_transcription_leaves_the_model_to_decide():
     ("Tell me about rain.", "en", False), ("", "en", False), ("Wie ist das Wetter in", "de", False),
     # faster-whisper's punctuation of half questions, and whole questions that end on a preposition
     ("What's the weather like in?", "en", True), ("Tell me about the?", "en", True), ("I want to know about.", "en", True),
+    ("What's the weather likein?", "en", True), ("What did you run into?", "en", False),
     ("Where are you from?", "en", False), ("Who did you go with?", "en", False), ("What is the book about?", "en", False),
     # a voice that trailed off, as Whisper writes it
     ("What's the weather I can...", "en", True), ("明天北京的天气…", "zh", True), ("Wie ist das Wetter...", "de", True),

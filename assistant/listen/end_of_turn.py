@@ -65,8 +65,15 @@ def sounds_unfinished(text: str, language: str) -> bool:
     if words[-1] in _NEVER_LAST:
         return True
     if text.rstrip().endswith(("?", "!")):
-        return len(words) > 1 and words[-1] in _PREPOSITIONS and words[-2] in _PREPOSITIONS
+        return (len(words) > 1 and words[-1] in _PREPOSITIONS and words[-2] in _PREPOSITIONS) or _two_glued(words[-1])
     return words[-1] in _PREPOSITIONS
+
+
+def _two_glued(word: str) -> bool:
+    """Two prepositions Whisper wrote as one word: "What's the weather likein?" (tiny.en, now and then)."""
+    if word in _PREPOSITIONS or word == "within":  # (real words made of two: "into", "onto", "within")
+        return False
+    return any(word[:cut] in _PREPOSITIONS and word[cut:] in _PREPOSITIONS for cut in range(2, len(word) - 1))
 
 
 @dataclass(frozen=True)
