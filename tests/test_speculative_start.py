@@ -121,7 +121,8 @@ def rig(monkeypatch):
         for _ in range(count):
             listener.on_frame(endpointer, np.zeros(512, np.float32), probability, next(frames))
 
-    state = SimpleNamespace(conversation=conversation, chat=chat, events=events, words=words, push=push, voice=voice)
+    state = SimpleNamespace(conversation=conversation, chat=chat, events=events, words=words, push=push, voice=voice,
+                            listener=listener)
     yield state
     conversation.stop(timeout=2)
 

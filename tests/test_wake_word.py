@@ -14,6 +14,7 @@ from assistant.audio_files import resample, write_wav
 from assistant.listen.endpointing import Utterance
 from assistant.listen.wake_gate import FRAME, WakeConfig, WakeGate, chime, without_phrase
 from assistant.listen.wake_word import cutoff_for
+from test_speculative_start import rig  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +168,17 @@ def test_at_a_pause_a_sliver_after_the_phrase_is_no_question_yet():
     assert gate.question(sliver, started_at=100.0, min_ms=MIN_QUESTION_AT_PAUSE_MS) is None
     asked = _utterance(10, 50)  # 25 frames: 800 ms
     assert gate.question(asked, started_at=100.0, min_ms=MIN_QUESTION_AT_PAUSE_MS) is not None
+
+
+def test_a_phrase_heard_before_its_speech_began_lets_the_question_after_it_through(rig):
+    """Over a reply, echo cancellation can hide the voice from the VAD until the reply stops: the phrase is heard
+    (before echo cancellation) while the VAD hears no speech, and the question's speech begins after it. The
+    listening thread is driven frame by frame (the `rig` of test_speculative_start.py), the phrase heard at frame 5."""
+    from test_speculative_start import _names, _wait
+
+    gate = WakeGate(WakeConfig(), _Scripted({5}))
+    rig.listener.wake.gate_for = lambda wake: gate
+    rig.push(0.0, 30)  # the phrase, heard in frame 5; to the VAD, silence longer than its pre-roll (320 ms)
+    rig.push(0.9, 20)  # the question
+    rig.push(0.0, 16)
+    _wait(lambda: "UserSaid" in _names(rig.events), "the question after the phrase answered")

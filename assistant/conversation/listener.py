@@ -215,6 +215,11 @@ class Listener:
         events = endpointer.push(frame, probability)
         gate = self.wake.gate_for(config.wake)
         if gate is not None and gate.hear(frame, index, captured):
+            if not endpointer.speaking:
+                # Heard outside any speech the VAD knows of: over a reply, echo cancellation can hide the voice from
+                # the VAD until the reply stops, so the question begins after the phrase: it needs none now.
+                log.info("the wake word outside speech: the next %g s need none", gate.config.follow_up_s)
+                gate.open_window(time.monotonic())
             self._post(WakeWord())
         if endpointer.speaking and self._paused_at is not None and self._paused_at[1] != endpointer.last_voiced_frame:
             self._paused_at = None
