@@ -266,5 +266,5 @@ class Publish:
     state: State
 
 
-Command = (PausePlayback | ResumePlayback | ResumeWhenQuiet | CancelReply | DropHeld | Release | Transcribe | AnswerEarly | Answer
-           | StopGenerating | PlayPieces | Finish | MoveReply | Chime | Recording | ShowWords | Publish)
+Command = (PausePlayback | ResumePlayback | ResumeWhenQuiet | CancelReply | DropHeld | Release | Transcribe | AnswerEarly
+           | Answer | StopGenerating | PlayPieces | Finish | MoveReply | Chime | Recording | ShowWords | Publish)
