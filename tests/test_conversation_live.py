@@ -61,10 +61,10 @@ class ChatProcess:
             self._stderr_reader.join(timeout=2)  # what it wrote last
         log = self.log_dir / "parley.log"
         lines = log.read_text(errors="replace").splitlines()[-60:] if log.exists() else ["(no log file)"]
-        stacks = self.log_dir / "signal-stacks.txt"
-        dumped = stacks.read_text(errors="replace") if stacks.exists() else ""
+        crash = self.log_dir / "crash-stacks.txt"
+        crashed = crash.read_text(errors="replace") if crash.exists() else ""
         return ("\n--- stderr ---\n" + "".join(self.stderr) + "--- log ---\n" + "\n".join(lines)
-                + (f"\n--- stacks when the quit signal came ---\n{dumped}" if dumped.strip() else ""))
+                + (f"\n--- stacks when it crashed ---\n{crashed}" if crashed.strip() else ""))
 
     def wait_for(self, predicate, timeout: float = 120.0) -> dict:
         deadline = time.monotonic() + timeout

@@ -38,7 +38,7 @@ _lock = threading.Lock()
 _armed_at = 0.0
 _exit_code = 0
 _dump_file = None  # kept open for faulthandler's C-level dump
-_signal_dump_file = None  # the same, for the dump when a quit signal arrives
+_crash_dump_file = None  # the same, for the dump when the process crashes (a segfault in a native library)
 
 
 def request_quit(exit_code: int, budget_s: float = WATCHDOG_S) -> None:
@@ -75,25 +75,24 @@ def install_signal_handlers() -> None:
 
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, handle)
-    _dump_stacks_on_signals()
+    _dump_stacks_on_crash()
 
 
-def _dump_stacks_on_signals() -> None:
-    """Every thread's stack goes to `<log folder>/signal-stacks.txt` the moment a quit signal arrives, before the
-    handler above runs (faulthandler's C-level handler, chained to Python's): the handler needs the GIL, and a C
-    call that holds it (llama.cpp's model load holds it for 0.7-1.6 s) delays it; should it never run, this file
-    says which thread held the process."""
-    global _signal_dump_file
+def _dump_stacks_on_crash() -> None:
+    """A crash in native code (PortAudio, llama.cpp, ONNX Runtime) leaves no Python traceback: every thread's stack
+    goes to `<log folder>/crash-stacks.txt` when one happens. (Not on each quit signal, as before: faulthandler
+    walks the other threads' frames from inside the signal handler without the GIL, and a thread that changed its
+    stack meanwhile crashed Parley's Ctrl+C once, with SIGSEGV in the middle of the dump.)"""
+    global _crash_dump_file
     try:
         from assistant.runtime.paths import log_dir
 
         folder = log_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        _signal_dump_file = open(folder / "signal-stacks.txt", "w", encoding="utf-8")  # noqa: SIM115 (stays open)
-        for number in (signal.SIGINT, signal.SIGTERM):
-            faulthandler.register(number, file=_signal_dump_file, all_threads=True, chain=True)
+        _crash_dump_file = open(folder / "crash-stacks.txt", "w", encoding="utf-8")  # noqa: SIM115 (stays open)
+        faulthandler.enable(file=_crash_dump_file, all_threads=True)
     except (OSError, RuntimeError, ValueError):
-        log.debug("no stack dump on quit signals", exc_info=True)
+        log.debug("no stack dump on a crash", exc_info=True)
 
 
 def exit_within(exit_code: int, budget_s: float = WATCHDOG_S) -> None:
