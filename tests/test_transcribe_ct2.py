@@ -112,7 +112,8 @@ def test_a_sentence_is_heard_once_with_silence_after_it(worker, tiny_en, engine,
     with caplog.at_level(logging.INFO, logger="assistant.transcribe"):
         transcript = transcriber.transcribe(np.concatenate([pause, sentence, pause]), "en")
     assert words(transcript.text) == words((SPEECH / "en" / "LJ001-0006.txt").read_text())
-    assert "faster than anyone speaks" in caplog.text  # (the guard's doing, not the decoder's)
+    if engine == "mlx":  # (faster-whisper no longer says it twice since its packages moved on: right without the guard)
+        assert "faster than anyone speaks" in caplog.text  # (the guard's doing, not the decoder's)
 
 
 def test_the_environment_forces_an_engine(worker, tiny_en, monkeypatch):
