@@ -124,8 +124,10 @@ def test_an_api_completion_pauses_for_the_conversation_and_goes_on_from_its_word
     job.join(STILL_S)
     assert job.is_alive() and len(pieces) == 3, f"the completion went on while the floor was held: {pieces}"
     # Meanwhile the conversation's own reply is answered by the same model.
-    reply = "".join(p for p in loaded_engines.chat.reply("What color is the sky? One word.") if isinstance(p, str))
-    assert reply.strip()
+    # (No tools offered: the 0.5B model now and then answers a plain question with a call, and the reply is no words.)
+    said = list(loaded_engines.chat.reply("What color is the sky? One word.", offer_tools=False))
+    reply = "".join(p for p in said if isinstance(p, str))
+    assert reply.strip(), f"no words in the conversation's reply: {said}"
     loaded_engines.chat.record_reply(reply)
     loaded_engines.floor.hold(False)
     job.join(60)
