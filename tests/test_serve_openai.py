@@ -147,6 +147,36 @@ def test_a_client_that_goes_away_mid_stream_stops_the_work(api, engines):
     assert {t.name for t in threading.enumerate()} <= threads_before | {"api-job"}
 
 
+def test_a_transcription_waiting_for_the_floor_is_dropped_when_its_client_goes(api, engines, question_wav, caplog):
+    """While the conversation holds the floor a recording waits; its client closing the connection ends the wait,
+    and it is not transcribed for nobody."""
+    import logging
+    import socket
+
+    boundary = "parley-test-boundary"
+    with open(question_wav, "rb") as audio:
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"q.wav\"\r\n"
+                f"Content-Type: audio/wav\r\n\r\n").encode() + audio.read() + f"\r\n--{boundary}--\r\n".encode()
+    head = (f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n").encode()
+    engines.floor.hold(True)
+    try:
+        with caplog.at_level(logging.INFO, logger="assistant.api"):
+            with socket.create_connection(("127.0.0.1", api.port), timeout=30) as client:
+                client.sendall(head + body)
+                _wait_for_line(caplog, "a transcription waits while the conversation has the floor")
+            _wait_for_line(caplog, "went away while it waited: not transcribed")
+    finally:
+        engines.floor.hold(False)
+
+
+def _wait_for_line(caplog, line: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in caplog.text:
+        assert time.monotonic() < deadline, f"never logged: {line!r}"
+        time.sleep(0.05)
+
+
 def test_beyond_localhost_a_token_is_needed(engines):
     server = HttpApi(EngineJobs(engines), "127.0.0.1", 0, token="sk-parley-test-token")
     server.start()

@@ -54,13 +54,19 @@ class EngineJobs:
 
     # --- speech to text ----------------------------------------------------------------------------------------
 
-    def transcribe(self, audio: np.ndarray, language: str | None) -> Heard:
-        """The words of `audio` (16 kHz mono float32), as `parley transcribe` hears them."""
+    def transcribe(self, audio: np.ndarray, language: str | None,
+                   stopped: Callable[[], bool] = lambda: False) -> Heard:
+        """The words of `audio` (16 kHz mono float32), as `parley transcribe` hears them. JobError 499 when
+        `stopped()` (its client went away) before the floor was free: it is not transcribed."""
         from assistant.conversation.one_turn import transcribe_recording
 
         language = checked_language(language)
         with self._hearing:
-            self.floor.wait_free()
+            if self.floor.held:
+                log.info("a transcription waits while the conversation has the floor")
+            if not self.floor.wait_free(stopped):
+                log.info("a transcription's client went away while it waited: not transcribed")
+                raise JobError(499, "the client closed the request before it was transcribed")
             started = time.perf_counter()
             transcript = transcribe_recording(self.engines, audio, language)
         text = transcript.text if transcript else ""

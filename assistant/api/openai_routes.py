@@ -27,6 +27,8 @@ from assistant.api.http_guards import LimitBody, RequireToken, ApiError, api_err
 
 log = logging.getLogger(__name__)
 
+DISCONNECT_POLL_S = 0.2  # how often a request that waits on a worker thread looks whether its client is still there
+
 MAX_TEXT_CHARS = 4096  # OpenAI's limit for /v1/audio/speech
 MAX_CHAT_TOKENS = 1024
 _END = object()
@@ -79,7 +81,7 @@ class _Routes:
                         out.write(chunk)
                 try:
                     audio = await anyio.to_thread.run_sync(read_audio, path)
-                    heard = await anyio.to_thread.run_sync(self.jobs.transcribe, audio, language)
+                    heard = await _while_connected(request, self.jobs.transcribe, audio, language)
                 except AudioFileError as exc:
                     raise ApiError(400, str(exc).replace(str(path), upload.filename or "the file"), "file") from None
                 except JobError as exc:
@@ -164,6 +166,27 @@ async def _json_object(request: Request) -> dict:
     if not isinstance(body, dict):
         raise ApiError(400, "the request body must be a JSON object")
     return body
+
+
+async def _while_connected(request: Request, work, *args):
+    """`work(*args, stopped)` on a worker thread, `stopped()` turning True if the client goes away meanwhile (a
+    request waiting for the conversation to leave the floor is dropped then, not run for nobody)."""
+    gone, finished = threading.Event(), threading.Event()
+
+    async def watch() -> None:
+        while not finished.is_set():
+            if await request.is_disconnected():
+                gone.set()
+                return
+            await anyio.sleep(DISCONNECT_POLL_S)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(watch)
+        try:
+            return await anyio.to_thread.run_sync(work, *args, gone.is_set)
+        finally:
+            finished.set()
+            tasks.cancel_scope.cancel()
 
 
 async def _streamed(work, first: list | None = None):
