@@ -170,6 +170,40 @@ def test_a_transcription_waiting_for_the_floor_is_dropped_when_its_client_goes(a
         engines.floor.hold(False)
 
 
+def test_work_run_while_connected_returns_or_raises_as_itself_and_stops_when_the_client_goes():
+    """The transcription route's worker-thread call: a JobError or ModelError it raises reaches the route's own
+    handlers (not wrapped in an ExceptionGroup by the task group that watches the client, which made it a 500)."""
+    import anyio
+
+    from assistant.api.engine_jobs import JobError
+    from assistant.api.openai_routes import _while_connected
+
+    class Client:
+        def __init__(self, gone: bool) -> None:
+            self.gone = gone
+
+        async def is_disconnected(self) -> bool:
+            return self.gone
+
+    def refuse(stopped):
+        raise JobError(400, "no such thing", "language")
+
+    def wait_for_the_client_to_go(stopped):
+        deadline = time.monotonic() + 20
+        while not stopped():
+            assert time.monotonic() < deadline, "stopped() never turned True"
+            time.sleep(0.01)
+        return "stopped"
+
+    async def run() -> None:
+        assert await _while_connected(Client(False), lambda x, stopped: x * 2, 21) == 42
+        with pytest.raises(JobError, match="no such thing"):
+            await _while_connected(Client(False), refuse)
+        assert await _while_connected(Client(True), wait_for_the_client_to_go) == "stopped"
+
+    anyio.run(run)
+
+
 def _wait_for_line(caplog, line: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while line not in caplog.text:

@@ -171,22 +171,26 @@ async def _json_object(request: Request) -> dict:
 async def _while_connected(request: Request, work, *args):
     """`work(*args, stopped)` on a worker thread, `stopped()` turning True if the client goes away meanwhile (a
     request waiting for the conversation to leave the floor is dropped then, not run for nobody)."""
-    gone, finished = threading.Event(), threading.Event()
+    gone = threading.Event()
 
     async def watch() -> None:
-        while not finished.is_set():
-            if await request.is_disconnected():
-                gone.set()
-                return
+        while not await request.is_disconnected():
             await anyio.sleep(DISCONNECT_POLL_S)
+        gone.set()
+
+    def run():  # (its error is raised out here: from inside the task group it would come wrapped in an ExceptionGroup)
+        try:
+            return work(*args, gone.is_set), None
+        except Exception as exc:
+            return None, exc
 
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(watch)
-        try:
-            return await anyio.to_thread.run_sync(work, *args, gone.is_set)
-        finally:
-            finished.set()
-            tasks.cancel_scope.cancel()
+        result, failure = await anyio.to_thread.run_sync(run)
+        tasks.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    return result
 
 
 async def _streamed(work, first: list | None = None):
